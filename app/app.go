@@ -1,0 +1,36 @@
+// Package app is techradar's application layer: the use cases, and the small
+// interfaces (ports) each declares for what it needs from the outside. It knows
+// nothing of HTTP, Watermill, SQL or Redis; the service package wires those in.
+package app
+
+import (
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/event"
+	"github.com/techradar/techradar/app/query"
+)
+
+// Application is every use case of techradar.
+type Application struct {
+	Commands Commands
+	Queries  Queries
+	Events   Events
+}
+
+// Commands change state. Submit* run in the API and send a command on the bus;
+// the others are the command bus's handlers and run in workers.
+type Commands struct {
+	SubmitCreateTech command.SubmitCreateTechHandler
+	CreateTech       command.CreateTechHandler
+}
+
+// Queries read state.
+type Queries struct {
+	ListTechs     query.ListTechsHandler
+	TechByID      query.TechByIDHandler
+	CommandStatus query.CommandStatusHandler
+}
+
+// Events are the event bus's handlers.
+type Events struct {
+	InvalidateTechReadModel event.InvalidateTechReadModel
+}

@@ -1,0 +1,116 @@
+package command
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/app/decorator"
+	"github.com/techradar/techradar/domain/tech"
+)
+
+// CommandBus carries commands to their handlers, possibly in another process.
+// *cqrs.CommandBus is one.
+type CommandBus interface {
+	Send(ctx context.Context, cmd any) error
+}
+
+// Status is where a command is in its life.
+type Status string
+
+const (
+	StatusPending   Status = "pending"
+	StatusProcessed Status = "processed"
+	StatusFailed    Status = "failed"
+)
+
+// CommandLog records what became of every accepted command.
+type CommandLog interface {
+	// Accept records id as pending unless it is known already; it returns the
+	// status id has now and whether this call created the record.
+	Accept(ctx context.Context, id string, at time.Time) (status Status, created bool, err error)
+	// Forget removes the pending record of a command that never reached the bus.
+	Forget(ctx context.Context, id string) error
+	// MarkFailed records that id can never be applied, and why.
+	MarkFailed(ctx context.Context, id string, reason string) error
+}
+
+// SubmitCreateTech is a client's request to mention a tech. CommandID is the
+// client's idempotency key; when empty a new id is made.
+type SubmitCreateTech struct {
+	CommandID string
+	Name      string
+}
+
+// Submission is what the client is told at once: the command's id and status.
+type Submission struct {
+	CommandID string
+	Status    Status
+}
+
+// SubmitCreateTechHandler validates a mention, records it as pending and sends
+// CreateTech on the command bus. It answers before the command is applied unless
+// the bus itself waits for the handler.
+type SubmitCreateTechHandler decorator.QueryHandler[SubmitCreateTech, Submission]
+
+type submitCreateTechHandler struct {
+	commands CommandLog
+	bus      CommandBus
+	now      func() time.Time
+}
+
+// NewSubmitCreateTechHandler builds the handler; now may be nil for the wall clock.
+func NewSubmitCreateTechHandler(commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger) SubmitCreateTechHandler {
+	if commands == nil {
+		panic("nil commands")
+	}
+	if bus == nil {
+		panic("nil bus")
+	}
+	if logger == nil {
+		panic("nil logger")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return decorator.ApplyQueryDecorators[SubmitCreateTech, Submission](
+		submitCreateTechHandler{commands: commands, bus: bus, now: now},
+		logger,
+	)
+}
+
+func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTech) (Submission, error) {
+	name, err := tech.ParseName(req.Name)
+	if err != nil {
+		return Submission{}, apperr.InvalidField("name", "%s", err.Error())
+	}
+
+	id := req.CommandID
+	if id == "" {
+		v7, err := uuid.NewV7()
+		if err != nil {
+			return Submission{}, err
+		}
+		id = v7.String()
+	}
+
+	now := h.now().UTC()
+	status, created, err := h.commands.Accept(ctx, id, now)
+	if err != nil {
+		return Submission{}, apperr.Unavailablef(err, "cannot record the command")
+	}
+
+	// A command already known is sent again: if its first send was lost the handler
+	// gets it now, and if not the handler skips it as already applied.
+	if err := h.bus.Send(ctx, CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}); err != nil {
+		if created {
+			// The client is told the command failed, so it must not show up as pending.
+			_ = h.commands.Forget(context.WithoutCancel(ctx), id)
+		}
+		return Submission{}, apperr.Unavailablef(err, "cannot send the command")
+	}
+	return Submission{CommandID: id, Status: status}, nil
+}

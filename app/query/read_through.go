@@ -1,0 +1,105 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// ReadModelCache keeps serialized answers in generations. Invalidate starts a new
+// generation; a value stored for an older generation is never returned again.
+// That is what makes invalidation safe against a reader that loaded before it and
+// stores after it (the stale-set race): that reader stores into a dead generation.
+type ReadModelCache interface {
+	// Get returns the value of key in the current generation, if there is one, and
+	// the current generation, to be handed back to Set.
+	Get(ctx context.Context, key string) (value []byte, generation uint64, found bool, err error)
+	// Set stores value for key in generation; a no-op in effect when generation
+	// is no longer current.
+	Set(ctx context.Context, key string, generation uint64, value []byte) error
+	// Invalidate makes every value stored so far unreachable.
+	Invalidate(ctx context.Context) error
+}
+
+// loadTimeout bounds a load shared by several readers, which runs detached from
+// the context of the reader that started it.
+const loadTimeout = 10 * time.Second
+
+// readThrough serves answers from the cache and loads them from the store on a
+// miss. Concurrent misses of one key share one load. A failing cache is bypassed:
+// answers then come from the store, marked as not cached.
+type readThrough struct {
+	cache  ReadModelCache
+	logger *slog.Logger
+	flight singleflight.Group
+}
+
+func newReadThrough(cache ReadModelCache, logger *slog.Logger) *readThrough {
+	if cache == nil {
+		panic("nil cache")
+	}
+	if logger == nil {
+		panic("nil logger")
+	}
+	return &readThrough{cache: cache, logger: logger}
+}
+
+type loaded struct {
+	value any
+	// cached is whether the cache answered; a shared load is never a cache hit.
+	cached bool
+}
+
+func readThroughLoad[T any](ctx context.Context, rt *readThrough, key string, load func(context.Context) (T, error)) (T, bool, error) {
+	var zero T
+
+	raw, generation, found, err := rt.cache.Get(ctx, key)
+	cacheUp := err == nil
+	if err != nil {
+		rt.logger.WarnContext(ctx, "read model cache unavailable, reading the store", slog.String("key", key), slog.Any("error", err))
+	}
+	if found {
+		var v T
+		if err := json.Unmarshal(raw, &v); err == nil {
+			return v, true, nil
+		}
+		rt.logger.WarnContext(ctx, "undecodable cache entry ignored", slog.String("key", key))
+	}
+
+	flightKey := "uncached/" + key
+	if cacheUp {
+		flightKey = fmt.Sprintf("%d/%s", generation, key)
+	}
+	results := rt.flight.DoChan(flightKey, func() (any, error) {
+		// Detached: the reader that started the load may go away while others wait.
+		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+
+		v, err := load(loadCtx)
+		if err != nil {
+			return nil, err
+		}
+		if cacheUp {
+			if encoded, err := json.Marshal(v); err == nil {
+				if err := rt.cache.Set(loadCtx, key, generation, encoded); err != nil {
+					rt.logger.WarnContext(ctx, "cannot fill the read model cache", slog.String("key", key), slog.Any("error", err))
+				}
+			}
+		}
+		return v, nil
+	})
+
+	select {
+	case r := <-results:
+		if r.Err != nil {
+			return zero, false, r.Err
+		}
+		return r.Val.(T), false, nil
+	case <-ctx.Done():
+		return zero, false, ctx.Err()
+	}
+}
