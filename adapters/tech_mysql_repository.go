@@ -1,0 +1,96 @@
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+)
+
+// TechMySQLRepository is the store of the production backends.
+type TechMySQLRepository struct {
+	*techSQLRepository
+	db *sql.DB
+}
+
+var mysqlDialect = sqlDialect{
+	name:                  "mysql",
+	isolation:             sql.LevelReadCommitted,
+	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id",
+	// Assignments run left to right and all read the old status, so a processed
+	// command keeps both its status and its (empty) error.
+	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+		"ON DUPLICATE KEY UPDATE error = IF(status = 'processed', error, VALUES(error)), " +
+		"updated_at = IF(status = 'processed', updated_at, VALUES(updated_at)), " +
+		"status = IF(status = 'processed', status, VALUES(status))",
+	forUpdate:  " FOR UPDATE",
+	skipLocked: " SKIP LOCKED",
+	retryable:  isMySQLConflict,
+}
+
+// isMySQLConflict is true for the errors a concurrent transaction causes: a
+// deadlock, a lock wait timeout, or a unique key taken in the meantime.
+func isMySQLConflict(err error) bool {
+	var mysqlErr *mysql.MySQLError
+	if !errors.As(err, &mysqlErr) {
+		return false
+	}
+	switch mysqlErr.Number {
+	case 1213, 1205, 1062:
+		return true
+	}
+	return false
+}
+
+// MySQLPoolConfig sizes the connection pool.
+type MySQLPoolConfig struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+}
+
+// OpenMySQL opens a pool on dsn with the settings every user of it needs: times
+// parsed as UTC, and statements interpolated client-side (one round trip each).
+func OpenMySQL(dsn string, pool MySQLPoolConfig) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.InterpolateParams = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	if pool.MaxOpenConns > 0 {
+		db.SetMaxOpenConns(pool.MaxOpenConns)
+	}
+	if pool.MaxIdleConns > 0 {
+		db.SetMaxIdleConns(pool.MaxIdleConns)
+	}
+	if pool.ConnMaxLifetime > 0 {
+		db.SetConnMaxLifetime(pool.ConnMaxLifetime)
+	}
+	return db, nil
+}
+
+// NewTechMySQLRepository brings the schema of db up to date and returns the
+// repository on it. It does not own db: the caller closes it.
+func NewTechMySQLRepository(ctx context.Context, db *sql.DB, newEventBus EventBusFactory) (*TechMySQLRepository, error) {
+	if db == nil {
+		return nil, errors.New("nil db")
+	}
+	if newEventBus == nil {
+		return nil, errors.New("nil event bus factory")
+	}
+	if err := migrate(ctx, db, goose.DialectMySQL, "mysql"); err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	return &TechMySQLRepository{techSQLRepository: newTechSQLRepository(db, db, mysqlDialect, newEventBus), db: db}, nil
+}

@@ -1,0 +1,79 @@
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // the pure-Go driver: no cgo
+)
+
+// TechSQLiteRepository is the store of the embedded mode: one local file.
+//
+// SQLite lets one writer in at a time, so writes go through a pool of one
+// connection that begins every transaction IMMEDIATE (no upgrade deadlocks),
+// while reads use a pool of their own and, in WAL mode, never wait for writers.
+type TechSQLiteRepository struct {
+	*techSQLRepository
+}
+
+var sqliteDialect = sqlDialect{
+	name:                  "sqlite",
+	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_at = excluded.updated_at " +
+		"WHERE commands.status <> 'processed'",
+}
+
+// NewTechSQLiteRepository opens (creating it if needed) the database at path and
+// brings its schema up to date.
+func NewTechSQLiteRepository(ctx context.Context, path string, newEventBus EventBusFactory) (*TechSQLiteRepository, error) {
+	if newEventBus == nil {
+		return nil, errors.New("nil event bus factory")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the directory of %s: %w", path, err)
+		}
+	}
+
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", "busy_timeout(10000)")
+	pragmas.Add("_pragma", "journal_mode(WAL)")
+	// FULL: a command is acknowledged only once its effect is on disk.
+	pragmas.Add("_pragma", "synchronous(FULL)")
+	pragmas.Add("_txlock", "immediate")
+	writeDB, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
+	if err != nil {
+		return nil, err
+	}
+	writeDB.SetMaxOpenConns(1)
+
+	if err := migrate(ctx, writeDB, goose.DialectSQLite3, "sqlite"); err != nil {
+		_ = writeDB.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+
+	readPragmas := url.Values{}
+	readPragmas.Add("_pragma", "busy_timeout(10000)")
+	readPragmas.Add("_pragma", "query_only(1)")
+	readDB, err := sql.Open("sqlite", "file:"+path+"?"+readPragmas.Encode())
+	if err != nil {
+		_ = writeDB.Close()
+		return nil, err
+	}
+	readDB.SetMaxOpenConns(8)
+	readDB.SetMaxIdleConns(8)
+
+	return &TechSQLiteRepository{newTechSQLRepository(writeDB, readDB, sqliteDialect, newEventBus)}, nil
+}
+
+// Close closes both connection pools.
+func (r *TechSQLiteRepository) Close() error {
+	return errors.Join(r.readDB.Close(), r.writeDB.Close())
+}
