@@ -1,0 +1,103 @@
+// Command techradar runs the techradar service: the HTTP API, the message
+// handlers, or both.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"github.com/mattn/go-isatty"
+
+	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/internal/correlation"
+	"github.com/techradar/techradar/service"
+)
+
+type cli struct {
+	config.Config
+
+	Serve  struct{} `cmd:"" default:"1" help:"Run the HTTP API and the message handlers in one process (the default)."`
+	API    struct{} `cmd:"" name:"api" help:"Run the HTTP API only; commands go to the transport for workers to apply."`
+	Worker struct{} `cmd:"" help:"Run the message handlers only (and /healthz, /readyz on HTTP_ADDR)."`
+}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "techradar:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c cli
+	exited := false
+	parser, err := kong.New(&c,
+		kong.Name("techradar"),
+		kong.Description("An event-driven CQRS service: REST in, commands through Watermill, a cached read model out.\n\nEvery setting is an environment variable or its flag; the flag wins."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(int) { exited = true }),
+	)
+	if err != nil {
+		return err
+	}
+	kctx, err := parser.Parse(args)
+	if exited {
+		return nil // --help was printed
+	}
+	if err != nil {
+		return err // kong names the flag and, for a value from the environment, its variable
+	}
+
+	role := config.Role(strings.Fields(kctx.Command())[0])
+	if err := c.Config.Validate(role); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+
+	logger := newLogger(c.Config, stderr)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	svc, err := service.New(ctx, c.Config, role, logger)
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return errors.Join(err, svc.Close())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", slog.String("reason", "signal"))
+	case runErr = <-svc.Failed():
+		logger.Error("shutting down", slog.Any("error", runErr))
+	}
+	return errors.Join(runErr, svc.Close())
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	var handler slog.Handler = slog.NewJSONHandler(w, opts)
+	if format == "text" {
+		handler = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(correlation.NewLogHandler(handler))
+}

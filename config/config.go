@@ -1,0 +1,156 @@
+// Package config is techradar's one typed configuration. Every setting comes
+// from an environment variable or its flag (the flag wins), has a default that
+// runs the embedded mode, and is validated before anything starts. No other
+// package reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Transports, stores and caches that can be chosen.
+const (
+	TransportGoChannel   = "gochannel"
+	TransportRedisStream = "redisstream"
+	TransportKafka       = "kafka"
+	TransportSQL         = "sql"
+
+	StoreSQLite = "sqlite"
+	StoreMySQL  = "mysql"
+
+	CacheMemory = "memory"
+	CacheRedis  = "redis"
+)
+
+// Config is every setting. The struct tags are read by the command line parser:
+// env names the variable, default its value when unset, help what --help says.
+type Config struct {
+	Transport string `env:"TRANSPORT" default:"gochannel" help:"Message transport: gochannel (in-process), redisstream, kafka or sql (MySQL)."`
+	Store     string `env:"STORE" default:"sqlite" help:"Store of techs and commands: sqlite (local file) or mysql."`
+	Cache     string `env:"CACHE" default:"memory" help:"Read-model cache: memory (in-process) or redis."`
+
+	HTTPAddr            string        `name:"http-addr" env:"HTTP_ADDR" default:":8080" help:"Address the HTTP server listens on."`
+	HTTPShutdownTimeout time.Duration `name:"http-shutdown-timeout" env:"HTTP_SHUTDOWN_TIMEOUT" default:"20s" help:"How long a shutdown waits for in-flight HTTP requests."`
+
+	SQLitePath string `name:"sqlite-path" env:"SQLITE_PATH" default:"data/techradar.db" help:"SQLite database file (STORE=sqlite)."`
+
+	MySQLDSN          string `name:"mysql-dsn" env:"MYSQL_DSN" help:"MySQL DSN, e.g. user:pass@tcp(127.0.0.1:3306)/techradar (STORE=mysql or TRANSPORT=sql)."`
+	MySQLMaxOpenConns int    `name:"mysql-max-open-conns" env:"MYSQL_MAX_OPEN_CONNS" default:"32" help:"Largest number of open MySQL connections."`
+
+	RedisAddr     string `name:"redis-addr" env:"REDIS_ADDR" help:"Redis address host:port (CACHE=redis or TRANSPORT=redisstream)."`
+	RedisPassword string `name:"redis-password" env:"REDIS_PASSWORD" help:"Redis password, if any."`
+	RedisDB       int    `name:"redis-db" env:"REDIS_DB" default:"0" help:"Redis database number."`
+
+	KafkaBrokers []string `name:"kafka-brokers" env:"KAFKA_BROKERS" sep:"," help:"Kafka bootstrap brokers, comma-separated (TRANSPORT=kafka)."`
+
+	PriorityMediumAt int `name:"priority-medium-at" env:"PRIORITY_MEDIUM_AT" default:"3" help:"Mentions from which a tech has medium priority."`
+	PriorityHighAt   int `name:"priority-high-at" env:"PRIORITY_HIGH_AT" default:"10" help:"Mentions from which a tech has high priority."`
+
+	CacheTTL       time.Duration `name:"cache-ttl" env:"CACHE_TTL" default:"10m" help:"Longest life of a cached answer, invalidated or not."`
+	CacheKeyPrefix string        `name:"cache-key-prefix" env:"CACHE_KEY_PREFIX" default:"techradar:readmodel" help:"Prefix of the read-model keys in Redis."`
+
+	HandlerCloseTimeout time.Duration `name:"handler-close-timeout" env:"HANDLER_CLOSE_TIMEOUT" default:"30s" help:"How long a shutdown waits for in-flight message handlers."`
+	OutboxPollInterval  time.Duration `name:"outbox-poll-interval" env:"OUTBOX_POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events written by other processes."`
+
+	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" help:"Least severe level logged: debug, info, warn or error."`
+	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"auto" help:"Log format: json, text, or auto (text on a terminal, JSON elsewhere)."`
+}
+
+// Role is which part of techradar a process runs.
+type Role string
+
+const (
+	RoleServe  Role = "serve"  // the API and the workers, in one process
+	RoleAPI    Role = "api"    // the HTTP API only
+	RoleWorker Role = "worker" // the message handlers only
+)
+
+// RunsAPI reports whether the role serves the HTTP API.
+func (r Role) RunsAPI() bool { return r == RoleServe || r == RoleAPI }
+
+// RunsWorkers reports whether the role runs the message handlers.
+func (r Role) RunsWorkers() bool { return r == RoleServe || r == RoleWorker }
+
+// Validate checks every setting and how they fit together for role. The error
+// names each variable at fault.
+func (c Config) Validate(role Role) error {
+	var errs []error
+	bad := func(variable string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", variable, fmt.Sprintf(format, args...)))
+	}
+	oneOf := func(variable, value string, allowed ...string) bool {
+		for _, a := range allowed {
+			if value == a {
+				return true
+			}
+		}
+		bad(variable, "%q is not one of %s", value, strings.Join(allowed, ", "))
+		return false
+	}
+
+	oneOf("TRANSPORT", c.Transport, TransportGoChannel, TransportRedisStream, TransportKafka, TransportSQL)
+	oneOf("STORE", c.Store, StoreSQLite, StoreMySQL)
+	oneOf("CACHE", c.Cache, CacheMemory, CacheRedis)
+	oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf("LOG_FORMAT", c.LogFormat, "auto", "json", "text")
+
+	if role.RunsAPI() {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			bad("HTTP_ADDR", "%q is not a host:port address: %v", c.HTTPAddr, err)
+		}
+	}
+	if c.Store == StoreSQLite && c.SQLitePath == "" {
+		bad("SQLITE_PATH", "is empty, but STORE=sqlite needs a file")
+	}
+	if (c.Store == StoreMySQL || c.Transport == TransportSQL) && c.MySQLDSN == "" {
+		bad("MYSQL_DSN", "is empty, but STORE=%s and TRANSPORT=%s need MySQL", c.Store, c.Transport)
+	}
+	if (c.Cache == CacheRedis || c.Transport == TransportRedisStream) && c.RedisAddr == "" {
+		bad("REDIS_ADDR", "is empty, but CACHE=%s and TRANSPORT=%s need Redis", c.Cache, c.Transport)
+	}
+	if c.Transport == TransportKafka && len(c.KafkaBrokers) == 0 {
+		bad("KAFKA_BROKERS", "is empty, but TRANSPORT=kafka needs at least one broker")
+	}
+	if c.MySQLMaxOpenConns < 1 {
+		bad("MYSQL_MAX_OPEN_CONNS", "must be at least 1, got %d", c.MySQLMaxOpenConns)
+	}
+	if c.RedisDB < 0 {
+		bad("REDIS_DB", "must not be negative, got %d", c.RedisDB)
+	}
+	if c.PriorityMediumAt < 1 {
+		bad("PRIORITY_MEDIUM_AT", "must be at least 1, got %d", c.PriorityMediumAt)
+	}
+	if c.PriorityHighAt < c.PriorityMediumAt {
+		bad("PRIORITY_HIGH_AT", "(%d) must not be below PRIORITY_MEDIUM_AT (%d)", c.PriorityHighAt, c.PriorityMediumAt)
+	}
+	for variable, d := range map[string]time.Duration{
+		"HTTP_SHUTDOWN_TIMEOUT": c.HTTPShutdownTimeout,
+		"CACHE_TTL":             c.CacheTTL,
+		"HANDLER_CLOSE_TIMEOUT": c.HandlerCloseTimeout,
+		"OUTBOX_POLL_INTERVAL":  c.OutboxPollInterval,
+	} {
+		if d <= 0 {
+			bad(variable, "must be a positive duration, got %s", d)
+		}
+	}
+	if c.CacheKeyPrefix == "" {
+		bad("CACHE_KEY_PREFIX", "is empty")
+	}
+
+	if role != RoleServe {
+		if c.Transport == TransportGoChannel {
+			bad("TRANSPORT", "gochannel carries messages inside one process, so `%s` alone would never see the other side; run `serve`, or pick redisstream, kafka or sql", role)
+		}
+		if c.Cache == CacheMemory {
+			bad("CACHE", "memory lives inside one process, where the workers' invalidations cannot reach it from `%s`; run `serve`, or set CACHE=redis", role)
+		}
+		if c.Store == StoreSQLite {
+			bad("STORE", "sqlite is a file of one process; `%s` must share the store with the other role: set STORE=mysql", role)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,305 @@
+// Package service wires techradar together: it builds the adapters the
+// configuration names, the application on top of them, the Watermill router and
+// the HTTP server, and runs and stops them in the right order.
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/app"
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/event"
+	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/domain/tech"
+	"github.com/techradar/techradar/ports"
+)
+
+// Service is one techradar process in one role.
+type Service struct {
+	cfg    config.Config
+	role   config.Role
+	logger *slog.Logger
+
+	store     store
+	transport adapters.Transport
+	router    *message.Router
+	http      *http.Server
+	listener  net.Listener
+
+	// closers release what New opened, last opened first.
+	closers []func() error
+
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	cancelRelay context.CancelFunc
+	relayDone   chan struct{}
+	routerErr chan error
+	httpErr   chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// store is what the service needs of a store: every port the application
+// declares, the relay of its outbox, and a health check.
+type store interface {
+	command.TechRepository
+	command.CommandLog
+	query.TechReadModel
+	query.CommandReadModel
+	RelayOutbox(ctx context.Context, publisher message.Publisher, config adapters.OutboxRelayConfig, logger *slog.Logger) error
+	Ping(ctx context.Context) error
+}
+
+// New builds the service; nothing runs until Start. cfg must have passed
+// Validate for role.
+func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.Logger) (s *Service, err error) {
+	s = &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			_ = s.closeAll()
+		}
+	}()
+
+	wmLogger := watermill.NewSlogLogger(logger.With(slog.String("component", "watermill")))
+	var checks []ports.DependencyCheck
+
+	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
+	if err != nil {
+		return nil, err
+	}
+
+	if s.store, err = s.openStore(ctx, newEventBusFactory(wmLogger)); err != nil {
+		return nil, err
+	}
+	checks = append(checks, ports.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
+
+	if s.transport, err = s.openTransport(wmLogger); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.transport.Close)
+	checks = append(checks, ports.DependencyCheck{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping})
+
+	cache, err := s.openCache()
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, ports.DependencyCheck{Name: "cache (" + cfg.Cache + ")", Check: cache.Ping})
+
+	commandBus, err := newCommandBus(s.transport.Publisher(), wmLogger)
+	if err != nil {
+		return nil, err
+	}
+	application := newApplication(s.store, cache, commandBus, policy, role, logger)
+
+	if role.RunsWorkers() {
+		if s.router, err = newRouter(routerConfig{closeTimeout: cfg.HandlerCloseTimeout, poison: s.transport.Publisher()}, wmLogger); err != nil {
+			return nil, err
+		}
+		if err := addCommandHandlers(s.router, s.transport, application, wmLogger); err != nil {
+			return nil, err
+		}
+		if err := addEventHandlers(s.router, s.transport, application, wmLogger); err != nil {
+			return nil, err
+		}
+	}
+
+	s.http = &http.Server{
+		Handler:           ports.NewHTTPHandler(application, checks, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return s, nil
+}
+
+// newApplication builds the use cases the role runs; the others stay nil.
+func newApplication(store store, cache readModelCache, bus command.CommandBus, policy tech.PriorityPolicy, role config.Role, logger *slog.Logger) app.Application {
+	var a app.Application
+	if role.RunsAPI() {
+		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(store, bus, nil, logger)
+		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(store, cache, logger)
+		a.Queries.CommandStatus = query.NewCommandStatusHandler(store, logger)
+	}
+	if role.RunsWorkers() {
+		a.Commands.CreateTech = command.NewCreateTechHandler(store, store, policy, nil, logger)
+		a.Events.InvalidateTechReadModel = event.NewInvalidateTechReadModel(cache)
+	}
+	return a
+}
+
+type readModelCache interface {
+	query.ReadModelCache
+	Ping(ctx context.Context) error
+}
+
+func (s *Service) openStore(ctx context.Context, newEventBus adapters.EventBusFactory) (store, error) {
+	switch s.cfg.Store {
+	case config.StoreSQLite:
+		repo, err := adapters.NewTechSQLiteRepository(ctx, s.cfg.SQLitePath, newEventBus)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, repo.Close)
+		return repo, nil
+	case config.StoreMySQL:
+		db, err := s.mysql()
+		if err != nil {
+			return nil, err
+		}
+		return adapters.NewTechMySQLRepository(ctx, db, newEventBus)
+	default:
+		return nil, fmt.Errorf("STORE: unknown store %q", s.cfg.Store)
+	}
+}
+
+func (s *Service) mysql() (*sql.DB, error) {
+	db, err := adapters.OpenMySQL(s.cfg.MySQLDSN, adapters.MySQLPoolConfig{
+		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
+		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
+		ConnMaxLifetime: 5 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, db.Close)
+	return db, nil
+}
+
+func (s *Service) openTransport(logger watermill.LoggerAdapter) (adapters.Transport, error) {
+	switch s.cfg.Transport {
+	case config.TransportGoChannel:
+		return adapters.NewGoChannelTransport(logger), nil
+	default:
+		return nil, fmt.Errorf("TRANSPORT: %q is not available in this build", s.cfg.Transport)
+	}
+}
+
+func (s *Service) openCache() (readModelCache, error) {
+	switch s.cfg.Cache {
+	case config.CacheMemory:
+		return adapters.NewReadModelMemoryCache(0), nil
+	default:
+		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
+	}
+}
+
+// Start runs the message handlers and the outbox relay, then opens the HTTP
+// listener; it returns once all of them are serving. The handlers run first so
+// that nothing is published before its subscribers exist.
+func (s *Service) Start(ctx context.Context) error {
+	s.runCtx, s.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+
+	if s.router != nil {
+		go func() { s.routerErr <- s.router.Run(s.runCtx) }()
+		select {
+		case <-s.router.Running():
+		case err := <-s.routerErr:
+			return fmt.Errorf("message router: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+
+		var relayCtx context.Context
+		relayCtx, s.cancelRelay = context.WithCancel(s.runCtx)
+		s.relayDone = make(chan struct{})
+		go func() {
+			defer close(s.relayDone)
+			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), adapters.OutboxRelayConfig{PollInterval: s.cfg.OutboxPollInterval}, s.logger)
+		}()
+	}
+
+	listener, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	s.listener = listener
+	go func() {
+		if err := s.http.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.httpErr <- err
+		}
+	}()
+	s.logger.Info("techradar started", slog.String("role", string(s.role)), slog.String("http_addr", listener.Addr().String()),
+		slog.String("transport", s.cfg.Transport), slog.String("store", s.cfg.Store), slog.String("cache", s.cfg.Cache))
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on, once started.
+func (s *Service) HTTPAddr() string {
+	if s.listener == nil {
+		return ""
+	}
+	return s.listener.Addr().String()
+}
+
+// Failed delivers an error if the router or the HTTP server stops on its own.
+func (s *Service) Failed() <-chan error {
+	failed := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-s.routerErr:
+			failed <- fmt.Errorf("message router stopped: %w", err)
+		case err := <-s.httpErr:
+			failed <- fmt.Errorf("HTTP server stopped: %w", err)
+		}
+	}()
+	return failed
+}
+
+// Close stops the service gracefully: it stops accepting requests and waits for
+// those in flight, stops the outbox relay (what it has not relayed stays in the
+// outbox for the next start), lets the router finish the messages in flight,
+// and closes the publishers and the store last.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.listener != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPShutdownTimeout)
+			if err := s.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+			}
+			cancel()
+		}
+		if s.relayDone != nil {
+			s.cancelRelay()
+			<-s.relayDone
+		}
+		if s.router != nil {
+			if err := s.router.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("router close: %w", err))
+			}
+		}
+		if s.cancelRun != nil {
+			s.cancelRun()
+		}
+		errs = append(errs, s.closeAll())
+		s.closeErr = errors.Join(errs...)
+		if s.closeErr == nil {
+			s.logger.Info("techradar stopped")
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Service) closeAll() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
