@@ -444,4 +444,3 @@ func names(techs []query.Tech) []string {
 	}
 	return out
 }
-

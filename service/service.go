@@ -42,14 +42,14 @@ type Service struct {
 	// closers release what New opened, last opened first.
 	closers []func() error
 
-	runCtx    context.Context
-	cancelRun context.CancelFunc
+	runCtx      context.Context
+	cancelRun   context.CancelFunc
 	cancelRelay context.CancelFunc
 	relayDone   chan struct{}
-	routerErr chan error
-	httpErr   chan error
-	closeOnce sync.Once
-	closeErr  error
+	routerErr   chan error
+	httpErr     chan error
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // store is what the service needs of a store: every port the application
