@@ -1,0 +1,165 @@
+package query_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/domain/tech"
+)
+
+// slowReadModel counts its loads and takes a while, so that concurrent misses overlap.
+type slowReadModel struct {
+	loads atomic.Int32
+	techs []query.Tech
+	delay time.Duration
+}
+
+func (m *slowReadModel) ListTechs(_ context.Context, limit int, after *query.Cursor) ([]query.Tech, error) {
+	m.loads.Add(1)
+	time.Sleep(m.delay)
+	start := 0
+	if after != nil {
+		for i, t := range m.techs {
+			if t.Key == after.Key {
+				start = i + 1
+			}
+		}
+	}
+	end := min(start+limit, len(m.techs))
+	return m.techs[start:end], nil
+}
+
+func (m *slowReadModel) TechByID(_ context.Context, id string) (query.Tech, error) {
+	m.loads.Add(1)
+	for _, t := range m.techs {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	return query.Tech{}, apperr.NotFoundf("no tech %s", id)
+}
+
+// downCache is a cache whose backend does not answer.
+type downCache struct{}
+
+func (downCache) Get(context.Context, string) ([]byte, uint64, bool, error) {
+	return nil, 0, false, errors.New("connection refused")
+}
+func (downCache) Set(context.Context, string, uint64, []byte) error {
+	return errors.New("connection refused")
+}
+func (downCache) Invalidate(context.Context) error { return errors.New("connection refused") }
+
+func techs(n int) []query.Tech {
+	out := make([]query.Tech, n)
+	for i := range out {
+		out[i] = query.Tech{ID: fmt.Sprint(i), Name: fmt.Sprint("T", i), Key: fmt.Sprintf("t%03d", i), Mentions: 1, Priority: tech.PriorityLow}
+	}
+	return out
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+func TestConcurrentMissesLoadOnce(t *testing.T) {
+	t.Parallel()
+	store := &slowReadModel{techs: techs(3), delay: 50 * time.Millisecond}
+	list, _ := query.NewTechQueries(store, adapters.NewReadModelMemoryCache(0), discard)
+
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+			if err != nil || len(page.Techs) != 3 {
+				t.Errorf("page = %+v, %v", page, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := store.loads.Load(); got != 1 {
+		t.Fatalf("50 concurrent misses loaded the store %d times", got)
+	}
+
+	page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	if err != nil || !page.IsCached {
+		t.Fatalf("the next read is not cached: %+v, %v", page, err)
+	}
+}
+
+func TestCacheDownServesTheStore(t *testing.T) {
+	t.Parallel()
+	store := &slowReadModel{techs: techs(2)}
+	list, byID := query.NewTechQueries(store, downCache{}, discard)
+
+	page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	if err != nil || page.IsCached || len(page.Techs) != 2 {
+		t.Fatalf("page = %+v, %v", page, err)
+	}
+	one, err := byID.Handle(context.Background(), query.TechByID{ID: "1"})
+	if err != nil || one.IsCached || one.Tech.Name != "T1" {
+		t.Fatalf("tech = %+v, %v", one, err)
+	}
+}
+
+func TestPagesAndCursors(t *testing.T) {
+	t.Parallel()
+	store := &slowReadModel{techs: techs(5)}
+	list, _ := query.NewTechQueries(store, adapters.NewReadModelMemoryCache(0), discard)
+
+	var got []string
+	q := query.ListTechs{Limit: 2}
+	for range 5 {
+		page, err := list.Handle(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, t := range page.Techs {
+			got = append(got, t.Key)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	if fmt.Sprint(got) != "[t000 t001 t002 t003 t004]" {
+		t.Fatalf("pages = %v", got)
+	}
+}
+
+func TestListValidation(t *testing.T) {
+	t.Parallel()
+	list, byID := query.NewTechQueries(&slowReadModel{}, adapters.NewReadModelMemoryCache(0), discard)
+
+	for _, q := range []query.ListTechs{{Limit: 0}, {Limit: -1}, {Limit: query.MaxListLimit + 1}} {
+		_, err := list.Handle(context.Background(), q)
+		if e, ok := apperr.As(err); !ok || e.Code != apperr.Invalid || e.Field != "limit" {
+			t.Errorf("%+v: %v", q, err)
+		}
+	}
+	for _, cursor := range []string{"!", "e30", query.Cursor{PriorityRank: 9, Mentions: 1, Key: "x"}.String(), query.Cursor{PriorityRank: 1, Mentions: 0, Key: "x"}.String()} {
+		_, err := list.Handle(context.Background(), query.ListTechs{Limit: 1, Cursor: cursor})
+		if e, ok := apperr.As(err); !ok || e.Field != "cursor" {
+			t.Errorf("cursor %q: %v", cursor, err)
+		}
+	}
+	if _, err := byID.Handle(context.Background(), query.TechByID{ID: "nope"}); apperr.CodeOf(err) != apperr.NotFound {
+		t.Errorf("unknown id: %v", err)
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := query.Cursor{PriorityRank: 3, Mentions: 12, Key: "apache kafka"}
+	got, err := query.ParseCursor(c.String())
+	if err != nil || got != c {
+		t.Fatalf("ParseCursor(%q) = %+v, %v", c.String(), got, err)
+	}
+}

@@ -1,0 +1,74 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/techradar/techradar/config"
+)
+
+func TestDefaultIsTheEmbeddedMode(t *testing.T) {
+	t.Setenv("TRANSPORT", "kafka") // the environment must not leak into Default
+	c := config.Default()
+	if c.Transport != "gochannel" || c.Store != "sqlite" || c.Cache != "memory" || c.HTTPAddr != ":8080" || c.SQLitePath == "" {
+		t.Fatalf("Default() = %+v", c)
+	}
+	if err := c.Validate(config.RoleServe); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+}
+
+func TestValidateNamesTheVariable(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name   string
+		role   config.Role
+		change func(*config.Config)
+		want   []string // every one must appear in the error
+	}{
+		{"unknown transport", config.RoleServe, func(c *config.Config) { c.Transport = "amqp" }, []string{"TRANSPORT", "amqp"}},
+		{"unknown store", config.RoleServe, func(c *config.Config) { c.Store = "postgres" }, []string{"STORE"}},
+		{"unknown cache", config.RoleServe, func(c *config.Config) { c.Cache = "disk" }, []string{"CACHE"}},
+		{"bad listen address", config.RoleServe, func(c *config.Config) { c.HTTPAddr = "8080" }, []string{"HTTP_ADDR"}},
+		{"mysql store without dsn", config.RoleServe, func(c *config.Config) { c.Store = "mysql" }, []string{"MYSQL_DSN"}},
+		{"sql transport without dsn", config.RoleServe, func(c *config.Config) { c.Transport = "sql" }, []string{"MYSQL_DSN"}},
+		{"redis cache without address", config.RoleServe, func(c *config.Config) { c.Cache = "redis" }, []string{"REDIS_ADDR"}},
+		{"kafka without brokers", config.RoleServe, func(c *config.Config) { c.Transport = "kafka" }, []string{"KAFKA_BROKERS"}},
+		{"thresholds reversed", config.RoleServe, func(c *config.Config) { c.PriorityMediumAt, c.PriorityHighAt = 5, 4 }, []string{"PRIORITY_HIGH_AT"}},
+		{"zero medium threshold", config.RoleServe, func(c *config.Config) { c.PriorityMediumAt = 0 }, []string{"PRIORITY_MEDIUM_AT"}},
+		{"negative ttl", config.RoleServe, func(c *config.Config) { c.CacheTTL = -1 }, []string{"CACHE_TTL"}},
+		{"bad log level", config.RoleServe, func(c *config.Config) { c.LogLevel = "loud" }, []string{"LOG_LEVEL"}},
+		{"api on the in-process transport", config.RoleAPI, func(*config.Config) {}, []string{"TRANSPORT", "CACHE", "STORE"}},
+		{"worker on the in-process transport", config.RoleWorker, func(*config.Config) {}, []string{"TRANSPORT"}},
+		{"several errors at once", config.RoleServe, func(c *config.Config) { c.Transport, c.Cache = "x", "y" }, []string{"TRANSPORT", "CACHE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := config.Default()
+			tt.change(&c)
+			err := c.Validate(tt.role)
+			if err == nil {
+				t.Fatal("Validate accepted a bad configuration")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %s", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateAcceptsSplitRolesOnSharedBackends(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	c.Transport, c.Store, c.Cache = "redisstream", "mysql", "redis"
+	c.MySQLDSN, c.RedisAddr = "root@tcp(127.0.0.1:3306)/techradar", "127.0.0.1:6379"
+	for _, role := range []config.Role{config.RoleAPI, config.RoleWorker, config.RoleServe} {
+		if err := c.Validate(role); err != nil {
+			t.Errorf("%s: %v", role, err)
+		}
+	}
+}
