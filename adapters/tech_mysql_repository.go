@@ -89,8 +89,33 @@ func NewTechMySQLRepository(ctx context.Context, db *sql.DB, newEventBus EventBu
 	if newEventBus == nil {
 		return nil, errors.New("nil event bus factory")
 	}
-	if err := migrate(ctx, db, goose.DialectMySQL, "mysql"); err != nil {
+	if err := migrateMySQL(ctx, db); err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
 	return &TechMySQLRepository{techSQLRepository: newTechSQLRepository(db, db, mysqlDialect, newEventBus), db: db}, nil
+}
+
+// migrationLockTimeout bounds how long a process waits for another one's
+// migrations: every api and worker process migrates at start.
+const migrationLockTimeout = 60
+
+// migrateMySQL applies the migrations under a named lock, so that processes
+// starting together take turns instead of racing to create the same tables.
+func migrateMySQL(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	var locked sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('techradar.migrations', ?)", migrationLockTimeout).Scan(&locked); err != nil {
+		return fmt.Errorf("taking the migration lock: %w", err)
+	}
+	if locked.Int64 != 1 {
+		return fmt.Errorf("another process held the migration lock for %d s", migrationLockTimeout)
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('techradar.migrations')") }()
+
+	return migrate(ctx, db, goose.DialectMySQL, "mysql")
 }

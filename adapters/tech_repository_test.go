@@ -444,3 +444,30 @@ func names(techs []query.Tech) []string {
 	}
 	return out
 }
+
+func TestMySQLMigrationsRunConcurrently(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.MySQLDatabase(t)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			db, err := adapters.OpenMySQL(dsn, adapters.MySQLPoolConfig{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			_, err = adapters.NewTechMySQLRepository(context.Background(), db, eventBusFactory)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
