@@ -21,6 +21,8 @@ var mysqlDialect = sqlDialect{
 	name:                  "mysql",
 	isolation:             sql.LevelReadCommitted,
 	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id",
+	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
+		"ON DUPLICATE KEY UPDATE id = id",
 	// Assignments run left to right and all read the old status, so a processed
 	// command keeps both its status and its (empty) error.
 	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
@@ -115,7 +117,9 @@ func migrateMySQL(ctx context.Context, db *sql.DB) error {
 	if locked.Int64 != 1 {
 		return fmt.Errorf("another process held the migration lock for %d s", migrationLockTimeout)
 	}
-	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('techradar.migrations')") }()
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('techradar.migrations')")
+	}()
 
 	return migrate(ctx, db, goose.DialectMySQL, "mysql")
 }

@@ -40,6 +40,9 @@ type sqlDialect struct {
 	// markFailed inserts or updates (id, error, accepted_at, updated_at) to failed,
 	// leaving a processed command alone.
 	markFailed string
+	// insertPoisonedIfAbsent inserts (uuid, topic, handler, reason, payload,
+	// metadata, poisoned_at) unless (uuid, handler) is there already.
+	insertPoisonedIfAbsent string
 	// forUpdate locks the selected rows for the rest of the transaction.
 	forUpdate string
 	// skipLocked makes a locking read pass over rows another transaction holds.
@@ -235,6 +238,14 @@ func (r *techSQLRepository) Forget(ctx context.Context, id string) error {
 func (r *techSQLRepository) MarkFailed(ctx context.Context, id string, reason string) error {
 	now := time.Now().UTC()
 	_, err := r.writeDB.ExecContext(ctx, r.dialect.markFailed, id, command.StatusFailed, reason, now, now)
+	return err
+}
+
+// ReopenFailed puts a failed command back to pending, so that it is applied when
+// it is delivered again: what requeuing a poisoned command needs.
+func (r *techSQLRepository) ReopenFailed(ctx context.Context, id string) error {
+	_, err := r.writeDB.ExecContext(ctx, "UPDATE commands SET status = ?, error = NULL, updated_at = ? WHERE id = ? AND status = ?",
+		command.StatusPending, time.Now().UTC(), id, command.StatusFailed)
 	return err
 }
 

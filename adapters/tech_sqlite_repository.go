@@ -25,6 +25,8 @@ type TechSQLiteRepository struct {
 var sqliteDialect = sqlDialect{
 	name:                  "sqlite",
 	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
+		"ON CONFLICT (uuid, handler) DO NOTHING",
 	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
 		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_at = excluded.updated_at " +
 		"WHERE commands.status <> 'processed'",
