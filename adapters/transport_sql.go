@@ -1,0 +1,409 @@
+package adapters
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// SQLTransportConfig tunes the SQL transport. Zero values take the defaults
+// below.
+type SQLTransportConfig struct {
+	// PollInterval is the pause between two queries that found nothing new:
+	// the latency of a message on an idle topic.
+	PollInterval time.Duration
+	// BatchSize is how many messages one query reads and hands over, one at a
+	// time, within one transaction. A crash redelivers what the batch had
+	// handled so far.
+	BatchSize int
+	// AckDeadline is how long a handler has to ack a message before the
+	// message is taken back and delivered again.
+	AckDeadline time.Duration
+	// NackResendSleep is the pause before a nacked message is handed to the
+	// handler again.
+	NackResendSleep time.Duration
+}
+
+const (
+	defaultSQLTransportPollInterval    = 100 * time.Millisecond
+	defaultSQLTransportBatchSize       = 100
+	defaultSQLTransportAckDeadline     = 30 * time.Second
+	defaultSQLTransportNackResendSleep = time.Second
+
+	// sqlTransportPayloadType stores payloads as bytes: the default JSON column
+	// would refuse a payload that is not JSON, such as a foreign message the
+	// poison middleware forwards.
+	sqlTransportPayloadType = "LONGBLOB"
+
+	// sqlTransportGatesTable holds one row per topic, locked shared by every
+	// publish and briefly exclusively before every read; see highWaterMark.
+	sqlTransportGatesTable = "`watermill_publish_gates`"
+	// sqlTransportBarrierConns sizes the pool that takes those exclusive
+	// locks. It is a pool of its own because a subscriber asks for it while its
+	// read transaction holds a connection of the main pool: sharing one pool,
+	// subscribers could hold every connection and wait for one more forever.
+	sqlTransportBarrierConns = 4
+	// sqlTransportBarrierTimeout bounds the wait for the publishes in flight.
+	sqlTransportBarrierTimeout = 10 * time.Second
+
+	mysqlMaxIdentifierLength = 64
+)
+
+func (c SQLTransportConfig) withDefaults() SQLTransportConfig {
+	if c.PollInterval == 0 {
+		c.PollInterval = defaultSQLTransportPollInterval
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = defaultSQLTransportBatchSize
+	}
+	if c.AckDeadline == 0 {
+		c.AckDeadline = defaultSQLTransportAckDeadline
+	}
+	if c.NackResendSleep == 0 {
+		c.NackResendSleep = defaultSQLTransportNackResendSleep
+	}
+	return c
+}
+
+func (c SQLTransportConfig) validate() error {
+	var errs []error
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch size must be at least 1, got %d", c.BatchSize))
+	}
+	for name, d := range map[string]time.Duration{
+		"poll interval":     c.PollInterval,
+		"ack deadline":      c.AckDeadline,
+		"nack resend sleep": c.NackResendSleep,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SQLTransport carries messages in MySQL tables, on watermill-sql: one table
+// of messages per topic, appended to by publishers, and one table of offsets
+// per topic, one row per consumer group.
+//
+// Delivery is at least once, in offset order. A subscriber reads a batch and
+// advances its group's offset past the messages acked, all in one
+// transaction that holds the group's offset row locked: a crashed subscriber's
+// transaction rolls back and the batch is read again, by any subscriber of the
+// group, as soon as MySQL notices the connection is gone. The same lock makes
+// the subscribers of a group take turns rather than share the work: more
+// workers add availability, not throughput. A new group starts at the first
+// message. Tables are created on first use of a topic; messages are never
+// deleted.
+//
+// watermill-sql alone loses messages on MySQL when publishers run
+// concurrently: an insert takes its auto-increment offset before its row is
+// visible, so a subscriber can read and acknowledge a later offset first and
+// then never look back. The transport closes that gap with a high-water mark:
+// see highWaterMark.
+type SQLTransport struct {
+	db        *sql.DB
+	barrierDB *sql.DB
+	config    SQLTransportConfig
+	logger    watermill.LoggerAdapter
+	schema    sqlTransportSchema
+	offsets   sqlTransportOffsets
+	publisher *sqlTransportPublisher
+
+	initializedTopics sync.Map // topic → struct{}, once its tables exist
+}
+
+var _ Transport = (*SQLTransport)(nil)
+
+// NewSQLTransport opens pools of its own on dsn, so that subscribers, which
+// hold a connection for a whole batch, never starve the store of connections.
+func NewSQLTransport(dsn string, pool MySQLPoolConfig, config SQLTransportConfig, logger watermill.LoggerAdapter) (*SQLTransport, error) {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	config = config.withDefaults()
+	if err := config.validate(); err != nil {
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	db, err := OpenMySQL(dsn, pool)
+	if err != nil {
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	barrierDB, err := OpenMySQL(dsn, MySQLPoolConfig{MaxOpenConns: sqlTransportBarrierConns, MaxIdleConns: sqlTransportBarrierConns, ConnMaxLifetime: pool.ConnMaxLifetime})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	t := &SQLTransport{db: db, barrierDB: barrierDB, config: config, logger: logger}
+	t.schema = sqlTransportSchema{
+		DefaultMySQLSchema: watermillsql.DefaultMySQLSchema{
+			GenerateMessagesTableName: func(topic string) string { return quoteSQLName(sqlTransportTable("watermill_", topic)) },
+			GeneratePayloadType:       func(string) string { return sqlTransportPayloadType },
+			SubscribeBatchSize:        config.BatchSize,
+		},
+		transport: t,
+	}
+	t.offsets = sqlTransportOffsets{watermillsql.DefaultMySQLOffsetsAdapter{
+		GenerateMessagesOffsetsTableName: func(topic string) string {
+			return quoteSQLName(sqlTransportTable("watermill_offsets_", topic))
+		},
+	}}
+	t.publisher = &sqlTransportPublisher{transport: t}
+	return t, nil
+}
+
+func (t *SQLTransport) Publisher() message.Publisher { return t.publisher }
+
+// Subscriber reads as consumerGroup; subscribing creates the topic's tables if
+// they do not exist yet.
+func (t *SQLTransport) Subscriber(consumerGroup string) (message.Subscriber, error) {
+	if consumerGroup == "" {
+		return nil, errors.New("sql subscriber: empty consumer group")
+	}
+	ackDeadline := t.config.AckDeadline
+	subscriber, err := watermillsql.NewSubscriber(t.db, watermillsql.SubscriberConfig{
+		ConsumerGroup:  consumerGroup,
+		AckDeadline:    &ackDeadline,
+		PollInterval:   t.config.PollInterval,
+		ResendInterval: t.config.NackResendSleep,
+		SchemaAdapter:  t.schema,
+		OffsetsAdapter: t.offsets,
+	}, t.logger)
+	if err != nil {
+		return nil, fmt.Errorf("sql subscriber for group %s: %w", consumerGroup, err)
+	}
+	return sqlTransportSubscriber{Subscriber: subscriber, transport: t}, nil
+}
+
+func (t *SQLTransport) Ping(ctx context.Context) error {
+	if err := t.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sql transport: ping MySQL: %w", err)
+	}
+	return nil
+}
+
+// Close waits for the publishes in flight, then closes the pools.
+func (t *SQLTransport) Close() error {
+	t.publisher.close()
+	var errs []error
+	if err := t.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the sql transport's pool: %w", err))
+	}
+	if err := t.barrierDB.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the sql transport's barrier pool: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// sqlTopicCharacters are the ones watermill-sql allows in a topic; the name
+// goes into table names and so into queries.
+var sqlTopicCharacters = regexp.MustCompile(`^[A-Za-z0-9\-$:._]+$`)
+
+// initializeTopic creates the topic's tables and its gate row, once per topic
+// and process, always outside any transaction of the caller: CREATE TABLE
+// would commit it.
+func (t *SQLTransport) initializeTopic(ctx context.Context, topic string) error {
+	if _, done := t.initializedTopics.Load(topic); done {
+		return nil
+	}
+	if !sqlTopicCharacters.MatchString(topic) {
+		return fmt.Errorf("sql transport: topic %q may only have ASCII letters, digits and -$:._", topic)
+	}
+	queries := append(t.schema.SchemaInitializingQueries(topic), t.offsets.SchemaInitializingQueries(topic)...)
+	queries = append(queries,
+		watermillsql.Query{Query: "CREATE TABLE IF NOT EXISTS " + sqlTransportGatesTable + " (`messages_table` VARCHAR(64) NOT NULL PRIMARY KEY)"},
+		watermillsql.Query{Query: "INSERT IGNORE INTO " + sqlTransportGatesTable + " (`messages_table`) VALUES (?)", Args: []any{sqlTransportTable("watermill_", topic)}},
+	)
+	for _, q := range queries {
+		if _, err := t.db.ExecContext(ctx, q.Query, q.Args...); err != nil {
+			return fmt.Errorf("sql transport: creating the tables of topic %s: %w", topic, err)
+		}
+	}
+	t.initializedTopics.Store(topic, struct{}{})
+	return nil
+}
+
+// highWaterMark returns an offset below which every message of topic that
+// will ever be visible already is. Every publish holds the topic's gate row
+// shared from before its insert takes an offset until it commits; taking the
+// row exclusively waits for the publishes in flight and holds new ones back
+// for as long as reading the largest offset takes. Offsets up to that one are
+// final: an insert still to come takes a larger one.
+func (t *SQLTransport) highWaterMark(ctx context.Context, topic string) (mark int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, sqlTransportBarrierTimeout)
+	defer cancel()
+	tx, err := t.barrierDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var gate string
+	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? FOR UPDATE",
+		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
+		return 0, fmt.Errorf("locking the gate of topic %s: %w", topic, err)
+	}
+	var largest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)).Scan(&largest); err != nil {
+		return 0, fmt.Errorf("reading the last offset of topic %s: %w", topic, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return largest.Int64, nil
+}
+
+// sqlTransportSchema is the library's MySQL schema, read up to the high-water
+// mark.
+type sqlTransportSchema struct {
+	watermillsql.DefaultMySQLSchema
+	transport *SQLTransport
+}
+
+// SelectQuery takes the high-water mark before it answers: the interface has
+// no better place, and the library asks for the query right before it runs
+// it. A failure reads nothing this round; the subscriber polls again.
+func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
+	mark, err := s.transport.highWaterMark(context.Background(), topic)
+	if err != nil {
+		s.transport.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
+		mark = 0
+	}
+	next := offsets.NextOffsetQuery(topic, consumerGroup)
+	return watermillsql.Query{
+		Query: "SELECT `offset`, `uuid`, `payload`, `metadata` FROM " + s.MessagesTable(topic) +
+			" WHERE `offset` > (" + next.Query + ") AND `offset` <= ? ORDER BY `offset` ASC LIMIT " + strconv.Itoa(s.SubscribeBatchSize),
+		Args: append(append([]any{}, next.Args...), mark),
+	}
+}
+
+// SubscribeIsolationLevel is READ COMMITTED: the high-water mark makes the
+// library's SERIALIZABLE unneeded, and SERIALIZABLE reads lock the gap after
+// the last message, which held every publish to the topic back while a
+// subscriber handled its batch.
+func (s sqlTransportSchema) SubscribeIsolationLevel() sql.IsolationLevel {
+	return sql.LevelReadCommitted
+}
+
+// sqlTransportOffsets is the library's MySQL offsets table, with the group's
+// row created before the group first reads. Without the row, two subscribers
+// of a new group would both find no row to lock, and both read the first
+// batch.
+type sqlTransportOffsets struct {
+	watermillsql.DefaultMySQLOffsetsAdapter
+}
+
+func (a sqlTransportOffsets) BeforeSubscribingQueries(topic, consumerGroup string) []watermillsql.Query {
+	return []watermillsql.Query{{
+		Query: "INSERT IGNORE INTO " + a.MessagesOffsetsTable(topic) + " (consumer_group, offset_acked, offset_consumed) VALUES (?, 0, 0)",
+		Args:  []any{consumerGroup},
+	}}
+}
+
+type sqlTransportSubscriber struct {
+	*watermillsql.Subscriber
+	transport *SQLTransport
+}
+
+func (s sqlTransportSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if err := s.transport.initializeTopic(ctx, topic); err != nil {
+		return nil, err
+	}
+	return s.Subscriber.Subscribe(ctx, topic)
+}
+
+// sqlTransportPublisher inserts with the library's schema, holding the
+// topic's gate shared.
+type sqlTransportPublisher struct {
+	transport *SQLTransport
+	// mu is held shared by every publish and exclusively by close, which thus
+	// waits for the publishes in flight.
+	mu     sync.RWMutex
+	closed bool
+}
+
+var errSQLTransportPublisherClosed = errors.New("sql transport: publisher closed")
+
+// Publish writes messages in one transaction, in order. It creates the
+// topic's tables first if needed, so that a message published before any
+// subscriber exists is kept.
+func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Message) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return errSQLTransportPublisherClosed
+	}
+	if len(messages) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	t := p.transport
+	if err := t.initializeTopic(ctx, topic); err != nil {
+		return err
+	}
+	insert, err := t.schema.InsertQuery(topic, messages)
+	if err != nil {
+		return fmt.Errorf("sql transport: building the insert into topic %s: %w", topic, err)
+	}
+	tx, err := t.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("sql transport: publishing to %s: %w", topic, err)
+	}
+	var gate string
+	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? LOCK IN SHARE MODE",
+		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("sql transport: locking the gate of topic %s: %w", topic, err)
+	}
+	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("sql transport: inserting into topic %s: %w", topic, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sql transport: committing to topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Close refuses new publishes once those in flight are done; the transport
+// closes the pool.
+func (p *sqlTransportPublisher) Close() error {
+	p.close()
+	return nil
+}
+
+func (p *sqlTransportPublisher) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+// sqlTransportTable names a topic's table as the library does, prefix and
+// topic, but keeps it within MySQL's 64 characters: a longer name keeps its
+// start and ends with a hash of the whole topic, so that it stays unique.
+// Topics have been checked against sqlTopicCharacters before it is asked.
+func sqlTransportTable(prefix, topic string) string {
+	name := prefix + topic
+	if len(name) > mysqlMaxIdentifierLength {
+		sum := sha256.Sum256([]byte(topic))
+		suffix := "_" + hex.EncodeToString(sum[:8])
+		name = name[:mysqlMaxIdentifierLength-len(suffix)] + suffix
+	}
+	return name
+}
+
+func quoteSQLName(name string) string { return "`" + name + "`" }
