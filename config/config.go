@@ -7,9 +7,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Transports, stores and caches that can be chosen.
@@ -47,11 +50,33 @@ type Config struct {
 
 	KafkaBrokers []string `name:"kafka-brokers" env:"KAFKA_BROKERS" sep:"," help:"Kafka bootstrap brokers, comma-separated (TRANSPORT=kafka)."`
 
+	RedisStreamConsumer        string        `name:"redisstream-consumer" env:"REDISSTREAM_CONSUMER" help:"This process's consumer name in every Redis Streams group; it must differ between processes. Empty: host name and process id."`
+	RedisStreamMaxLen          int64         `name:"redisstream-max-len" env:"REDISSTREAM_MAX_LEN" default:"1000000" help:"Entries a stream is trimmed to, approximately, on publish; 0 never trims. Trimming drops entries read or not: keep it above the largest backlog."`
+	RedisStreamBlockTime       time.Duration `name:"redisstream-block-time" env:"REDISSTREAM_BLOCK_TIME" default:"1s" help:"How long one Redis Streams read waits for new entries."`
+	RedisStreamClaimIdle       time.Duration `name:"redisstream-claim-idle" env:"REDISSTREAM_CLAIM_IDLE" default:"30s" help:"How long an unacknowledged entry waits before another consumer takes it over (how a crashed worker's messages come back); above the longest handling time."`
+	RedisStreamClaimInterval   time.Duration `name:"redisstream-claim-interval" env:"REDISSTREAM_CLAIM_INTERVAL" default:"5s" help:"How often a subscriber looks for entries to take over."`
+	RedisStreamNackResendSleep time.Duration `name:"redisstream-nack-resend-sleep" env:"REDISSTREAM_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Redis Streams message is handled again."`
+	RedisStreamConcurrency     int           `name:"redisstream-concurrency" env:"REDISSTREAM_CONCURRENCY" default:"4" help:"Messages of one handler this process works on at once on Redis Streams, each read by a consumer of its own (REDISSTREAM_CONSUMER-1, -2, ...)."`
+
+	KafkaClientID          string        `name:"kafka-client-id" env:"KAFKA_CLIENT_ID" default:"techradar" help:"Client id sent to the Kafka brokers."`
+	KafkaTopicPartitions   int           `name:"kafka-topic-partitions" env:"KAFKA_TOPIC_PARTITIONS" default:"16" help:"Partitions of the topics techradar creates: the most workers that can share a handler's messages."`
+	KafkaReplicationFactor int           `name:"kafka-replication-factor" env:"KAFKA_REPLICATION_FACTOR" default:"1" help:"Replication factor of the topics techradar creates (3 on a production cluster)."`
+	KafkaSessionTimeout    time.Duration `name:"kafka-session-timeout" env:"KAFKA_SESSION_TIMEOUT" default:"10s" help:"How long a silent consumer keeps its partitions before the group takes them back; the broker bounds it."`
+	KafkaNackResendSleep   time.Duration `name:"kafka-nack-resend-sleep" env:"KAFKA_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
+	KafkaIdempotent        bool          `name:"kafka-idempotent" env:"KAFKA_IDEMPOTENT" default:"true" negatable:"" help:"Use the idempotent producer, so that a retried send is written once; turn off for brokers that do not allow it."`
+
+	SQLTransportPollInterval    time.Duration `name:"sql-transport-poll-interval" env:"SQL_TRANSPORT_POLL_INTERVAL" default:"100ms" help:"Pause between two queries for new messages that found none (TRANSPORT=sql)."`
+	SQLTransportBatchSize       int           `name:"sql-transport-batch-size" env:"SQL_TRANSPORT_BATCH_SIZE" default:"100" help:"Messages read per transaction (TRANSPORT=sql); a crash redelivers what the batch had handled."`
+	SQLTransportAckDeadline     time.Duration `name:"sql-transport-ack-deadline" env:"SQL_TRANSPORT_ACK_DEADLINE" default:"30s" help:"How long a handler has to acknowledge a message before it is delivered again (TRANSPORT=sql)."`
+	SQLTransportNackResendSleep time.Duration `name:"sql-transport-nack-resend-sleep" env:"SQL_TRANSPORT_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked message is handled again (TRANSPORT=sql)."`
+
 	PriorityMediumAt int `name:"priority-medium-at" env:"PRIORITY_MEDIUM_AT" default:"3" help:"Mentions from which a tech has medium priority."`
 	PriorityHighAt   int `name:"priority-high-at" env:"PRIORITY_HIGH_AT" default:"10" help:"Mentions from which a tech has high priority."`
 
 	CacheTTL       time.Duration `name:"cache-ttl" env:"CACHE_TTL" default:"10m" help:"Longest life of a cached answer, invalidated or not."`
 	CacheKeyPrefix string        `name:"cache-key-prefix" env:"CACHE_KEY_PREFIX" default:"techradar:readmodel" help:"Prefix of the read-model keys in Redis."`
+
+	TopicPrefix string `name:"topic-prefix" env:"TOPIC_PREFIX" default:"techradar" help:"First part of every topic name: lets several deployments share one Redis, Kafka or MySQL."`
 
 	HandlerCloseTimeout time.Duration `name:"handler-close-timeout" env:"HANDLER_CLOSE_TIMEOUT" default:"30s" help:"How long a shutdown waits for in-flight message handlers."`
 	OutboxPollInterval  time.Duration `name:"outbox-poll-interval" env:"OUTBOX_POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events written by other processes."`
@@ -137,6 +162,10 @@ func (c Config) Validate(role Role) error {
 			bad(variable, "must be a positive duration, got %s", d)
 		}
 	}
+	c.validateTransportSettings(bad)
+	if c.TopicPrefix == "" || strings.Trim(c.TopicPrefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+		bad("TOPIC_PREFIX", "%q must be letters, digits, '-', '_' or '.'", c.TopicPrefix)
+	}
 	if c.CacheKeyPrefix == "" {
 		bad("CACHE_KEY_PREFIX", "is empty")
 	}
@@ -153,4 +182,50 @@ func (c Config) Validate(role Role) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// kafkaClientID is what Kafka accepts as a client id.
+var kafkaClientID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// validateTransportSettings checks the settings of every transport, chosen or
+// not, so that a typo shows before the day the transport is switched.
+func (c Config) validateTransportSettings(bad func(variable string, format string, args ...any)) {
+	if len(c.RedisStreamConsumer) > 200 || strings.IndexFunc(c.RedisStreamConsumer, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		bad("REDISSTREAM_CONSUMER", "%q must be at most 200 characters without spaces or control characters", c.RedisStreamConsumer)
+	}
+	if c.RedisStreamConcurrency < 1 || c.RedisStreamConcurrency > 256 {
+		bad("REDISSTREAM_CONCURRENCY", "must be between 1 and 256, got %d", c.RedisStreamConcurrency)
+	}
+	if c.RedisStreamMaxLen < 0 {
+		bad("REDISSTREAM_MAX_LEN", "must not be negative (0 never trims), got %d", c.RedisStreamMaxLen)
+	}
+	if !kafkaClientID.MatchString(c.KafkaClientID) {
+		bad("KAFKA_CLIENT_ID", "%q must be letters, digits, '.', '_' or '-'", c.KafkaClientID)
+	}
+	if c.KafkaTopicPartitions < 1 || c.KafkaTopicPartitions > math.MaxInt32 {
+		bad("KAFKA_TOPIC_PARTITIONS", "must be between 1 and %d, got %d", math.MaxInt32, c.KafkaTopicPartitions)
+	}
+	if c.KafkaReplicationFactor < 1 || c.KafkaReplicationFactor > math.MaxInt16 {
+		bad("KAFKA_REPLICATION_FACTOR", "must be between 1 and %d, got %d", math.MaxInt16, c.KafkaReplicationFactor)
+	}
+	if c.KafkaSessionTimeout < time.Second {
+		bad("KAFKA_SESSION_TIMEOUT", "must be at least 1s (brokers refuse less than 6s by default), got %s", c.KafkaSessionTimeout)
+	}
+	if c.SQLTransportBatchSize < 1 || c.SQLTransportBatchSize > 10000 {
+		bad("SQL_TRANSPORT_BATCH_SIZE", "must be between 1 and 10000, got %d", c.SQLTransportBatchSize)
+	}
+	for variable, d := range map[string]time.Duration{
+		"REDISSTREAM_BLOCK_TIME":          c.RedisStreamBlockTime,
+		"REDISSTREAM_CLAIM_IDLE":          c.RedisStreamClaimIdle,
+		"REDISSTREAM_CLAIM_INTERVAL":      c.RedisStreamClaimInterval,
+		"REDISSTREAM_NACK_RESEND_SLEEP":   c.RedisStreamNackResendSleep,
+		"KAFKA_NACK_RESEND_SLEEP":         c.KafkaNackResendSleep,
+		"SQL_TRANSPORT_POLL_INTERVAL":     c.SQLTransportPollInterval,
+		"SQL_TRANSPORT_ACK_DEADLINE":      c.SQLTransportAckDeadline,
+		"SQL_TRANSPORT_NACK_RESEND_SLEEP": c.SQLTransportNackResendSleep,
+	} {
+		if d <= 0 {
+			bad(variable, "must be a positive duration, got %s", d)
+		}
+	}
 }

@@ -23,21 +23,28 @@ const (
 	createTechHandlerName                  = "techradar.create-tech"
 	invalidateReadModelOnTechCreatedName   = "techradar.invalidate-tech-read-model.on-tech-created"
 	invalidateReadModelOnTechMentionedName = "techradar.invalidate-tech-read-model.on-tech-mentioned"
-	poisonTopic                            = "techradar.poison"
 )
 
 // marshaler names commands and events by their Go type name, without the
 // package: moving a type between packages does not change its wire name.
 var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 
-func commandTopic(commandName string) string { return "techradar.commands." + commandName }
+// topics names the topics of one deployment: TOPIC_PREFIX keeps deployments
+// that share a broker apart.
+type topics struct {
+	prefix string
+}
 
-func eventTopic(eventName string) string { return "techradar.events." + eventName }
+func (t topics) command(commandName string) string { return t.prefix + ".commands." + commandName }
 
-func newCommandBus(publisher message.Publisher, logger watermill.LoggerAdapter) (*cqrs.CommandBus, error) {
+func (t topics) event(eventName string) string { return t.prefix + ".events." + eventName }
+
+func (t topics) poison() string { return t.prefix + ".poison" }
+
+func newCommandBus(publisher message.Publisher, topics topics, logger watermill.LoggerAdapter) (*cqrs.CommandBus, error) {
 	return cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
-			return commandTopic(p.CommandName), nil
+			return topics.command(p.CommandName), nil
 		},
 		OnSend: func(p cqrs.CommandBusOnSendParams) error {
 			middleware.SetCorrelationID(correlation.ID(p.Message.Context()), p.Message)
@@ -50,10 +57,10 @@ func newCommandBus(publisher message.Publisher, logger watermill.LoggerAdapter) 
 
 // eventBusConfig is shared by the buses that write events into the outbox, so
 // that the relayed messages are the ones a direct publish would have made.
-func eventBusConfig(logger watermill.LoggerAdapter) cqrs.EventBusConfig {
+func eventBusConfig(topics topics, logger watermill.LoggerAdapter) cqrs.EventBusConfig {
 	return cqrs.EventBusConfig{
 		GeneratePublishTopic: func(p cqrs.GenerateEventPublishTopicParams) (string, error) {
-			return eventTopic(p.EventName), nil
+			return topics.event(p.EventName), nil
 		},
 		// The router's correlation middleware only reaches messages a handler
 		// returns; events published through the bus take the id of the command
@@ -71,8 +78,8 @@ func eventBusConfig(logger watermill.LoggerAdapter) cqrs.EventBusConfig {
 	}
 }
 
-func newEventBusFactory(logger watermill.LoggerAdapter) adapters.EventBusFactory {
-	config := eventBusConfig(logger)
+func newEventBusFactory(topics topics, logger watermill.LoggerAdapter) adapters.EventBusFactory {
+	config := eventBusConfig(topics, logger)
 	return func(publisher message.Publisher) (command.EventPublisher, error) {
 		return cqrs.NewEventBusWithConfig(publisher, config)
 	}
@@ -82,6 +89,7 @@ func newEventBusFactory(logger watermill.LoggerAdapter) adapters.EventBusFactory
 type routerConfig struct {
 	closeTimeout time.Duration
 	poison       message.Publisher
+	poisonTopic  string
 }
 
 func newRouter(cfg routerConfig, logger watermill.LoggerAdapter) (*message.Router, error) {
@@ -89,7 +97,7 @@ func newRouter(cfg routerConfig, logger watermill.LoggerAdapter) (*message.Route
 	if err != nil {
 		return nil, err
 	}
-	poison, err := middleware.PoisonQueue(cfg.poison, poisonTopic)
+	poison, err := middleware.PoisonQueue(cfg.poison, cfg.poisonTopic)
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +130,10 @@ func correlationToContext(h message.HandlerFunc) message.HandlerFunc {
 }
 
 // addCommandHandlers adapts the application's command handlers to the router.
-func addCommandHandlers(router *message.Router, transport adapters.Transport, application app.Application, logger watermill.LoggerAdapter) error {
+func addCommandHandlers(router *message.Router, transport adapters.Transport, topics topics, application app.Application, logger watermill.LoggerAdapter) error {
 	processor, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
-			return commandTopic(p.CommandName), nil
+			return topics.command(p.CommandName), nil
 		},
 		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			return transport.Subscriber(p.HandlerName)
@@ -142,10 +150,10 @@ func addCommandHandlers(router *message.Router, transport adapters.Transport, ap
 }
 
 // addEventHandlers adapts the application's event handlers to the router.
-func addEventHandlers(router *message.Router, transport adapters.Transport, application app.Application, logger watermill.LoggerAdapter) error {
+func addEventHandlers(router *message.Router, transport adapters.Transport, topics topics, application app.Application, logger watermill.LoggerAdapter) error {
 	processor, err := cqrs.NewEventProcessorWithConfig(router, cqrs.EventProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.EventProcessorGenerateSubscribeTopicParams) (string, error) {
-			return eventTopic(p.EventName), nil
+			return topics.event(p.EventName), nil
 		},
 		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			return transport.Subscriber(p.HandlerName)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/adapters"
 	"github.com/techradar/techradar/app"
@@ -65,54 +66,58 @@ type store interface {
 
 // New builds the service; nothing runs until Start. cfg must have passed
 // Validate for role.
-func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.Logger) (s *Service, err error) {
-	s = &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			_ = s.closeAll()
-		}
-	}()
+func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.Logger) (*Service, error) {
+	s := &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1)}
+	if err := s.build(ctx); err != nil {
+		return nil, errors.Join(err, s.closeAll())
+	}
+	return s, nil
+}
+
+func (s *Service) build(ctx context.Context) error {
+	cfg, role, logger := s.cfg, s.role, s.logger
+	topics := topics{prefix: cfg.TopicPrefix}
 
 	wmLogger := watermill.NewSlogLogger(logger.With(slog.String("component", "watermill")))
 	var checks []ports.DependencyCheck
 
 	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	if s.store, err = s.openStore(ctx, newEventBusFactory(wmLogger)); err != nil {
-		return nil, err
+	if s.store, err = s.openStore(ctx, newEventBusFactory(topics, wmLogger)); err != nil {
+		return err
 	}
 	checks = append(checks, ports.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
 
 	if s.transport, err = s.openTransport(wmLogger); err != nil {
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, s.transport.Close)
 	checks = append(checks, ports.DependencyCheck{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping})
 
 	cache, err := s.openCache()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	checks = append(checks, ports.DependencyCheck{Name: "cache (" + cfg.Cache + ")", Check: cache.Ping})
 
-	commandBus, err := newCommandBus(s.transport.Publisher(), wmLogger)
+	commandBus, err := newCommandBus(s.transport.Publisher(), topics, wmLogger)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	application := newApplication(s.store, cache, commandBus, policy, role, logger)
 
 	if role.RunsWorkers() {
-		if s.router, err = newRouter(routerConfig{closeTimeout: cfg.HandlerCloseTimeout, poison: s.transport.Publisher()}, wmLogger); err != nil {
-			return nil, err
+		if s.router, err = newRouter(routerConfig{closeTimeout: cfg.HandlerCloseTimeout, poison: s.transport.Publisher(), poisonTopic: topics.poison()}, wmLogger); err != nil {
+			return err
 		}
-		if err := addCommandHandlers(s.router, s.transport, application, wmLogger); err != nil {
-			return nil, err
+		if err := addCommandHandlers(s.router, s.transport, topics, application, wmLogger); err != nil {
+			return err
 		}
-		if err := addEventHandlers(s.router, s.transport, application, wmLogger); err != nil {
-			return nil, err
+		if err := addEventHandlers(s.router, s.transport, topics, application, wmLogger); err != nil {
+			return err
 		}
 	}
 
@@ -122,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	return s, nil
+	return nil
 }
 
 // newApplication builds the use cases the role runs; the others stay nil.
@@ -182,6 +187,12 @@ func (s *Service) openTransport(logger watermill.LoggerAdapter) (adapters.Transp
 	switch s.cfg.Transport {
 	case config.TransportGoChannel:
 		return adapters.NewGoChannelTransport(logger), nil
+	case config.TransportRedisStream:
+		return s.openRedisStreamTransport(logger)
+	case config.TransportKafka:
+		return s.openKafkaTransport(logger)
+	case config.TransportSQL:
+		return s.openSQLTransport(logger)
 	default:
 		return nil, fmt.Errorf("TRANSPORT: %q is not available in this build", s.cfg.Transport)
 	}
@@ -191,6 +202,10 @@ func (s *Service) openCache() (readModelCache, error) {
 	switch s.cfg.Cache {
 	case config.CacheMemory:
 		return adapters.NewReadModelMemoryCache(0), nil
+	case config.CacheRedis:
+		client := redis.NewClient(s.redisOptions())
+		s.closers = append(s.closers, client.Close)
+		return adapters.NewReadModelRedisCache(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}
