@@ -225,3 +225,19 @@ func compact(b []byte) string {
 	}
 	return buf.String()
 }
+
+// waitProcessedWithin reports the command after waiting up to d for it to leave
+// pending; unlike waitProcessed it does not fail when it stays pending.
+func (r *running) waitProcessedWithin(id string, d time.Duration) commandJSON {
+	r.t.Helper()
+	var c commandJSON
+	deadline := time.Now().Add(d)
+	for {
+		resp := r.get("/api/commands/" + id)
+		resp.json(r.t, &c)
+		if c.Status != "pending" || time.Now().After(deadline) {
+			return c
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
