@@ -45,7 +45,7 @@ func PoisonedMessageFrom(msg *message.Message, at time.Time) PoisonedMessage {
 
 // RecordPoisoned keeps p; recording the same message for the same handler again
 // changes nothing.
-func (r *techSQLRepository) RecordPoisoned(ctx context.Context, p PoisonedMessage) error {
+func (s *SQLStore) RecordPoisoned(ctx context.Context, p PoisonedMessage) error {
 	if p.Topic == "" {
 		return errors.New("poisoned message without its topic")
 	}
@@ -53,14 +53,14 @@ func (r *techSQLRepository) RecordPoisoned(ctx context.Context, p PoisonedMessag
 	if err != nil {
 		return err
 	}
-	_, err = r.writeDB.ExecContext(ctx, r.dialect.insertPoisonedIfAbsent,
+	_, err = s.writeDB.ExecContext(ctx, s.dialect.insertPoisonedIfAbsent,
 		p.Message.UUID, p.Topic, p.Handler, p.Reason, []byte(p.Message.Payload), string(metadata), p.PoisonedAt)
 	return err
 }
 
 // ListPoisoned returns up to limit poisoned messages, oldest first.
-func (r *techSQLRepository) ListPoisoned(ctx context.Context, limit int) ([]PoisonedMessage, error) {
-	rows, err := r.readDB.QueryContext(ctx,
+func (s *SQLStore) ListPoisoned(ctx context.Context, limit int) ([]PoisonedMessage, error) {
+	rows, err := s.readDB.QueryContext(ctx,
 		"SELECT id, uuid, topic, handler, reason, payload, metadata, poisoned_at FROM poisoned_messages ORDER BY id LIMIT ?", limit)
 	if err != nil {
 		return nil, err
@@ -90,8 +90,8 @@ func (r *techSQLRepository) ListPoisoned(ctx context.Context, limit int) ([]Pois
 }
 
 // DeletePoisoned forgets a poisoned message, once it has been requeued.
-func (r *techSQLRepository) DeletePoisoned(ctx context.Context, id int64) error {
-	res, err := r.writeDB.ExecContext(ctx, "DELETE FROM poisoned_messages WHERE id = ?", id)
+func (s *SQLStore) DeletePoisoned(ctx context.Context, id int64) error {
+	res, err := s.writeDB.ExecContext(ctx, "DELETE FROM poisoned_messages WHERE id = ?", id)
 	if err != nil {
 		return err
 	}
@@ -102,9 +102,9 @@ func (r *techSQLRepository) DeletePoisoned(ctx context.Context, id int64) error 
 }
 
 // CountPoisoned is how many poisoned messages wait for an operator.
-func (r *techSQLRepository) CountPoisoned(ctx context.Context) (int, error) {
+func (s *SQLStore) CountPoisoned(ctx context.Context) (int, error) {
 	var n int
-	err := r.readDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM poisoned_messages").Scan(&n)
+	err := s.readDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM poisoned_messages").Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -46,14 +46,29 @@ func eventBusFactory(publisher message.Publisher) (command.EventPublisher, error
 	})
 }
 
-func newSQLiteStore(t *testing.T) techStore {
+// storeUnderTest is a store with the tech repository on it.
+type storeUnderTest struct {
+	*adapters.SQLStore
+	*adapters.TechSQLRepository
+}
+
+func withTechRepository(t *testing.T, store *adapters.SQLStore) techStore {
 	t.Helper()
-	repo, err := adapters.NewTechSQLiteRepository(context.Background(), filepath.Join(t.TempDir(), "techradar.db"), eventBusFactory)
+	repo, err := adapters.NewTechSQLRepository(store, eventBusFactory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = repo.Close() })
-	return repo
+	return storeUnderTest{SQLStore: store, TechSQLRepository: repo}
+}
+
+func newSQLiteStore(t *testing.T) techStore {
+	t.Helper()
+	store, err := adapters.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return withTechRepository(t, store)
 }
 
 func newMySQLStore(t *testing.T) techStore {
@@ -63,11 +78,11 @@ func newMySQLStore(t *testing.T) techStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	repo, err := adapters.NewTechMySQLRepository(context.Background(), db, eventBusFactory)
+	store, err := adapters.NewMySQLStore(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return repo
+	return withTechRepository(t, store)
 }
 
 func TestTechStore(t *testing.T) {
@@ -459,7 +474,7 @@ func TestMySQLMigrationsRunConcurrently(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			_, err = adapters.NewTechMySQLRepository(context.Background(), db, eventBusFactory)
+			_, err = adapters.NewMySQLStore(context.Background(), db)
 			errs <- err
 		})
 	}

@@ -34,7 +34,7 @@ type Service struct {
 	role   config.Role
 	logger *slog.Logger
 
-	store     store
+	store     *adapters.SQLStore
 	transport adapters.Transport
 	router    *message.Router
 	http      *http.Server
@@ -51,17 +51,6 @@ type Service struct {
 	httpErr     chan error
 	closeOnce   sync.Once
 	closeErr    error
-}
-
-// store is what the service needs of a store: every port the application
-// declares, the relay of its outbox, and a health check.
-type store interface {
-	command.TechRepository
-	command.CommandLog
-	query.TechReadModel
-	query.CommandReadModel
-	RelayOutbox(ctx context.Context, publisher message.Publisher, config adapters.OutboxRelayConfig, logger *slog.Logger) error
-	Ping(ctx context.Context) error
 }
 
 // New builds the service; nothing runs until Start. cfg must have passed
@@ -86,7 +75,11 @@ func (s *Service) build(ctx context.Context) error {
 		return err
 	}
 
-	if s.store, err = s.openStore(ctx, newEventBusFactory(topics, wmLogger)); err != nil {
+	if s.store, err = s.openStore(ctx); err != nil {
+		return err
+	}
+	techs, err := adapters.NewTechSQLRepository(s.store, newEventBusFactory(topics, wmLogger))
+	if err != nil {
 		return err
 	}
 	checks = append(checks, ports.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
@@ -107,7 +100,7 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	application := newApplication(s.store, cache, commandBus, policy, role, logger)
+	application := newApplication(s.store, techs, cache, commandBus, policy, role, logger)
 
 	if role.RunsWorkers() {
 		if s.router, err = newRouter(routerConfig{closeTimeout: cfg.HandlerCloseTimeout, poison: s.transport.Publisher(), poisonTopic: topics.poison()}, wmLogger); err != nil {
@@ -131,15 +124,23 @@ func (s *Service) build(ctx context.Context) error {
 }
 
 // newApplication builds the use cases the role runs; the others stay nil.
-func newApplication(store store, cache readModelCache, bus command.CommandBus, policy tech.PriorityPolicy, role config.Role, logger *slog.Logger) app.Application {
+func newApplication(
+	store *adapters.SQLStore,
+	techs *adapters.TechSQLRepository,
+	cache readModelCache,
+	bus command.CommandBus,
+	policy tech.PriorityPolicy,
+	role config.Role,
+	logger *slog.Logger,
+) app.Application {
 	var a app.Application
 	if role.RunsAPI() {
 		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(store, bus, nil, logger)
-		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(store, cache, logger)
+		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(techs, cache, logger)
 		a.Queries.CommandStatus = query.NewCommandStatusHandler(store, logger)
 	}
 	if role.RunsWorkers() {
-		a.Commands.CreateTech = command.NewCreateTechHandler(store, store, policy, nil, logger)
+		a.Commands.CreateTech = command.NewCreateTechHandler(techs, store, policy, nil, logger)
 		a.Events.InvalidateTechReadModel = event.NewInvalidateTechReadModel(cache)
 	}
 	return a
@@ -150,21 +151,21 @@ type readModelCache interface {
 	Ping(ctx context.Context) error
 }
 
-func (s *Service) openStore(ctx context.Context, newEventBus adapters.EventBusFactory) (store, error) {
+func (s *Service) openStore(ctx context.Context) (*adapters.SQLStore, error) {
 	switch s.cfg.Store {
 	case config.StoreSQLite:
-		repo, err := adapters.NewTechSQLiteRepository(ctx, s.cfg.SQLitePath, newEventBus)
+		store, err := adapters.OpenSQLiteStore(ctx, s.cfg.SQLitePath)
 		if err != nil {
 			return nil, err
 		}
-		s.closers = append(s.closers, repo.Close)
-		return repo, nil
+		s.closers = append(s.closers, store.Close)
+		return store, nil
 	case config.StoreMySQL:
 		db, err := s.mysql()
 		if err != nil {
 			return nil, err
 		}
-		return adapters.NewTechMySQLRepository(ctx, db, newEventBus)
+		return adapters.NewMySQLStore(ctx, db)
 	default:
 		return nil, fmt.Errorf("STORE: unknown store %q", s.cfg.Store)
 	}

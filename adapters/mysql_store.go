@@ -11,12 +11,6 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-// TechMySQLRepository is the store of the production backends.
-type TechMySQLRepository struct {
-	*techSQLRepository
-	db *sql.DB
-}
-
 var mysqlDialect = sqlDialect{
 	name:                  "mysql",
 	isolation:             sql.LevelReadCommitted,
@@ -82,19 +76,16 @@ func OpenMySQL(dsn string, pool MySQLPoolConfig) (*sql.DB, error) {
 	return db, nil
 }
 
-// NewTechMySQLRepository brings the schema of db up to date and returns the
-// repository on it. It does not own db: the caller closes it.
-func NewTechMySQLRepository(ctx context.Context, db *sql.DB, newEventBus EventBusFactory) (*TechMySQLRepository, error) {
+// NewMySQLStore brings the schema of db up to date and returns the store on it,
+// the store of the production backends. It does not own db: the caller closes it.
+func NewMySQLStore(ctx context.Context, db *sql.DB) (*SQLStore, error) {
 	if db == nil {
 		return nil, errors.New("nil db")
-	}
-	if newEventBus == nil {
-		return nil, errors.New("nil event bus factory")
 	}
 	if err := migrateMySQL(ctx, db); err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
-	return &TechMySQLRepository{techSQLRepository: newTechSQLRepository(db, db, mysqlDialect, newEventBus), db: db}, nil
+	return newSQLStore(db, db, mysqlDialect, nil), nil
 }
 
 // migrationLockTimeout bounds how long a process waits for another one's

@@ -13,15 +13,11 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go driver: no cgo
 )
 
-// TechSQLiteRepository is the store of the embedded mode: one local file.
+// SQLite is the store of the embedded mode: one local file.
 //
 // SQLite lets one writer in at a time, so writes go through a pool of one
 // connection that begins every transaction IMMEDIATE (no upgrade deadlocks),
 // while reads use a pool of their own and, in WAL mode, never wait for writers.
-type TechSQLiteRepository struct {
-	*techSQLRepository
-}
-
 var sqliteDialect = sqlDialect{
 	name:                  "sqlite",
 	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -32,12 +28,9 @@ var sqliteDialect = sqlDialect{
 		"WHERE commands.status <> 'processed'",
 }
 
-// NewTechSQLiteRepository opens (creating it if needed) the database at path and
-// brings its schema up to date.
-func NewTechSQLiteRepository(ctx context.Context, path string, newEventBus EventBusFactory) (*TechSQLiteRepository, error) {
-	if newEventBus == nil {
-		return nil, errors.New("nil event bus factory")
-	}
+// OpenSQLiteStore opens (creating it if needed) the database at path and brings
+// its schema up to date. Close closes it.
+func OpenSQLiteStore(ctx context.Context, path string) (*SQLStore, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating the directory of %s: %w", path, err)
@@ -72,10 +65,6 @@ func NewTechSQLiteRepository(ctx context.Context, path string, newEventBus Event
 	readDB.SetMaxOpenConns(8)
 	readDB.SetMaxIdleConns(8)
 
-	return &TechSQLiteRepository{newTechSQLRepository(writeDB, readDB, sqliteDialect, newEventBus)}, nil
-}
-
-// Close closes both connection pools.
-func (r *TechSQLiteRepository) Close() error {
-	return errors.Join(r.readDB.Close(), r.writeDB.Close())
+	closeBoth := func() error { return errors.Join(readDB.Close(), writeDB.Close()) }
+	return newSQLStore(writeDB, readDB, sqliteDialect, closeBoth), nil
 }
