@@ -79,6 +79,9 @@ type Config struct {
 	TopicPrefix string `name:"topic-prefix" env:"TOPIC_PREFIX" default:"techradar" help:"First part of every topic name: lets several deployments share one Redis, Kafka or MySQL."`
 
 	HandlerCloseTimeout time.Duration `name:"handler-close-timeout" env:"HANDLER_CLOSE_TIMEOUT" default:"30s" help:"How long a shutdown waits for in-flight message handlers."`
+	HandlerTimeout      time.Duration `name:"handler-timeout" env:"HANDLER_TIMEOUT" default:"30s" help:"Longest time one message handler may take before it is cancelled and retried."`
+	HandlerMaxRetries   int           `name:"handler-max-retries" env:"HANDLER_MAX_RETRIES" default:"5" help:"In-process retries of a failing message, with exponential backoff, before it goes to the poison topic."`
+	HandlerRetryBackoff time.Duration `name:"handler-retry-backoff" env:"HANDLER_RETRY_BACKOFF" default:"100ms" help:"First pause between retries; each next one doubles, up to 5s."`
 	OutboxPollInterval  time.Duration `name:"outbox-poll-interval" env:"OUTBOX_POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events written by other processes."`
 
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" help:"Least severe level logged: debug, info, warn or error."`
@@ -92,6 +95,9 @@ const (
 	RoleServe  Role = "serve"  // the API and the workers, in one process
 	RoleAPI    Role = "api"    // the HTTP API only
 	RoleWorker Role = "worker" // the message handlers only
+	// RoleTool is a command that opens the backends briefly and runs nothing,
+	// such as `techradar poison`.
+	RoleTool Role = "tool"
 )
 
 // RunsAPI reports whether the role serves the HTTP API.
@@ -157,6 +163,8 @@ func (c Config) Validate(role Role) error {
 		"CACHE_TTL":             c.CacheTTL,
 		"HANDLER_CLOSE_TIMEOUT": c.HandlerCloseTimeout,
 		"OUTBOX_POLL_INTERVAL":  c.OutboxPollInterval,
+		"HANDLER_TIMEOUT":       c.HandlerTimeout,
+		"HANDLER_RETRY_BACKOFF": c.HandlerRetryBackoff,
 	} {
 		if d <= 0 {
 			bad(variable, "must be a positive duration, got %s", d)
@@ -166,11 +174,14 @@ func (c Config) Validate(role Role) error {
 	if c.TopicPrefix == "" || strings.Trim(c.TopicPrefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
 		bad("TOPIC_PREFIX", "%q must be letters, digits, '-', '_' or '.'", c.TopicPrefix)
 	}
+	if c.HandlerMaxRetries < 0 {
+		bad("HANDLER_MAX_RETRIES", "must not be negative, got %d", c.HandlerMaxRetries)
+	}
 	if c.CacheKeyPrefix == "" {
 		bad("CACHE_KEY_PREFIX", "is empty")
 	}
 
-	if role != RoleServe {
+	if role == RoleAPI || role == RoleWorker {
 		if c.Transport == TransportGoChannel {
 			bad("TRANSPORT", "gochannel carries messages inside one process, so `%s` alone would never see the other side; run `serve`, or pick redisstream, kafka or sql", role)
 		}

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/techradar/techradar/adapters"
 	"github.com/techradar/techradar/app"
+	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/domain/tech"
 	"github.com/techradar/techradar/internal/correlation"
@@ -87,35 +90,128 @@ func newEventBusFactory(topics topics, logger watermill.LoggerAdapter) adapters.
 
 // routerConfig is what the router needs besides the handlers.
 type routerConfig struct {
-	closeTimeout time.Duration
-	poison       message.Publisher
-	poisonTopic  string
+	closeTimeout   time.Duration
+	handlerTimeout time.Duration
+	maxRetries     int
+	retryBackoff   time.Duration
+	poison         message.Publisher
+	poisonTopic    string
+	// dependenciesUp reports whether the store and the cache answer. A message
+	// that still fails while one of them is down is not the message's fault: it
+	// goes back to the transport, to be delivered again, instead of the poison
+	// topic.
+	dependenciesUp func(ctx context.Context) bool
 }
+
+// unavailableBackoff is the pause before a message that failed while a
+// dependency was down goes back to the transport; some transports redeliver at
+// once.
+const unavailableBackoff = time.Second
 
 func newRouter(cfg routerConfig, logger watermill.LoggerAdapter) (*message.Router, error) {
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.closeTimeout}, logger)
 	if err != nil {
 		return nil, err
 	}
-	poison, err := middleware.PoisonQueue(cfg.poison, cfg.poisonTopic)
+	poison, err := middleware.PoisonQueueWithFilter(detachedPublisher{cfg.poison}, cfg.poisonTopic, func(err error) bool {
+		if isPermanent(err) {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), unavailableBackoff)
+		defer cancel()
+		if !cfg.dependenciesUp(ctx) {
+			<-ctx.Done()
+			return false
+		}
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	// Outermost first: a message that still fails after its retries goes to the
-	// poison topic and is acknowledged, so it never blocks the ones behind it.
+	// Outermost first. A message that still fails after its retries goes to the
+	// poison topic and is acknowledged, so it never blocks the ones behind it;
+	// one that cannot succeed (undecodable, invalid) goes there without retries.
 	router.AddMiddleware(
 		correlationToContext,
-		poison,
+		exceptFor(poisonRecorderName, poison),
 		middleware.Retry{
-			MaxRetries:      5,
-			InitialInterval: 100 * time.Millisecond,
+			MaxRetries:      cfg.maxRetries,
+			InitialInterval: cfg.retryBackoff,
 			Multiplier:      2,
-			MaxInterval:     2 * time.Second,
-			Logger:          logger,
+			MaxInterval:     5 * time.Second,
+			ShouldRetry:     func(p middleware.RetryParams) bool { return !isPermanent(p.Err) },
+			// Each attempt gets the context the message came with: the timeout
+			// middleware below cancels the one it made when an attempt ends.
+			ResetContextOnRetry: true,
+			Logger:              logger,
 		}.Middleware,
+		middleware.Timeout(cfg.handlerTimeout),
 		middleware.Recoverer,
 	)
 	return router, nil
+}
+
+// detachedPublisher publishes messages with their context detached from
+// cancellation. The poison middleware publishes the very message the handler
+// got, whose context the timeout middleware has cancelled by then; some
+// transports would refuse to publish with it.
+type detachedPublisher struct {
+	message.Publisher
+}
+
+func (p detachedPublisher) Publish(topic string, messages ...*message.Message) error {
+	for _, msg := range messages {
+		msg.SetContext(context.WithoutCancel(msg.Context()))
+	}
+	return p.Publisher.Publish(topic, messages...)
+}
+
+// isPermanent tells the failures that no retry can mend: a message that does
+// not decode, is not what its topic carries, or breaks a rule.
+func isPermanent(err error) bool {
+	var (
+		syntaxErr     *json.SyntaxError
+		typeErr       *json.UnmarshalTypeError
+		unexpectedErr *unexpectedMessageError
+	)
+	return errors.As(err, &syntaxErr) || errors.As(err, &typeErr) || errors.As(err, &unexpectedErr) ||
+		apperr.CodeOf(err) == apperr.Invalid
+}
+
+// unexpectedMessageError is a message on a topic that carries another kind.
+type unexpectedMessageError struct {
+	got, want string
+}
+
+func (e *unexpectedMessageError) Error() string {
+	return fmt.Sprintf("message named %q on a topic of %q", e.got, e.want)
+}
+
+// requireMessageName refuses messages not named want. Watermill's CQRS
+// processors acknowledge such messages silently; refusing them sends them to
+// the poison topic, where an operator sees them.
+func requireMessageName(want string) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			if got := marshaler.NameFromMessage(msg); got != want {
+				return nil, &unexpectedMessageError{got: got, want: want}
+			}
+			return h(msg)
+		}
+	}
+}
+
+// exceptFor applies mw to every handler but the one named skip.
+func exceptFor(skip string, mw message.HandlerMiddleware) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		wrapped := mw(h)
+		return func(msg *message.Message) ([]*message.Message, error) {
+			if message.HandlerNameFromCtx(msg.Context()) == skip {
+				return h(msg)
+			}
+			return wrapped(msg)
+		}
+	}
 }
 
 // correlationToContext puts the message's correlation id where handlers and
@@ -144,7 +240,7 @@ func addCommandHandlers(router *message.Router, transport adapters.Transport, to
 	if err != nil {
 		return err
 	}
-	return processor.AddHandlers(
+	return addCommandHandlersTo(processor,
 		cqrs.NewCommandHandler(createTechHandlerName, plain(application.Commands.CreateTech.Handle)),
 	)
 }
@@ -165,10 +261,35 @@ func addEventHandlers(router *message.Router, transport adapters.Transport, topi
 		return err
 	}
 	invalidate := application.Events.InvalidateTechReadModel
-	return processor.AddHandlers(
+	return addEventHandlersTo(processor,
 		cqrs.NewEventHandler[tech.TechCreated](invalidateReadModelOnTechCreatedName, invalidate.OnTechCreated),
 		cqrs.NewEventHandler[tech.TechMentioned](invalidateReadModelOnTechMentionedName, invalidate.OnTechMentioned),
 	)
+}
+
+// addCommandHandlersTo adds each handler with a guard that poisons messages of
+// another kind arriving on its topic.
+func addCommandHandlersTo(processor *cqrs.CommandProcessor, handlers ...cqrs.CommandHandler) error {
+	for _, h := range handlers {
+		added, err := processor.AddHandler(h)
+		if err != nil {
+			return err
+		}
+		added.AddMiddleware(requireMessageName(marshaler.Name(h.NewCommand())))
+	}
+	return nil
+}
+
+// addEventHandlersTo is addCommandHandlersTo for events.
+func addEventHandlersTo(processor *cqrs.EventProcessor, handlers ...cqrs.EventHandler) error {
+	for _, h := range handlers {
+		added, err := processor.AddHandler(h)
+		if err != nil {
+			return err
+		}
+		added.AddMiddleware(requireMessageName(marshaler.Name(h.NewEvent())))
+	}
+	return nil
 }
 
 // plain adapts an application handler, which takes its command by value, to the

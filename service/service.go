@@ -84,7 +84,7 @@ func (s *Service) build(ctx context.Context) error {
 	}
 	checks = append(checks, ports.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
 
-	if s.transport, err = s.openTransport(wmLogger); err != nil {
+	if s.transport, err = NewTransport(cfg, wmLogger); err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.transport.Close)
@@ -103,7 +103,19 @@ func (s *Service) build(ctx context.Context) error {
 	application := newApplication(s.store, techs, cache, commandBus, policy, role, logger)
 
 	if role.RunsWorkers() {
-		if s.router, err = newRouter(routerConfig{closeTimeout: cfg.HandlerCloseTimeout, poison: s.transport.Publisher(), poisonTopic: topics.poison()}, wmLogger); err != nil {
+		s.router, err = newRouter(routerConfig{
+			closeTimeout:   cfg.HandlerCloseTimeout,
+			handlerTimeout: cfg.HandlerTimeout,
+			maxRetries:     cfg.HandlerMaxRetries,
+			retryBackoff:   cfg.HandlerRetryBackoff,
+			poison:         s.transport.Publisher(),
+			poisonTopic:    topics.poison(),
+			dependenciesUp: func(ctx context.Context) bool { return s.store.Ping(ctx) == nil && cache.Ping(ctx) == nil },
+		}, wmLogger)
+		if err != nil {
+			return err
+		}
+		if err := addPoisonRecorder(s.router, s.transport, poisonRecorder{store: s.store, topics: topics, logger: logger}); err != nil {
 			return err
 		}
 		if err := addCommandHandlers(s.router, s.transport, topics, application, wmLogger); err != nil {
@@ -184,27 +196,12 @@ func (s *Service) mysql() (*sql.DB, error) {
 	return db, nil
 }
 
-func (s *Service) openTransport(logger watermill.LoggerAdapter) (adapters.Transport, error) {
-	switch s.cfg.Transport {
-	case config.TransportGoChannel:
-		return adapters.NewGoChannelTransport(logger), nil
-	case config.TransportRedisStream:
-		return s.openRedisStreamTransport(logger)
-	case config.TransportKafka:
-		return s.openKafkaTransport(logger)
-	case config.TransportSQL:
-		return s.openSQLTransport(logger)
-	default:
-		return nil, fmt.Errorf("TRANSPORT: %q is not available in this build", s.cfg.Transport)
-	}
-}
-
 func (s *Service) openCache() (readModelCache, error) {
 	switch s.cfg.Cache {
 	case config.CacheMemory:
 		return adapters.NewReadModelMemoryCache(0), nil
 	case config.CacheRedis:
-		client := redis.NewClient(s.redisOptions())
+		client := redis.NewClient(redisOptions(s.cfg))
 		s.closers = append(s.closers, client.Close)
 		return adapters.NewReadModelRedisCache(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
 	default:
@@ -259,6 +256,10 @@ func (s *Service) HTTPAddr() string {
 	}
 	return s.listener.Addr().String()
 }
+
+// Publisher publishes on the service's transport: for tools and tests that put
+// messages on its topics from the inside, where the transport is in-process.
+func (s *Service) Publisher() message.Publisher { return s.transport.Publisher() }
 
 // Failed delivers an error if the router or the HTTP server stops on its own.
 func (s *Service) Failed() <-chan error {

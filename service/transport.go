@@ -1,12 +1,14 @@
 package service
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/config"
 )
 
 // The transports' settings, from the configuration.
@@ -14,11 +16,11 @@ import (
 // redisOptions are the connection settings of every Redis client: each
 // Watermill publisher and subscriber closes the client it is given, so each
 // gets its own, built from these.
-func (s *Service) redisOptions() *redis.Options {
+func redisOptions(cfg config.Config) *redis.Options {
 	return &redis.Options{
-		Addr:     s.cfg.RedisAddr,
-		Password: s.cfg.RedisPassword,
-		DB:       s.cfg.RedisDB,
+		Addr:     cfg.RedisAddr,
+		Password: cfg.RedisPassword,
+		DB:       cfg.RedisDB,
 		// Short timeouts: a Redis that hangs must not hang the reads that fall
 		// back to the store.
 		DialTimeout:  2 * time.Second,
@@ -27,41 +29,58 @@ func (s *Service) redisOptions() *redis.Options {
 	}
 }
 
-func (s *Service) openRedisStreamTransport(logger watermill.LoggerAdapter) (adapters.Transport, error) {
-	return adapters.NewRedisStreamTransport(s.redisOptions(), adapters.RedisStreamConfig{
-		Consumer:        s.cfg.RedisStreamConsumer,
-		MaxLen:          s.cfg.RedisStreamMaxLen,
-		BlockTime:       s.cfg.RedisStreamBlockTime,
-		ClaimIdle:       s.cfg.RedisStreamClaimIdle,
-		ClaimInterval:   s.cfg.RedisStreamClaimInterval,
-		NackResendSleep: s.cfg.RedisStreamNackResendSleep,
-		Concurrency:     s.cfg.RedisStreamConcurrency,
+func openRedisStreamTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
+	return adapters.NewRedisStreamTransport(redisOptions(cfg), adapters.RedisStreamConfig{
+		Consumer:        cfg.RedisStreamConsumer,
+		MaxLen:          cfg.RedisStreamMaxLen,
+		BlockTime:       cfg.RedisStreamBlockTime,
+		ClaimIdle:       cfg.RedisStreamClaimIdle,
+		ClaimInterval:   cfg.RedisStreamClaimInterval,
+		NackResendSleep: cfg.RedisStreamNackResendSleep,
+		Concurrency:     cfg.RedisStreamConcurrency,
 	}, logger)
 }
 
-func (s *Service) openKafkaTransport(logger watermill.LoggerAdapter) (adapters.Transport, error) {
+func openKafkaTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
 	return adapters.NewKafkaTransport(adapters.KafkaConfig{
-		Brokers:            s.cfg.KafkaBrokers,
-		ClientID:           s.cfg.KafkaClientID,
-		TopicPartitions:    int32(s.cfg.KafkaTopicPartitions),   // Validate bounds it
-		ReplicationFactor:  int16(s.cfg.KafkaReplicationFactor), // Validate bounds it
-		SessionTimeout:     s.cfg.KafkaSessionTimeout,
-		NackResendSleep:    s.cfg.KafkaNackResendSleep,
-		DisableIdempotence: !s.cfg.KafkaIdempotent,
+		Brokers:            cfg.KafkaBrokers,
+		ClientID:           cfg.KafkaClientID,
+		TopicPartitions:    int32(cfg.KafkaTopicPartitions),   // Validate bounds it
+		ReplicationFactor:  int16(cfg.KafkaReplicationFactor), // Validate bounds it
+		SessionTimeout:     cfg.KafkaSessionTimeout,
+		NackResendSleep:    cfg.KafkaNackResendSleep,
+		DisableIdempotence: !cfg.KafkaIdempotent,
 	}, logger)
 }
 
 // openSQLTransport gives the transport a pool of its own, sized like the
 // store's: each subscriber holds one connection for a whole batch.
-func (s *Service) openSQLTransport(logger watermill.LoggerAdapter) (adapters.Transport, error) {
-	return adapters.NewSQLTransport(s.cfg.MySQLDSN, adapters.MySQLPoolConfig{
-		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
-		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
+func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
+	return adapters.NewSQLTransport(cfg.MySQLDSN, adapters.MySQLPoolConfig{
+		MaxOpenConns:    cfg.MySQLMaxOpenConns,
+		MaxIdleConns:    cfg.MySQLMaxOpenConns,
 		ConnMaxLifetime: 5 * time.Minute,
 	}, adapters.SQLTransportConfig{
-		PollInterval:    s.cfg.SQLTransportPollInterval,
-		BatchSize:       s.cfg.SQLTransportBatchSize,
-		AckDeadline:     s.cfg.SQLTransportAckDeadline,
-		NackResendSleep: s.cfg.SQLTransportNackResendSleep,
+		PollInterval:    cfg.SQLTransportPollInterval,
+		BatchSize:       cfg.SQLTransportBatchSize,
+		AckDeadline:     cfg.SQLTransportAckDeadline,
+		NackResendSleep: cfg.SQLTransportNackResendSleep,
 	}, logger)
+}
+
+// NewTransport opens the transport cfg names. The service uses it, and so do
+// the commands and tests that publish on the service's topics from outside.
+func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
+	switch cfg.Transport {
+	case config.TransportGoChannel:
+		return adapters.NewGoChannelTransport(logger), nil
+	case config.TransportRedisStream:
+		return openRedisStreamTransport(cfg, logger)
+	case config.TransportKafka:
+		return openKafkaTransport(cfg, logger)
+	case config.TransportSQL:
+		return openSQLTransport(cfg, logger)
+	default:
+		return nil, fmt.Errorf("TRANSPORT: %q is not available in this build", cfg.Transport)
+	}
 }

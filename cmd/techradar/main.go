@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/mattn/go-isatty"
@@ -27,6 +29,15 @@ type cli struct {
 	Serve  struct{} `cmd:"" default:"1" help:"Run the HTTP API and the message handlers in one process (the default)."`
 	API    struct{} `cmd:"" name:"api" help:"Run the HTTP API only; commands go to the transport for workers to apply."`
 	Worker struct{} `cmd:"" help:"Run the message handlers only (and /healthz, /readyz on HTTP_ADDR)."`
+	Poison struct {
+		List struct {
+			Limit int `default:"100" help:"Most messages listed."`
+		} `cmd:"" help:"List poisoned messages, oldest first."`
+		Requeue struct {
+			IDs []int64 `arg:"" optional:"" name:"id" help:"Ids from 'poison list'."`
+			All bool    `help:"Requeue every poisoned message."`
+		} `cmd:"" help:"Put poisoned messages back on the topic they came from; a command goes back to pending."`
+	} `cmd:"" help:"Messages that failed for good: list them, put them back."`
 }
 
 func main() {
@@ -56,12 +67,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err // kong names the flag and, for a value from the environment, its variable
 	}
 
-	role := config.Role(strings.Fields(kctx.Command())[0])
+	command := strings.Fields(kctx.Command())
+	role := config.Role(command[0])
+	if command[0] == "poison" {
+		role = config.RoleTool
+	}
 	if err := c.Config.Validate(role); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 
 	logger := newLogger(c.Config, stderr)
+	if role == config.RoleTool {
+		return runPoison(ctx, c, command[1], stdout, logger)
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -100,4 +118,45 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		handler = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(correlation.NewLogHandler(handler))
+}
+
+func runPoison(ctx context.Context, c cli, subcommand string, stdout io.Writer, logger *slog.Logger) error {
+	admin, err := service.OpenPoisonAdmin(ctx, c.Config, logger)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+
+	switch subcommand {
+	case "list":
+		poisoned, err := admin.List(ctx, c.Poison.List.Limit)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tPOISONED AT\tTOPIC\tHANDLER\tREASON\tPAYLOAD")
+		for _, p := range poisoned {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.PoisonedAt.Format(time.RFC3339), p.Topic, p.Handler,
+				oneLine(p.Reason, 60), oneLine(string(p.Message.Payload), 60))
+		}
+		return w.Flush()
+	case "requeue":
+		if len(c.Poison.Requeue.IDs) == 0 && !c.Poison.Requeue.All {
+			return errors.New("name the ids to requeue, or pass --all")
+		}
+		n, err := admin.Requeue(ctx, c.Poison.Requeue.IDs)
+		fmt.Fprintf(stdout, "requeued %d message(s)\n", n)
+		return err
+	default:
+		return fmt.Errorf("unknown poison command %q", subcommand)
+	}
+}
+
+// oneLine shortens s to at most n characters on one line, for a table cell.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
