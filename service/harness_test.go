@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func start(t *testing.T, cfg config.Config, role config.Role) *running {
 	if err := cfg.Validate(role); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
-	logger := slog.New(correlation.NewLogHandler(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	logger := slog.New(correlation.NewLogHandler(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: testLogLevel})))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -182,18 +183,31 @@ type commandJSON struct {
 	Error     string `json:"error"`
 }
 
-// waitProcessed polls the command until it is no longer pending.
+// waitProcessed polls the command until it is known and no longer pending. A
+// command put on the transport directly, not through the API, is unknown until
+// its handler runs.
 func (r *running) waitProcessed(id string) commandJSON {
 	r.t.Helper()
 	var c commandJSON
 	eventually(r.t, 20*time.Second, func() bool {
-		resp := r.get("/api/commands/" + id)
-		if resp.status != http.StatusOK {
-			r.t.Fatalf("GET /api/commands/%s: %d %s", id, resp.status, resp.body)
-		}
-		resp.json(r.t, &c)
-		return c.Status != "pending"
-	}, "command "+id+" still pending")
+		c = r.command(id)
+		return c.Status != "pending" && c.Status != ""
+	}, "command "+id+" still pending or unknown")
+	return c
+}
+
+// command is the command's report; its Status is "" while the command is unknown.
+func (r *running) command(id string) commandJSON {
+	r.t.Helper()
+	resp := r.get("/api/commands/" + id)
+	if resp.status == http.StatusNotFound {
+		return commandJSON{CommandID: id}
+	}
+	if resp.status != http.StatusOK {
+		r.t.Fatalf("GET /api/commands/%s: %d %s", id, resp.status, resp.body)
+	}
+	var c commandJSON
+	resp.json(r.t, &c)
 	return c
 }
 
@@ -233,11 +247,19 @@ func (r *running) waitProcessedWithin(id string, d time.Duration) commandJSON {
 	var c commandJSON
 	deadline := time.Now().Add(d)
 	for {
-		resp := r.get("/api/commands/" + id)
-		resp.json(r.t, &c)
+		c = r.command(id)
 		if c.Status != "pending" || time.Now().After(deadline) {
 			return c
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// testLogLevel is how much of the services' logs a test shows: warnings, or
+// everything with TECHRADAR_TEST_DEBUG=1.
+var testLogLevel = func() slog.Level {
+	if os.Getenv("TECHRADAR_TEST_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}()
