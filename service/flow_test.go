@@ -145,10 +145,10 @@ func TestSplitRoles(t *testing.T) {
 			cfg := b.config(t)
 			api := start(t, cfg, config.RoleAPI)
 
-			const n = 60
+			const n = 100
 			ids := make([]string, n)
 			for i := range n {
-				ids[i] = api.postTech(fmt.Sprintf("Tech %d", i%3), nil).CommandID
+				ids[i] = api.postTech(fmt.Sprintf("Tech %d", i%4), nil).CommandID
 			}
 			if report := api.waitProcessedWithin(ids[0], 300*time.Millisecond); report.Status != "pending" {
 				t.Fatalf("a command was applied with no worker running: %+v", report)
@@ -162,7 +162,7 @@ func TestSplitRoles(t *testing.T) {
 					t.Fatalf("command %s: %+v", id, report)
 				}
 			}
-			assertCounts(t, api, map[string]int{"Tech 0": n / 3, "Tech 1": n / 3, "Tech 2": n / 3})
+			assertCounts(t, api, map[string]int{"Tech 0": n / 4, "Tech 1": n / 4, "Tech 2": n / 4, "Tech 3": n / 4})
 		})
 	}
 }

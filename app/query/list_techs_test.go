@@ -163,3 +163,64 @@ func TestCursorRoundTrip(t *testing.T) {
 		t.Fatalf("ParseCursor(%q) = %+v, %v", c.String(), got, err)
 	}
 }
+
+// gatedReadModel answers from a value the test sets, and can hold a load until
+// the test lets it go.
+type gatedReadModel struct {
+	mu      sync.Mutex
+	name    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (m *gatedReadModel) ListTechs(context.Context, int, *query.Cursor) ([]query.Tech, error) {
+	m.mu.Lock()
+	loaded := m.name
+	m.mu.Unlock()
+	if m.entered != nil {
+		m.entered <- struct{}{}
+		<-m.release
+	}
+	return []query.Tech{{ID: "1", Name: loaded, Key: "k", Mentions: 1, Priority: tech.PriorityLow}}, nil
+}
+
+func (m *gatedReadModel) TechByID(context.Context, string) (query.Tech, error) {
+	return query.Tech{}, apperr.NotFoundf("unused")
+}
+
+// TestStaleSetRace provokes the race step by step: a reader loads the old
+// value, a write and its invalidation happen, and only then does the reader
+// store what it loaded. The next reader must not get that stale value.
+func TestStaleSetRace(t *testing.T) {
+	t.Parallel()
+	cache := adapters.NewReadModelMemoryCache(0)
+	store := &gatedReadModel{name: "old", entered: make(chan struct{}), release: make(chan struct{})}
+	list, _ := query.NewTechQueries(store, cache, discard)
+
+	slowReader := make(chan query.TechPage)
+	go func() {
+		page, _ := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+		slowReader <- page
+	}()
+	<-store.entered // the reader has loaded "old" and not stored it yet
+
+	store.mu.Lock()
+	store.name = "new" // the write commits...
+	store.mu.Unlock()
+	if err := cache.Invalidate(context.Background()); err != nil { // ...and its event invalidates
+		t.Fatal(err)
+	}
+	close(store.release) // now the slow reader stores "old"
+	if page := <-slowReader; page.Techs[0].Name != "old" {
+		t.Fatalf("the slow reader loaded %q", page.Techs[0].Name)
+	}
+
+	store.entered = nil
+	page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.IsCached || page.Techs[0].Name != "new" {
+		t.Fatalf("after the invalidation the list is %q (cached %v): the stale value survived", page.Techs[0].Name, page.IsCached)
+	}
+}
