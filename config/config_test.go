@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/techradar/techradar/config"
 )
@@ -41,6 +42,16 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"bad log level", config.RoleServe, func(c *config.Config) { c.LogLevel = "loud" }, []string{"LOG_LEVEL"}},
 		{"api on the in-process transport", config.RoleAPI, func(*config.Config) {}, []string{"TRANSPORT", "CACHE", "STORE"}},
 		{"worker on the in-process transport", config.RoleWorker, func(*config.Config) {}, []string{"TRANSPORT"}},
+		{"topic prefix with a space", config.RoleServe, func(c *config.Config) { c.TopicPrefix = "my app" }, []string{"TOPIC_PREFIX"}},
+		{"negative retries", config.RoleServe, func(c *config.Config) { c.HandlerMaxRetries = -1 }, []string{"HANDLER_MAX_RETRIES"}},
+		{"zero handler timeout", config.RoleServe, func(c *config.Config) { c.HandlerTimeout = 0 }, []string{"HANDLER_TIMEOUT"}},
+		{"consumer name with a space", config.RoleServe, func(c *config.Config) { c.RedisStreamConsumer = "a b" }, []string{"REDISSTREAM_CONSUMER"}},
+		{"no stream concurrency", config.RoleServe, func(c *config.Config) { c.RedisStreamConcurrency = 0 }, []string{"REDISSTREAM_CONCURRENCY"}},
+		{"negative stream length", config.RoleServe, func(c *config.Config) { c.RedisStreamMaxLen = -1 }, []string{"REDISSTREAM_MAX_LEN"}},
+		{"no kafka partitions", config.RoleServe, func(c *config.Config) { c.KafkaTopicPartitions = 0 }, []string{"KAFKA_TOPIC_PARTITIONS"}},
+		{"no kafka replication", config.RoleServe, func(c *config.Config) { c.KafkaReplicationFactor = 0 }, []string{"KAFKA_REPLICATION_FACTOR"}},
+		{"short kafka session", config.RoleServe, func(c *config.Config) { c.KafkaSessionTimeout = time.Millisecond }, []string{"KAFKA_SESSION_TIMEOUT"}},
+		{"no sql batch", config.RoleServe, func(c *config.Config) { c.SQLTransportBatchSize = 0 }, []string{"SQL_TRANSPORT_BATCH_SIZE"}},
 		{"several errors at once", config.RoleServe, func(c *config.Config) { c.Transport, c.Cache = "x", "y" }, []string{"TRANSPORT", "CACHE"}},
 	}
 	for _, tt := range tests {
