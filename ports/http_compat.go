@@ -58,18 +58,22 @@ func (s HTTPServer) compatList(c echo.Context) error {
 	resp := compatListResponse{IsCached: true, Data: []compatListItem{}}
 	q := query.ListTechs{Limit: query.MaxListLimit}
 	for range compatListMaxPages {
-		page, err := s.app.Queries.ListTechs.Handle(c.Request().Context(), q)
+		view, err := s.app.Queries.ListTechs.Handle(c.Request().Context(), q)
 		if err != nil {
 			return err
 		}
-		resp.IsCached = resp.IsCached && page.IsCached
+		page, err := view.Page()
+		if err != nil {
+			return err
+		}
+		resp.IsCached = resp.IsCached && view.IsCached
 		for _, t := range page.Techs {
 			resp.Data = append(resp.Data, compatListItem{ID: t.ID, Text: fmt.Sprintf("%s - priority (%s)", t.Name, t.Priority)})
 		}
-		if page.NextCursor == "" {
+		if page.NextCursor == nil {
 			break
 		}
-		q.Cursor = page.NextCursor
+		q.Cursor = *page.NextCursor
 	}
 	return c.JSON(http.StatusOK, resp)
 }

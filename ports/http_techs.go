@@ -3,7 +3,6 @@ package ports
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,21 +21,6 @@ type createTechRequest struct {
 type commandAccepted struct {
 	CommandID string `json:"commandId"`
 	Status    string `json:"status"`
-}
-
-type techResponse struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Mentions  int    `json:"mentions"`
-	Priority  string `json:"priority"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
-}
-
-type techListResponse struct {
-	IsCached   bool           `json:"isCached"`
-	Data       []techResponse `json:"data"`
-	NextCursor *string        `json:"nextCursor"`
 }
 
 func (s HTTPServer) createTech(c echo.Context) error {
@@ -89,35 +73,28 @@ func (s HTTPServer) listTechs(c echo.Context) error {
 		q.Limit = limit
 	}
 
-	page, err := s.app.Queries.ListTechs.Handle(c.Request().Context(), q)
+	view, err := s.app.Queries.ListTechs.Handle(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
-	resp := techListResponse{IsCached: page.IsCached, Data: make([]techResponse, len(page.Techs))}
-	for i, t := range page.Techs {
-		resp.Data[i] = toTechResponse(t)
+	return c.JSONBlob(http.StatusOK, withIsCached(view.JSON, view.IsCached))
+}
+
+// withIsCached puts "isCached" in front of the fields of the page's JSON
+// object: the page is served as the read model keeps it, never decoded.
+func withIsCached(page []byte, cached bool) []byte {
+	prefix := `{"isCached":false,`
+	if cached {
+		prefix = `{"isCached":true,`
 	}
-	if page.NextCursor != "" {
-		resp.NextCursor = &page.NextCursor
-	}
-	return c.JSON(http.StatusOK, resp)
+	body := make([]byte, 0, len(prefix)+len(page))
+	return append(append(body, prefix...), page[1:]...)
 }
 
 func (s HTTPServer) techByID(c echo.Context) error {
-	result, err := s.app.Queries.TechByID.Handle(c.Request().Context(), query.TechByID{ID: c.Param("id")})
+	view, err := s.app.Queries.TechByID.Handle(c.Request().Context(), query.TechByID{ID: c.Param("id")})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTechResponse(result.Tech))
-}
-
-func toTechResponse(t query.Tech) techResponse {
-	return techResponse{
-		ID:        t.ID,
-		Name:      t.Name,
-		Mentions:  t.Mentions,
-		Priority:  string(t.Priority),
-		CreatedAt: t.CreatedAt.UTC().Format(time.RFC3339Nano),
-		UpdatedAt: t.UpdatedAt.UTC().Format(time.RFC3339Nano),
-	}
+	return c.JSONBlob(http.StatusOK, view.JSON)
 }

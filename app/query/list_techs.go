@@ -2,8 +2,9 @@ package query
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"log/slog"
+	"strconv"
 
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/decorator"
@@ -20,12 +21,25 @@ type ListTechs struct {
 	Cursor string
 }
 
-// TechPage is one page of the tech list; NextCursor is empty on the last page.
+// TechPage is one page of the tech list; NextCursor is nil on the last page.
+// Its JSON is what the API serves, less isCached.
 type TechPage struct {
-	Techs      []Tech `json:"techs"`
-	NextCursor string `json:"nextCursor"`
-	// IsCached tells whether the page came from the cache rather than the store.
-	IsCached bool `json:"-"`
+	Techs      []Tech  `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// TechPageView is a page as read: encoded, and whether it came from the cache.
+type TechPageView struct {
+	// JSON is the TechPage, encoded.
+	JSON     []byte
+	IsCached bool
+}
+
+// Page decodes the view.
+func (v TechPageView) Page() (TechPage, error) {
+	var p TechPage
+	err := json.Unmarshal(v.JSON, &p)
+	return p, err
 }
 
 // TechReadModel reads techs from the store.
@@ -38,45 +52,48 @@ type TechReadModel interface {
 }
 
 // ListTechsHandler answers ListTechs.
-type ListTechsHandler decorator.QueryHandler[ListTechs, TechPage]
+type ListTechsHandler decorator.QueryHandler[ListTechs, TechPageView]
 
 type listTechsHandler struct {
 	techs TechReadModel
 	cache *readThrough
 }
 
-func (h listTechsHandler) Handle(ctx context.Context, q ListTechs) (TechPage, error) {
+func (h listTechsHandler) Handle(ctx context.Context, q ListTechs) (TechPageView, error) {
 	if q.Limit < 1 || q.Limit > MaxListLimit {
-		return TechPage{}, apperr.InvalidField("limit", "limit must be between 1 and %d", MaxListLimit)
+		return TechPageView{}, apperr.InvalidField("limit", "limit must be between 1 and %d", MaxListLimit)
 	}
 	var after *Cursor
 	if q.Cursor != "" {
 		c, err := ParseCursor(q.Cursor)
 		if err != nil {
-			return TechPage{}, err
+			return TechPageView{}, err
 		}
 		after = &c
 	}
 
-	key := fmt.Sprintf("list:%d:%s", q.Limit, q.Cursor)
-	page, cached, err := readThroughLoad(ctx, h.cache, key, func(ctx context.Context) (TechPage, error) {
+	key := "list:" + strconv.Itoa(q.Limit) + ":" + q.Cursor
+	encoded, cached, err := readThroughLoad(ctx, h.cache, key, func(ctx context.Context) (TechPage, error) {
 		// One more than asked tells whether a next page exists.
 		techs, err := h.techs.ListTechs(ctx, q.Limit+1, after)
 		if err != nil {
 			return TechPage{}, err
 		}
 		page := TechPage{Techs: techs}
+		if page.Techs == nil {
+			page.Techs = []Tech{}
+		}
 		if len(techs) > q.Limit {
 			page.Techs = techs[:q.Limit]
-			page.NextCursor = CursorAfter(page.Techs[q.Limit-1]).String()
+			next := CursorAfter(page.Techs[q.Limit-1]).String()
+			page.NextCursor = &next
 		}
 		return page, nil
 	})
 	if err != nil {
-		return TechPage{}, err
+		return TechPageView{}, err
 	}
-	page.IsCached = cached
-	return page, nil
+	return TechPageView{JSON: encoded, IsCached: cached}, nil
 }
 
 // TechByID asks for one tech.
@@ -84,31 +101,38 @@ type TechByID struct {
 	ID string
 }
 
-// TechResult is one tech and whether it came from the cache.
-type TechResult struct {
-	Tech     Tech
+// TechView is one tech as read: its JSON, and whether it came from the cache.
+type TechView struct {
+	JSON     []byte
 	IsCached bool
 }
 
+// Tech decodes the view.
+func (v TechView) Tech() (Tech, error) {
+	var t Tech
+	err := json.Unmarshal(v.JSON, &t)
+	return t, err
+}
+
 // TechByIDHandler answers TechByID.
-type TechByIDHandler decorator.QueryHandler[TechByID, TechResult]
+type TechByIDHandler decorator.QueryHandler[TechByID, TechView]
 
 type techByIDHandler struct {
 	techs TechReadModel
 	cache *readThrough
 }
 
-func (h techByIDHandler) Handle(ctx context.Context, q TechByID) (TechResult, error) {
+func (h techByIDHandler) Handle(ctx context.Context, q TechByID) (TechView, error) {
 	if q.ID == "" {
-		return TechResult{}, apperr.InvalidField("id", "id is empty")
+		return TechView{}, apperr.InvalidField("id", "id is empty")
 	}
-	t, cached, err := readThroughLoad(ctx, h.cache, "tech:"+q.ID, func(ctx context.Context) (Tech, error) {
+	encoded, cached, err := readThroughLoad(ctx, h.cache, "tech:"+q.ID, func(ctx context.Context) (Tech, error) {
 		return h.techs.TechByID(ctx, q.ID)
 	})
 	if err != nil {
-		return TechResult{}, err
+		return TechView{}, err
 	}
-	return TechResult{Tech: t, IsCached: cached}, nil
+	return TechView{JSON: encoded, IsCached: cached}, nil
 }
 
 // NewTechQueries builds the tech queries over one shared read-through cache, so
@@ -118,6 +142,6 @@ func NewTechQueries(techs TechReadModel, cache ReadModelCache, logger *slog.Logg
 		panic("nil techs")
 	}
 	rt := newReadThrough(cache, logger)
-	return decorator.ApplyQueryDecorators[ListTechs, TechPage](listTechsHandler{techs: techs, cache: rt}, logger),
-		decorator.ApplyQueryDecorators[TechByID, TechResult](techByIDHandler{techs: techs, cache: rt}, logger)
+	return decorator.ApplyQueryDecorators[ListTechs, TechPageView](listTechsHandler{techs: techs, cache: rt}, logger),
+		decorator.ApplyQueryDecorators[TechByID, TechView](techByIDHandler{techs: techs, cache: rt}, logger)
 }

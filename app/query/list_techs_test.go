@@ -77,9 +77,9 @@ func TestConcurrentMissesLoadOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
-			if err != nil || len(page.Techs) != 3 {
-				t.Errorf("page = %+v, %v", page, err)
+			view, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+			if page := mustPage(t, view, err); len(page.Techs) != 3 {
+				t.Errorf("page = %+v", page)
 			}
 		})
 	}
@@ -88,9 +88,9 @@ func TestConcurrentMissesLoadOnce(t *testing.T) {
 		t.Fatalf("50 concurrent misses loaded the store %d times", got)
 	}
 
-	page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
-	if err != nil || !page.IsCached {
-		t.Fatalf("the next read is not cached: %+v, %v", page, err)
+	view, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	if err != nil || !view.IsCached {
+		t.Fatalf("the next read is not cached: %+v, %v", view, err)
 	}
 }
 
@@ -99,13 +99,16 @@ func TestCacheDownServesTheStore(t *testing.T) {
 	store := &slowReadModel{techs: techs(2)}
 	list, byID := query.NewTechQueries(store, downCache{}, discard)
 
-	page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
-	if err != nil || page.IsCached || len(page.Techs) != 2 {
-		t.Fatalf("page = %+v, %v", page, err)
+	view, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	if page := mustPage(t, view, err); view.IsCached || len(page.Techs) != 2 {
+		t.Fatalf("page = %+v (cached %v)", page, view.IsCached)
 	}
 	one, err := byID.Handle(context.Background(), query.TechByID{ID: "1"})
-	if err != nil || one.IsCached || one.Tech.Name != "T1" {
+	if err != nil || one.IsCached {
 		t.Fatalf("tech = %+v, %v", one, err)
+	}
+	if tech, err := one.Tech(); err != nil || tech.Name != "T1" {
+		t.Fatalf("tech = %+v, %v", tech, err)
 	}
 }
 
@@ -117,19 +120,17 @@ func TestPagesAndCursors(t *testing.T) {
 	var got []string
 	q := query.ListTechs{Limit: 2}
 	for range 5 {
-		page, err := list.Handle(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
+		view, err := list.Handle(context.Background(), q)
+		page := mustPage(t, view, err)
 		for _, t := range page.Techs {
-			got = append(got, t.Key)
+			got = append(got, t.Name)
 		}
-		if page.NextCursor == "" {
+		if page.NextCursor == nil {
 			break
 		}
-		q.Cursor = page.NextCursor
+		q.Cursor = *page.NextCursor
 	}
-	if fmt.Sprint(got) != "[t000 t001 t002 t003 t004]" {
+	if fmt.Sprint(got) != "[T0 T1 T2 T3 T4]" {
 		t.Fatalf("pages = %v", got)
 	}
 }
@@ -199,7 +200,11 @@ func TestStaleSetRace(t *testing.T) {
 
 	slowReader := make(chan query.TechPage)
 	go func() {
-		page, _ := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+		view, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+		page, _ := view.Page()
+		if err != nil {
+			page = query.TechPage{Techs: []query.Tech{{Name: err.Error()}}}
+		}
 		slowReader <- page
 	}()
 	<-store.entered // the reader has loaded "old" and not stored it yet
@@ -216,11 +221,20 @@ func TestStaleSetRace(t *testing.T) {
 	}
 
 	store.entered = nil
-	page, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	view, err := list.Handle(context.Background(), query.ListTechs{Limit: 10})
+	if page := mustPage(t, view, err); view.IsCached || page.Techs[0].Name != "new" {
+		t.Fatalf("after the invalidation the list is %q (cached %v): the stale value survived", page.Techs[0].Name, view.IsCached)
+	}
+}
+
+func mustPage(t *testing.T, view query.TechPageView, err error) query.TechPage {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page.IsCached || page.Techs[0].Name != "new" {
-		t.Fatalf("after the invalidation the list is %q (cached %v): the stale value survived", page.Techs[0].Name, page.IsCached)
+	page, err := view.Page()
+	if err != nil {
+		t.Fatalf("undecodable page %s: %v", view.JSON, err)
 	}
+	return page
 }

@@ -48,26 +48,17 @@ func newReadThrough(cache ReadModelCache, logger *slog.Logger) *readThrough {
 	return &readThrough{cache: cache, logger: logger}
 }
 
-type loaded struct {
-	value any
-	// cached is whether the cache answered; a shared load is never a cache hit.
-	cached bool
-}
-
-func readThroughLoad[T any](ctx context.Context, rt *readThrough, key string, load func(context.Context) (T, error)) (T, bool, error) {
-	var zero T
-
+// readThroughLoad returns the JSON of key's answer, and whether the cache had
+// it. Answers are kept and handed out encoded: a cache hit costs no decoding,
+// and the API serves the bytes as they are.
+func readThroughLoad[T any](ctx context.Context, rt *readThrough, key string, load func(context.Context) (T, error)) ([]byte, bool, error) {
 	raw, generation, found, err := rt.cache.Get(ctx, key)
 	cacheUp := err == nil
 	if err != nil {
 		rt.logger.WarnContext(ctx, "read model cache unavailable, reading the store", slog.String("key", key), slog.Any("error", err))
 	}
 	if found {
-		var v T
-		if err := json.Unmarshal(raw, &v); err == nil {
-			return v, true, nil
-		}
-		rt.logger.WarnContext(ctx, "undecodable cache entry ignored", slog.String("key", key))
+		return raw, true, nil
 	}
 
 	flightKey := "uncached/" + key
@@ -83,23 +74,25 @@ func readThroughLoad[T any](ctx context.Context, rt *readThrough, key string, lo
 		if err != nil {
 			return nil, err
 		}
+		encoded, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
 		if cacheUp {
-			if encoded, err := json.Marshal(v); err == nil {
-				if err := rt.cache.Set(loadCtx, key, generation, encoded); err != nil {
-					rt.logger.WarnContext(ctx, "cannot fill the read model cache", slog.String("key", key), slog.Any("error", err))
-				}
+			if err := rt.cache.Set(loadCtx, key, generation, encoded); err != nil {
+				rt.logger.WarnContext(ctx, "cannot fill the read model cache", slog.String("key", key), slog.Any("error", err))
 			}
 		}
-		return v, nil
+		return encoded, nil
 	})
 
 	select {
 	case r := <-results:
 		if r.Err != nil {
-			return zero, false, r.Err
+			return nil, false, r.Err
 		}
-		return r.Val.(T), false, nil
+		return r.Val.([]byte), false, nil
 	case <-ctx.Done():
-		return zero, false, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }

@@ -11,11 +11,12 @@ import (
 	"github.com/techradar/techradar/domain/tech"
 )
 
-// Tech is a tech as the read side shows it.
+// Tech is a tech as the read side shows it. Its JSON is the API's Tech: the
+// read model is cached, and served, in that form.
 type Tech struct {
 	ID        string        `json:"id"`
 	Name      string        `json:"name"`
-	Key       string        `json:"key"`
+	Key       string        `json:"-"`
 	Mentions  int           `json:"mentions"`
 	Priority  tech.Priority `json:"priority"`
 	CreatedAt time.Time     `json:"createdAt"`
