@@ -51,6 +51,7 @@ func newCommandBus(publisher message.Publisher, topics topics, logger watermill.
 		},
 		OnSend: func(p cqrs.CommandBusOnSendParams) error {
 			middleware.SetCorrelationID(correlation.ID(p.Message.Context()), p.Message)
+			injectTraceContext(p.Message)
 			return nil
 		},
 		Marshaler: marshaler,
@@ -74,6 +75,7 @@ func eventBusConfig(topics topics, logger watermill.LoggerAdapter) cqrs.EventBus
 				id = middleware.MessageCorrelationID(original)
 			}
 			middleware.SetCorrelationID(id, p.Message)
+			injectTraceContext(p.Message)
 			return nil
 		},
 		Marshaler: marshaler,
@@ -117,6 +119,11 @@ func newRouter(cfg routerConfig, logger watermill.LoggerAdapter) (*message.Route
 		if isPermanent(err) {
 			return true
 		}
+		if errors.Is(err, context.Canceled) {
+			// The process is shutting down under the handler: the message goes
+			// back to the transport for another worker, or for this one's restart.
+			return false
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), unavailableBackoff)
 		defer cancel()
 		if !cfg.dependenciesUp(ctx) {
@@ -132,6 +139,7 @@ func newRouter(cfg routerConfig, logger watermill.LoggerAdapter) (*message.Route
 	// poison topic and is acknowledged, so it never blocks the ones behind it;
 	// one that cannot succeed (undecodable, invalid) goes there without retries.
 	router.AddMiddleware(
+		finishOnShutdown,
 		correlationToContext,
 		exceptFor(poisonRecorderName, poison),
 		middleware.Retry{
@@ -214,6 +222,17 @@ func exceptFor(skip string, mw message.HandlerMiddleware) message.HandlerMiddlew
 	}
 }
 
+// finishOnShutdown detaches the handler from the cancellation of the message's
+// context, which some subscribers cancel when they close: a shutdown lets the
+// handlers in flight finish (the router waits for them, HANDLER_CLOSE_TIMEOUT)
+// instead of failing them halfway. Each attempt stays bounded by HANDLER_TIMEOUT.
+func finishOnShutdown(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		msg.SetContext(context.WithoutCancel(msg.Context()))
+		return h(msg)
+	}
+}
+
 // correlationToContext puts the message's correlation id where handlers and
 // their log lines find it.
 func correlationToContext(h message.HandlerFunc) message.HandlerFunc {
@@ -242,6 +261,7 @@ func addCommandHandlers(router *message.Router, transport adapters.Transport, to
 	}
 	return addCommandHandlersTo(processor,
 		cqrs.NewCommandHandler(createTechHandlerName, plain(application.Commands.CreateTech.Handle)),
+		cqrs.NewCommandHandler(sendSMSHandlerName, plain(application.Commands.SendSMS.Handle)),
 	)
 }
 
