@@ -10,7 +10,7 @@ BIN   ?= bin/techradar
 ARGS  ?=
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: help run build test test-short services vet fmt lint compose-config clean
+.PHONY: help run build test test-short services vet fmt lint compose-config clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -33,6 +33,11 @@ test: ## Run every test (starts MariaDB and Redis first), with the race detector
 	echo "$(GO) vet ./..."; $(GO) vet ./... || status=1; \
 	echo "$(GO) test $(TEST_FLAGS) ./..."; $(GO) test $(TEST_FLAGS) ./... || status=1; \
 	exit $$status
+
+# BENCH_FLAGS, e.g. BENCH_FLAGS='-backends embedded,redisstream -duration 5s'
+BENCH_FLAGS ?=
+bench: build services ## Measure the SPEC's performance figures beside their ceilings (see docs/BENCHMARKS.md)
+	$(GO) run ./cmd/techradar-bench -binary $(BIN) $(BENCH_FLAGS)
 
 test-short: ## Quicker run: no race detector, -short; tests whose services are down are skipped
 	$(GO) test -short -count=1 ./...

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// backend is one configuration to measure: the environment of its processes.
+type backend struct {
+	name string
+	env  func(b *bench) ([]string, func(), error)
+}
+
+var backends = []backend{
+	{name: "embedded", env: func(b *bench) ([]string, func(), error) {
+		return []string{"SQLITE_PATH=" + filepath.Join(b.tempDir, uniqueName("bench-")+".db")}, func() {}, nil
+	}},
+	{name: "embedded+redis", env: func(b *bench) ([]string, func(), error) {
+		prefix := uniqueName("techradar-bench-")
+		return []string{
+			"SQLITE_PATH=" + filepath.Join(b.tempDir, uniqueName("bench-")+".db"),
+			"CACHE=redis", "REDIS_ADDR=" + b.redisAddr, "CACHE_KEY_PREFIX=" + prefix,
+		}, func() {}, nil
+	}},
+	{name: "redisstream", env: func(b *bench) ([]string, func(), error) {
+		return b.sharedEnv("redisstream", nil)
+	}},
+	{name: "kafka", env: func(b *bench) ([]string, func(), error) {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.sharedEnv("kafka", []string{"KAFKA_BROKERS=" + strings.Join(cluster.ListenAddrs(), ",")}, cluster.Close)
+	}},
+	{name: "sql", env: func(b *bench) ([]string, func(), error) {
+		return b.sharedEnv("sql", nil)
+	}},
+}
+
+// sharedEnv is a durable transport with MySQL and Redis: a fresh database and
+// key and topic names of its own.
+func (b *bench) sharedEnv(transport string, extra []string, cleanups ...func()) ([]string, func(), error) {
+	dsn, drop, err := b.freshDatabase()
+	if err != nil {
+		return nil, nil, err
+	}
+	prefix := uniqueName("techradar-bench-")
+	env := append([]string{
+		"TRANSPORT=" + transport, "STORE=mysql", "CACHE=redis",
+		"MYSQL_DSN=" + dsn, "REDIS_ADDR=" + b.redisAddr,
+		"CACHE_KEY_PREFIX=" + prefix + ":readmodel", "TOPIC_PREFIX=" + prefix,
+	}, extra...)
+	return env, func() {
+		drop()
+		for _, c := range cleanups {
+			c()
+		}
+	}, nil
+}
+
+func (b *bench) freshDatabase() (string, func(), error) {
+	server, err := sql.Open("mysql", b.mysqlDSN)
+	if err != nil {
+		return "", nil, err
+	}
+	name := strings.ReplaceAll(uniqueName("techradar_bench_"), "-", "_")
+	if _, err := server.Exec("CREATE DATABASE " + name); err != nil {
+		server.Close()
+		return "", nil, fmt.Errorf("MariaDB at %s: %w (start it with `make services`)", b.mysqlDSN, err)
+	}
+	cfg, err := mysql.ParseDSN(b.mysqlDSN)
+	if err != nil {
+		server.Close()
+		return "", nil, err
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN(), func() {
+		_, _ = server.Exec("DROP DATABASE IF EXISTS " + name)
+		server.Close()
+	}, nil
+}
+
+// process is one running techradar.
+type process struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// startTechradar runs the binary with env in role and waits until it answers.
+func (b *bench) startTechradar(role string, env []string) (*process, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(b.binary, role)
+	cmd.Env = append(append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=json"), env...)
+	cmd.Stdout, cmd.Stderr = b.log, b.log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, base: "http://" + addr}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("techradar %s never answered: %w", role, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// peakRSS is the most resident memory the process has used, from the kernel.
+func (p *process) peakRSS() (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		if rest, ok := strings.CutPrefix(scanner.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func uniqueName(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(ctx context.Context, every time.Duration, cond func() (bool, error)) error {
+	for {
+		done, err := cond()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}

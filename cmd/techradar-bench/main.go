@@ -1,0 +1,399 @@
+// Command techradar-bench measures techradar the way its users would and
+// prints each figure beside the ceiling measured in the same run and the
+// target of the specification. `make bench` runs it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+type bench struct {
+	binary    string
+	tempDir   string
+	redisAddr string
+	mysqlDSN  string
+	duration  time.Duration
+	conns     int
+	log       io.Writer
+	rows      []row
+}
+
+// row is one line of the table.
+type row struct {
+	figure, backend   string
+	measured, ceiling string
+	ratio, target     string
+	verdict           string
+}
+
+func main() {
+	var (
+		b         bench
+		only      = flag.String("backends", "all", "comma-separated: "+backendNames()+", or all")
+		logPath   = flag.String("log", "", "file for the services' logs (default: discarded)")
+		bareAddr  = flag.String("bare-echo-addr", "", "internal: serve the bare echo ceiling on this address")
+		bareBody  = flag.String("bare-echo-body", "", "internal: the body the bare echo ceiling returns")
+		reportOut = flag.String("out", "", "also write the table, as Markdown, to this file")
+	)
+	flag.StringVar(&b.binary, "binary", "bin/techradar", "the techradar binary to measure")
+	flag.StringVar(&b.redisAddr, "redis", "127.0.0.1:6379", "Redis address")
+	flag.StringVar(&b.mysqlDSN, "mysql", "root@tcp(127.0.0.1:3306)/", "MySQL server DSN, without a database")
+	flag.DurationVar(&b.duration, "duration", 10*time.Second, "length of each load")
+	flag.IntVar(&b.conns, "conns", 32, "connections of the closed-loop loads")
+	flag.Parse()
+
+	if *bareAddr != "" {
+		if err := serveBareEcho(*bareAddr, *bareBody); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := b.run(*only, *logPath, *reportOut); err != nil {
+		fmt.Fprintln(os.Stderr, "techradar-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func backendNames() string {
+	names := make([]string, len(backends))
+	for i, be := range backends {
+		names[i] = be.name
+	}
+	return strings.Join(names, ", ")
+}
+
+func (b *bench) run(only, logPath, reportOut string) error {
+	b.log = io.Discard
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		b.log = f
+	}
+	dir, err := os.MkdirTemp("", "techradar-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	b.tempDir = dir
+
+	selected := map[string]bool{}
+	for _, name := range strings.Split(only, ",") {
+		selected[strings.TrimSpace(name)] = true
+	}
+	needsShared := false
+	for _, be := range backends {
+		if selected["all"] || selected[be.name] {
+			needsShared = needsShared || be.name != "embedded"
+		}
+	}
+	if needsShared {
+		b.ceilings()
+	}
+	for _, be := range backends {
+		if !selected["all"] && !selected[be.name] {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "== %s\n", be.name)
+		if err := b.measure(be); err != nil {
+			return fmt.Errorf("%s: %w", be.name, err)
+		}
+	}
+	return b.print(reportOut)
+}
+
+// ceilings measures the raw rates of the pieces the durable backends are made of.
+func (b *bench) ceilings() {
+	fmt.Fprintln(os.Stderr, "== raw ceilings")
+	d := min(b.duration, 3*time.Second)
+	add := func(figure string, v float64, err error) {
+		r := row{figure: figure, backend: "—", measured: fmt.Sprintf("%.0f/s", v), ceiling: "—", ratio: "—", target: "—", verdict: "—"}
+		if err != nil {
+			r.measured = "error: " + err.Error()
+		}
+		b.add(r)
+	}
+	v, err := b.redisXAddRate(d)
+	add("raw Redis XADD, 32 clients", v, err)
+	v, err = b.redisXReadGroupRate(50_000)
+	add("raw Redis XREADGROUP+XACK, batches of 100", v, err)
+	v, err = b.mysqlTxRate(d)
+	add("raw MySQL write transactions, 32 connections", v, err)
+	v, err = kafkaProduceRate(d)
+	add("raw in-process Kafka produce, 32 producers", v, err)
+}
+
+func (b *bench) measure(be backend) error {
+	env, cleanup, err := be.env(b)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	p, err := b.startTechradar("serve", env)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("Tech %03d", i)
+	}
+	for _, name := range names {
+		if err := postJSON(p.base+"/api/techs", name); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := waitForMentions(ctx, p.base, len(names)); err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+
+	// Warm reads, against a bare echo handler returning the same bytes.
+	body, err := warmList(p.base)
+	if err != nil {
+		return err
+	}
+	get := closedLoop(getTargeter(p.base+"/api/techs"), b.conns, b.duration, 200)
+	bare, err := b.startBareEcho(body)
+	if err != nil {
+		return err
+	}
+	ceiling := closedLoop(getTargeter(bare.base+"/api/techs"), b.conns, b.duration, 200)
+	bare.stop()
+	b.add(row{figure: fmt.Sprintf("warm GET /api/techs, 100 techs, %d conns", b.conns), backend: be.name,
+		measured: perSecond(get.Rate), ceiling: perSecond(ceiling.Rate) + " bare echo",
+		ratio: percent(get.Rate / ceiling.Rate), target: "≥ 60%", verdict: verdict(get.Rate >= 0.6*ceiling.Rate)})
+	b.add(row{figure: "warm GET p50 / p99", backend: be.name,
+		measured: ms(get.P50) + " / " + ms(get.P99), ceiling: ms(ceiling.P50) + " / " + ms(ceiling.P99),
+		ratio: "—", target: "p99 < 10 ms", verdict: verdict(get.P99 < 10*time.Millisecond)})
+
+	// Commands: accepted as fast as 32 clients can send, then until all are visible.
+	expected, err := totalMentions(p.base)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	post := closedLoop(postTechTargeter(p.base+"/api/techs", names), b.conns, b.duration, 202)
+	expected += post.Successes
+	if err := waitForMentions(ctx, p.base, expected); err != nil {
+		return fmt.Errorf("waiting for %d mentions: %w", expected, err)
+	}
+	e2e := float64(post.Successes) / time.Since(start).Seconds()
+	b.add(row{figure: fmt.Sprintf("POST /api/techs accepted, %d conns", b.conns), backend: be.name,
+		measured: perSecond(post.Rate), ceiling: "—", ratio: "—", target: "—", verdict: "—"})
+	target, floor := "≥ 5,000/s", 5000.0
+	switch be.name {
+	case "sql":
+		target, floor = "≥ 1,000/s", 1000
+	case "embedded", "embedded+redis":
+		target, floor = "—", 0
+	}
+	b.add(row{figure: "end to end: accepted → applied → event → visible", backend: be.name,
+		measured: perSecond(e2e), ceiling: perSecond(post.Rate) + " accepted", ratio: percent(e2e / post.Rate),
+		target: target, verdict: verdictIf(floor > 0, e2e >= floor)})
+
+	// Read-after-write under a steady 500 commands/s.
+	p50, p99, err := b.readAfterWrite(p.base, names)
+	if err != nil {
+		return err
+	}
+	b.add(row{figure: "read-after-write under 500 commands/s, p50 / p99", backend: be.name,
+		measured: ms(p50) + " / " + ms(p99), ceiling: "—", ratio: "—", target: "p99 ≤ 50 ms", verdict: verdict(p99 <= 50*time.Millisecond)})
+
+	rss, err := p.peakRSS()
+	if err != nil {
+		return err
+	}
+	b.add(row{figure: "peak resident memory of the process", backend: be.name,
+		measured: fmt.Sprintf("%.0f MB", float64(rss)/(1<<20)), ceiling: "—", ratio: "—", target: "< 150 MB", verdict: verdict(rss < 150<<20)})
+	return nil
+}
+
+// readAfterWrite sends 500 commands/s for the bench duration and, meanwhile,
+// mentions new techs one at a time and times how long each takes to show in
+// GET /api/techs.
+func (b *bench) readAfterWrite(base string, names []string) (time.Duration, time.Duration, error) {
+	var (
+		wg       sync.WaitGroup
+		latency  []time.Duration
+		probeErr error
+	)
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			name := fmt.Sprintf("Probe %s %d", uniqueName(""), i)
+			began := time.Now()
+			if err := postJSON(base+"/api/techs", name); err != nil {
+				probeErr = err
+				return
+			}
+			for {
+				body, err := get(base + "/api/techs?limit=500")
+				if err != nil {
+					probeErr = err
+					return
+				}
+				if strings.Contains(string(body), `"name":"`+name+`"`) {
+					break
+				}
+				if time.Since(began) > 10*time.Second {
+					probeErr = fmt.Errorf("%s never showed", name)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+			latency = append(latency, time.Since(began))
+		}
+	})
+	openLoop(postTechTargeter(base+"/api/techs", names), 500, b.duration, 202)
+	close(stop)
+	wg.Wait()
+	if probeErr != nil {
+		return 0, 0, probeErr
+	}
+	if len(latency) == 0 {
+		return 0, 0, fmt.Errorf("no probe finished")
+	}
+	sort.Slice(latency, func(i, j int) bool { return latency[i] < latency[j] })
+	return latency[len(latency)/2], latency[min(len(latency)-1, len(latency)*99/100)], nil
+}
+
+func (b *bench) add(r row) {
+	b.rows = append(b.rows, r)
+	fmt.Fprintf(os.Stderr, "   %s: %s (ceiling %s, target %s) %s\n", r.figure, r.measured, r.ceiling, r.target, r.verdict)
+}
+
+func (b *bench) print(reportOut string) error {
+	var out strings.Builder
+	out.WriteString("| figure | backend | measured | ceiling, same run | ratio | target | |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range b.rows {
+		fmt.Fprintf(&out, "| %s | %s | %s | %s | %s | %s | %s |\n", r.figure, r.backend, r.measured, r.ceiling, r.ratio, r.target, r.verdict)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "FIGURE\tBACKEND\tMEASURED\tCEILING (SAME RUN)\tRATIO\tTARGET\t")
+	for _, r := range b.rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.figure, r.backend, r.measured, r.ceiling, r.ratio, r.target, r.verdict)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if reportOut != "" {
+		return os.WriteFile(reportOut, []byte(out.String()), 0o644)
+	}
+	return nil
+}
+
+func postJSON(url, name string) error {
+	body, _ := json.Marshal(map[string]string{"name": name})
+	resp, err := http.Post(url, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("POST %s: %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+func get(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+type listBody struct {
+	IsCached bool `json:"isCached"`
+	Data     []struct {
+		Mentions int `json:"mentions"`
+	} `json:"data"`
+}
+
+func totalMentions(base string) (int, error) {
+	raw, err := get(base + "/api/techs?limit=500")
+	if err != nil {
+		return 0, err
+	}
+	var l listBody
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range l.Data {
+		n += t.Mentions
+	}
+	return n, nil
+}
+
+func waitForMentions(ctx context.Context, base string, want int) error {
+	return waitFor(ctx, 5*time.Millisecond, func() (bool, error) {
+		n, err := totalMentions(base)
+		return n >= want, err
+	})
+}
+
+// warmList reads the list until it comes from the cache, and returns its bytes.
+func warmList(base string) ([]byte, error) {
+	for range 100 {
+		raw, err := get(base + "/api/techs")
+		if err != nil {
+			return nil, err
+		}
+		var l listBody
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return nil, err
+		}
+		if l.IsCached {
+			return raw, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("the list never came from the cache")
+}
+
+func perSecond(v float64) string { return fmt.Sprintf("%.0f/s", v) }
+
+func percent(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func verdictIf(applies, ok bool) string {
+	if !applies {
+		return "—"
+	}
+	return verdict(ok)
+}
