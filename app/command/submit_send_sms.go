@@ -1,0 +1,119 @@
+package command
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/app/decorator"
+	"github.com/techradar/techradar/domain/sms"
+)
+
+// SMSSubmissions keeps the SMS the API accepted.
+type SMSSubmissions interface {
+	// AddSMS stores s unless an SMS with its id exists; it returns the SMS
+	// stored under the id and whether this call created it.
+	AddSMS(ctx context.Context, s sms.SMS) (stored sms.SMS, created bool, err error)
+	// RemoveUnsentSMS deletes the SMS id if no attempt to send it was made:
+	// what a submission whose command never reached the bus leaves behind.
+	RemoveUnsentSMS(ctx context.Context, id string) error
+}
+
+// SubmitSendSMS is a client's request to send an SMS. IdempotencyKey, when
+// set, names the SMS: submitting the same key again returns the first SMS
+// instead of sending another.
+type SubmitSendSMS struct {
+	IdempotencyKey string
+	Number         string
+	Text           string
+}
+
+// SMSSubmission is what the client is told at once.
+type SMSSubmission struct {
+	ID     string
+	Number string
+	Text   string
+	Status sms.Status
+}
+
+// SubmitSendSMSHandler validates an SMS, stores it as queued and sends SendSMS
+// on the command bus.
+type SubmitSendSMSHandler decorator.QueryHandler[SubmitSendSMS, SMSSubmission]
+
+type submitSendSMSHandler struct {
+	submissions SMSSubmissions
+	bus         CommandBus
+	now         func() time.Time
+}
+
+// NewSubmitSendSMSHandler builds the handler; now may be nil for the wall clock.
+func NewSubmitSendSMSHandler(submissions SMSSubmissions, bus CommandBus, now func() time.Time, logger *slog.Logger) SubmitSendSMSHandler {
+	if submissions == nil {
+		panic("nil submissions")
+	}
+	if bus == nil {
+		panic("nil bus")
+	}
+	if logger == nil {
+		panic("nil logger")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return decorator.ApplyQueryDecorators[SubmitSendSMS, SMSSubmission](
+		submitSendSMSHandler{submissions: submissions, bus: bus, now: now},
+		logger,
+	)
+}
+
+func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SMSSubmission, error) {
+	number, err := sms.ParseNumber(req.Number)
+	if err != nil {
+		return SMSSubmission{}, apperr.InvalidField("number", "%s", err.Error())
+	}
+	text, err := sms.ParseText(req.Text)
+	if err != nil {
+		return SMSSubmission{}, apperr.InvalidField("text", "%s", err.Error())
+	}
+
+	id := sms.IDForIdempotencyKey(req.IdempotencyKey)
+	if req.IdempotencyKey == "" {
+		v7, err := uuid.NewV7()
+		if err != nil {
+			return SMSSubmission{}, err
+		}
+		id = v7.String()
+	}
+	now := h.now().UTC()
+	queued, err := sms.New(id, number, text, now)
+	if err != nil {
+		return SMSSubmission{}, err
+	}
+
+	stored, created, err := h.submissions.AddSMS(ctx, queued)
+	if err != nil {
+		return SMSSubmission{}, apperr.Unavailablef(err, "cannot record the SMS")
+	}
+	if !created && (stored.Number != queued.Number || stored.Text != queued.Text) {
+		return SMSSubmission{}, apperr.InvalidField("idempotencyKey", "the idempotency key was used before for an SMS to another number or with another text")
+	}
+	submission := SMSSubmission{ID: stored.ID, Number: stored.Number, Text: stored.Text, Status: stored.Status}
+	if stored.Status.IsFinal() {
+		return submission, nil
+	}
+
+	// An SMS already queued is sent again: if its first command was lost the
+	// handler gets this one, and if not the handler finds the SMS under way or
+	// done and sends nothing.
+	if err := h.bus.Send(ctx, SendSMS{CommandID: id, RequestedAt: now}); err != nil {
+		if created {
+			// The client is told the SMS was not accepted: it must not be sent.
+			_ = h.submissions.RemoveUnsentSMS(context.WithoutCancel(ctx), id)
+		}
+		return SMSSubmission{}, apperr.Unavailablef(err, "cannot send the SMS command")
+	}
+	return submission, nil
+}
