@@ -1,0 +1,128 @@
+package service
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metricsNamespace prefixes every series the service exports.
+const metricsNamespace = "techradar"
+
+// poisonCountTimeout bounds the query behind the poison gauge, so that a slow
+// store cannot stall a scrape.
+const poisonCountTimeout = 2 * time.Second
+
+// newMetricsRegistry is one service's registry. Each Service has its own rather
+// than Prometheus's global one, so that several services in one process (the
+// tests) keep their series apart.
+func newMetricsRegistry() *prometheus.Registry {
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return registry
+}
+
+// addRouterMetrics times every handling attempt of every message handler and
+// counts its successes and failures, as
+// techradar_handler_execution_time_seconds{handler_name, success}.
+//
+// Only Watermill's handler middleware is used, not the subscriber and publisher
+// decorators of AddPrometheusRouterMetrics: the subscriber decorator hands
+// messages on through a goroutine of its own, and a message in that hand-over
+// when the router closes can start its handler after Router.Close has stopped
+// waiting for handlers, so the handler runs against a closed store.
+func addRouterMetrics(router *message.Router, registry *prometheus.Registry) {
+	router.AddMiddleware(metrics.NewPrometheusMetricsBuilder(registry, metricsNamespace, "").NewRouterMiddleware().Middleware)
+}
+
+// poisonCounter is the part of the store the poison gauge reads.
+type poisonCounter interface {
+	CountPoisoned(ctx context.Context) (int, error)
+}
+
+// registerPoisonGauge exports how many poisoned messages wait for an operator.
+// The store is asked at scrape time, so the figure is right whichever process
+// poisoned them; a store that does not answer gives NaN, not a stale number.
+func registerPoisonGauge(registry prometheus.Registerer, store poisonCounter) error {
+	return registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace,
+		Name:      "poisoned_messages",
+		Help:      "Messages moved to the poison topic and recorded, waiting for an operator (techradar poison list).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), poisonCountTimeout)
+		defer cancel()
+		n, err := store.CountPoisoned(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}))
+}
+
+// meteredCache counts what the read-model cache answers: a hit, a miss, or an
+// error (the read then goes to the store), and how often it is invalidated.
+type meteredCache struct {
+	readModelCache
+	hits, misses, errors prometheus.Counter
+	invalidations        prometheus.Counter
+	invalidationErrors   prometheus.Counter
+}
+
+func newMeteredCache(cache readModelCache, registry prometheus.Registerer) (*meteredCache, error) {
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace,
+		Subsystem: "read_model_cache",
+		Name:      "lookups_total",
+		Help:      "Read-model cache lookups, by result: hit, miss, or error (answered from the store).",
+	}, []string{"result"})
+	invalidations := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace,
+		Subsystem: "read_model_cache",
+		Name:      "invalidations_total",
+		Help:      "Read-model cache invalidations, by result: ok or error.",
+	}, []string{"result"})
+	for _, c := range []prometheus.Collector{lookups, invalidations} {
+		if err := registry.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return &meteredCache{
+		readModelCache:     cache,
+		hits:               lookups.WithLabelValues("hit"),
+		misses:             lookups.WithLabelValues("miss"),
+		errors:             lookups.WithLabelValues("error"),
+		invalidations:      invalidations.WithLabelValues("ok"),
+		invalidationErrors: invalidations.WithLabelValues("error"),
+	}, nil
+}
+
+func (c *meteredCache) Get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
+	value, generation, found, err := c.readModelCache.Get(ctx, key)
+	switch {
+	case err != nil:
+		c.errors.Inc()
+	case found:
+		c.hits.Inc()
+	default:
+		c.misses.Inc()
+	}
+	return value, generation, found, err
+}
+
+func (c *meteredCache) Invalidate(ctx context.Context) error {
+	err := c.readModelCache.Invalidate(ctx)
+	if err != nil {
+		c.invalidationErrors.Inc()
+	} else {
+		c.invalidations.Inc()
+	}
+	return err
+}
