@@ -21,6 +21,8 @@ type Application struct {
 type Commands struct {
 	SubmitCreateTech command.SubmitCreateTechHandler
 	CreateTech       command.CreateTechHandler
+	SubmitSendSMS    command.SubmitSendSMSHandler
+	SendSMS          command.SendSMSHandler
 }
 
 // Queries read state.
@@ -28,6 +30,7 @@ type Queries struct {
 	ListTechs     query.ListTechsHandler
 	TechByID      query.TechByIDHandler
 	CommandStatus query.CommandStatusHandler
+	SMSStatus     query.SMSStatusHandler
 }
 
 // Events are the event bus's handlers.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -73,6 +74,14 @@ type Config struct {
 	PriorityMediumAt int `name:"priority-medium-at" env:"PRIORITY_MEDIUM_AT" default:"3" help:"Mentions from which a tech has medium priority."`
 	PriorityHighAt   int `name:"priority-high-at" env:"PRIORITY_HIGH_AT" default:"10" help:"Mentions from which a tech has high priority."`
 
+	SMSProvider           string        `name:"sms-provider" env:"SMS_PROVIDER" default:"fake" help:"SMS provider: fake (in-process, sends nothing; for the embedded mode and tests) or http."`
+	SMSProviderURL        string        `name:"sms-provider-url" env:"SMS_PROVIDER_URL" help:"URL the http SMS provider gets one POST at per attempt (SMS_PROVIDER=http)."`
+	SMSProviderTimeout    time.Duration `name:"sms-provider-timeout" env:"SMS_PROVIDER_TIMEOUT" default:"10s" help:"How long one attempt to send an SMS may take; below HANDLER_TIMEOUT."`
+	SMSProviderAuthHeader string        `name:"sms-provider-auth-header" env:"SMS_PROVIDER_AUTH_HEADER" help:"Value of the Authorization header sent to the http SMS provider, e.g. 'Bearer <token>'."`
+	SMSMaxAttempts        int           `name:"sms-max-attempts" env:"SMS_MAX_ATTEMPTS" default:"5" help:"Attempts to send one SMS, retries of transient failures included, before it is failed; at most HANDLER_MAX_RETRIES+1."`
+	SMSFakeFailureRate    float64       `name:"sms-fake-failure-rate" env:"SMS_FAKE_FAILURE_RATE" default:"0" help:"Fraction of sends, from 0 to 1, that the fake SMS provider fails transiently (SMS_PROVIDER=fake)."`
+	SMSFakeLatency        time.Duration `name:"sms-fake-latency" env:"SMS_FAKE_LATENCY" default:"0s" help:"How long each send takes on the fake SMS provider, below SMS_PROVIDER_TIMEOUT (SMS_PROVIDER=fake)."`
+
 	CacheTTL       time.Duration `name:"cache-ttl" env:"CACHE_TTL" default:"10m" help:"Longest life of a cached answer, invalidated or not."`
 	CacheKeyPrefix string        `name:"cache-key-prefix" env:"CACHE_KEY_PREFIX" default:"techradar:readmodel" help:"Prefix of the read-model keys in Redis."`
 
@@ -86,6 +95,11 @@ type Config struct {
 
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" help:"Least severe level logged: debug, info, warn or error."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"auto" help:"Log format: json, text, or auto (text on a terminal, JSON elsewhere)."`
+
+	OTelEnabled     bool    `name:"otel-enabled" env:"OTEL_ENABLED" default:"false" help:"Export OpenTelemetry traces of HTTP requests, commands and events over OTLP/HTTP. Off (the default), no tracing code runs."`
+	OTelEndpoint    string  `name:"otel-exporter-otlp-endpoint" env:"OTEL_EXPORTER_OTLP_ENDPOINT" default:"http://localhost:4318" help:"Base URL of the OTLP/HTTP collector; spans go to its /v1/traces (OTEL_ENABLED=true)."`
+	OTelServiceName string  `name:"otel-service-name" env:"OTEL_SERVICE_NAME" default:"techradar" help:"service.name of the exported spans (OTEL_ENABLED=true)."`
+	OTelSampleRatio float64 `name:"otel-traces-sampler-arg" env:"OTEL_TRACES_SAMPLER_ARG" default:"1" help:"Fraction of new traces recorded, from 0 to 1; a request that arrives traced keeps its caller's decision (OTEL_ENABLED=true)."`
 }
 
 // Role is which part of techradar a process runs.
@@ -171,6 +185,8 @@ func (c Config) Validate(role Role) error {
 		}
 	}
 	c.validateTransportSettings(bad)
+	c.validateTracingSettings(bad)
+	c.validateSMSSettings(bad)
 	if c.TopicPrefix == "" || strings.Trim(c.TopicPrefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
 		bad("TOPIC_PREFIX", "%q must be letters, digits, '-', '_' or '.'", c.TopicPrefix)
 	}
@@ -238,5 +254,50 @@ func (c Config) validateTransportSettings(bad func(variable string, format strin
 		if d <= 0 {
 			bad(variable, "must be a positive duration, got %s", d)
 		}
+	}
+}
+
+// SMS providers that can be chosen.
+const (
+	SMSProviderFake = "fake"
+	SMSProviderHTTP = "http"
+)
+
+// validateSMSSettings checks the SMS settings, those of the provider not chosen
+// included, so that a typo shows before the day the provider is switched.
+func (c Config) validateSMSSettings(bad func(variable string, format string, args ...any)) {
+	if c.SMSProvider != SMSProviderFake && c.SMSProvider != SMSProviderHTTP {
+		bad("SMS_PROVIDER", "%q is not one of %s, %s", c.SMSProvider, SMSProviderFake, SMSProviderHTTP)
+	}
+	if c.SMSProvider == SMSProviderHTTP && c.SMSProviderURL == "" {
+		bad("SMS_PROVIDER_URL", "is empty, but SMS_PROVIDER=http needs the provider's URL")
+	}
+	if c.SMSProviderURL != "" {
+		if u, err := url.Parse(c.SMSProviderURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("SMS_PROVIDER_URL", "%q is not an absolute http or https URL", c.SMSProviderURL)
+		}
+	}
+	if c.SMSProviderTimeout <= 0 {
+		bad("SMS_PROVIDER_TIMEOUT", "must be a positive duration, got %s", c.SMSProviderTimeout)
+	} else if c.SMSProviderTimeout >= c.HandlerTimeout && c.HandlerTimeout > 0 {
+		bad("SMS_PROVIDER_TIMEOUT", "(%s) must be below HANDLER_TIMEOUT (%s), which cancels the handler waiting for the provider", c.SMSProviderTimeout, c.HandlerTimeout)
+	}
+	if strings.IndexFunc(c.SMSProviderAuthHeader, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) >= 0 {
+		// The value is a secret: the message does not repeat it.
+		bad("SMS_PROVIDER_AUTH_HEADER", "must not contain line breaks or other control characters")
+	}
+	// The SMS handler asks for a retry by failing, and the message router tries
+	// one delivery 1+HANDLER_MAX_RETRIES times before it poisons the message:
+	// attempts beyond those would never be made.
+	if c.SMSMaxAttempts < 1 || c.SMSMaxAttempts > c.HandlerMaxRetries+1 {
+		bad("SMS_MAX_ATTEMPTS", "must be between 1 and HANDLER_MAX_RETRIES+1 (%d), the tries the message router gives one delivery; got %d", c.HandlerMaxRetries+1, c.SMSMaxAttempts)
+	}
+	if !(c.SMSFakeFailureRate >= 0 && c.SMSFakeFailureRate <= 1) {
+		bad("SMS_FAKE_FAILURE_RATE", "must be between 0 and 1, got %v", c.SMSFakeFailureRate)
+	}
+	if c.SMSFakeLatency < 0 {
+		bad("SMS_FAKE_LATENCY", "must not be negative, got %s", c.SMSFakeLatency)
+	} else if c.SMSFakeLatency >= c.SMSProviderTimeout && c.SMSProviderTimeout > 0 {
+		bad("SMS_FAKE_LATENCY", "(%s) must be below SMS_PROVIDER_TIMEOUT (%s), or every send times out", c.SMSFakeLatency, c.SMSProviderTimeout)
 	}
 }

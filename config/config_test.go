@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,20 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"short kafka session", config.RoleServe, func(c *config.Config) { c.KafkaSessionTimeout = time.Millisecond }, []string{"KAFKA_SESSION_TIMEOUT"}},
 		{"no sql batch", config.RoleServe, func(c *config.Config) { c.SQLTransportBatchSize = 0 }, []string{"SQL_TRANSPORT_BATCH_SIZE"}},
 		{"several errors at once", config.RoleServe, func(c *config.Config) { c.Transport, c.Cache = "x", "y" }, []string{"TRANSPORT", "CACHE"}},
+		{"unknown SMS provider", config.RoleServe, func(c *config.Config) { c.SMSProvider = "twilio" }, []string{"SMS_PROVIDER", "twilio"}},
+		{"http SMS provider without URL", config.RoleServe, func(c *config.Config) { c.SMSProvider = "http" }, []string{"SMS_PROVIDER_URL"}},
+		{"SMS provider URL not absolute", config.RoleServe, func(c *config.Config) { c.SMSProvider, c.SMSProviderURL = "http", "sms.example.com/send" }, []string{"SMS_PROVIDER_URL"}},
+		{"SMS provider URL not http", config.RoleServe, func(c *config.Config) { c.SMSProviderURL = "ftp://sms.example.com" }, []string{"SMS_PROVIDER_URL"}},
+		{"zero SMS provider timeout", config.RoleServe, func(c *config.Config) { c.SMSProviderTimeout = 0 }, []string{"SMS_PROVIDER_TIMEOUT"}},
+		{"SMS provider timeout beyond the handler's", config.RoleServe, func(c *config.Config) { c.SMSProviderTimeout = c.HandlerTimeout }, []string{"SMS_PROVIDER_TIMEOUT", "HANDLER_TIMEOUT"}},
+		{"SMS auth header with a line break", config.RoleServe, func(c *config.Config) { c.SMSProviderAuthHeader = "Bearer x\r\nX-Evil: 1" }, []string{"SMS_PROVIDER_AUTH_HEADER"}},
+		{"zero SMS attempts", config.RoleServe, func(c *config.Config) { c.SMSMaxAttempts = 0 }, []string{"SMS_MAX_ATTEMPTS"}},
+		{"more SMS attempts than the router makes", config.RoleServe, func(c *config.Config) { c.HandlerMaxRetries, c.SMSMaxAttempts = 2, 4 }, []string{"SMS_MAX_ATTEMPTS", "HANDLER_MAX_RETRIES"}},
+		{"negative fake failure rate", config.RoleServe, func(c *config.Config) { c.SMSFakeFailureRate = -0.1 }, []string{"SMS_FAKE_FAILURE_RATE"}},
+		{"fake failure rate above 1", config.RoleServe, func(c *config.Config) { c.SMSFakeFailureRate = 1.5 }, []string{"SMS_FAKE_FAILURE_RATE"}},
+		{"fake failure rate not a number", config.RoleServe, func(c *config.Config) { c.SMSFakeFailureRate = math.NaN() }, []string{"SMS_FAKE_FAILURE_RATE"}},
+		{"negative fake latency", config.RoleServe, func(c *config.Config) { c.SMSFakeLatency = -time.Second }, []string{"SMS_FAKE_LATENCY"}},
+		{"fake latency beyond the timeout", config.RoleServe, func(c *config.Config) { c.SMSFakeLatency = c.SMSProviderTimeout }, []string{"SMS_FAKE_LATENCY", "SMS_PROVIDER_TIMEOUT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,5 +96,18 @@ func TestValidateAcceptsSplitRolesOnSharedBackends(t *testing.T) {
 		if err := c.Validate(role); err != nil {
 			t.Errorf("%s: %v", role, err)
 		}
+	}
+}
+
+func TestSMSSettings(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	if c.SMSProvider != config.SMSProviderFake || c.SMSMaxAttempts != 5 || c.SMSProviderTimeout <= 0 || c.SMSFakeFailureRate != 0 || c.SMSFakeLatency != 0 {
+		t.Fatalf("SMS defaults = %+v", c)
+	}
+	c.SMSProvider, c.SMSProviderURL, c.SMSProviderAuthHeader = config.SMSProviderHTTP, "https://sms.example.com/v1/messages?account=7", "Bearer abc\tdef"
+	c.SMSMaxAttempts, c.SMSFakeFailureRate = c.HandlerMaxRetries+1, 1
+	if err := c.Validate(config.RoleServe); err != nil {
+		t.Fatalf("a valid http provider configuration: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/techradar/techradar/app"
 	"github.com/techradar/techradar/internal/correlation"
+	"github.com/techradar/techradar/ports/web"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -37,13 +38,14 @@ type HTTPServer struct {
 // NewHTTPHandler builds the HTTP API on application. Only the routes of the parts
 // of application that are set are registered, so an API-only process still
 // answers every route while a worker process serves health checks alone.
-func NewHTTPHandler(application app.Application, checks []DependencyCheck, logger *slog.Logger) *echo.Echo {
+func NewHTTPHandler(application app.Application, checks []DependencyCheck, logger *slog.Logger, opts ...HTTPOption) *echo.Echo {
 	s := HTTPServer{app: application, checks: checks, logger: logger}
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	applyHTTPOptions(e, opts, logger)
 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		TargetHeader: RequestIDHeader,
@@ -67,7 +69,11 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 		e.GET("/api/techs/:id", s.techByID)
 		e.GET("/api/commands/:id", s.commandStatus)
 		e.GET("/get", s.compatList)
+		web.Register(e)
+		e.GET(OpenAPIPath, serveOpenAPI)
 	}
+	s.addSMSRoutes(e)
+	s.addCompatSMSRoutes(e)
 	return e
 }
 

@@ -7,6 +7,8 @@
 # A server on this machine's standard port is managed: installed from Debian's
 # packages when missing, started when stopped, and for MariaDB root is let in
 # over TCP without a password. Any other address is only checked.
+# It also installs Chromium, the browser the web page test drives
+# (TECHRADAR_TEST_CHROMIUM names another one).
 #
 # When both already answer it takes a fraction of a second. Otherwise it exits
 # non-zero with a message saying what failed and how to fix it.
@@ -285,5 +287,22 @@ ensure_mariadb() {
 		"The tests connect as $shown (TECHRADAR_TEST_MYSQL_DSN) and need CREATE and DROP DATABASE."
 }
 
+# ------------------------------------------------------------- Chromium
+
+# ensure_chromium: the headless browser of service/web_browser_test.go, with a
+# font to render the page in (a bare container may have none).
+ensure_chromium() {
+	if [[ -n ${TECHRADAR_TEST_CHROMIUM:-} ]] || command -v chromium >/dev/null; then
+		log "Chromium is installed"
+		return
+	fi
+	apt_install chromium fonts-dejavu-core
+	command -v chromium >/dev/null ||
+		fail "no chromium binary after installing the Debian package chromium" \
+			"Install it by hand with 'apt-get install chromium', or set TECHRADAR_TEST_CHROMIUM to a Chrome or Chromium binary."
+	log "Chromium is installed"
+}
+
 ensure_redis
 ensure_mariadb
+ensure_chromium

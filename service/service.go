@@ -16,7 +16,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/techradar/techradar/adapters"
 	"github.com/techradar/techradar/app"
@@ -39,6 +41,8 @@ type Service struct {
 	router    *message.Router
 	http      *http.Server
 	listener  net.Listener
+	metrics   *prometheus.Registry
+	tracing   trace.TracerProvider
 
 	// closers release what New opened, last opened first.
 	closers []func() error
@@ -49,14 +53,18 @@ type Service struct {
 	relayDone   chan struct{}
 	routerErr   chan error
 	httpErr     chan error
+	inFlight    *inFlightHandlers
 	closeOnce   sync.Once
 	closeErr    error
 }
 
 // New builds the service; nothing runs until Start. cfg must have passed
 // Validate for role.
-func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.Logger) (*Service, error) {
-	s := &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1)}
+func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.Logger, opts ...Option) (*Service, error) {
+	s := &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1), inFlight: newInFlightHandlers()}
+	for _, opt := range opts {
+		opt(s)
+	}
 	if err := s.build(ctx); err != nil {
 		return nil, errors.Join(err, s.closeAll())
 	}
@@ -69,6 +77,10 @@ func (s *Service) build(ctx context.Context) error {
 
 	wmLogger := watermill.NewSlogLogger(logger.With(slog.String("component", "watermill")))
 	var checks []ports.DependencyCheck
+	s.metrics = newMetricsRegistry()
+	if err := s.setUpTracing(ctx); err != nil {
+		return err
+	}
 
 	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
 	if err != nil {
@@ -82,7 +94,14 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sms, err := newSMSFlow(s.store, newEventBusFactory(topics, wmLogger), cfg)
+	if err != nil {
+		return err
+	}
 	checks = append(checks, ports.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
+	if err := registerPoisonGauge(s.metrics, s.store); err != nil {
+		return err
+	}
 
 	if s.transport, err = NewTransport(cfg, wmLogger); err != nil {
 		return err
@@ -94,13 +113,16 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cache, err = newMeteredCache(cache, s.metrics); err != nil {
+		return err
+	}
 	checks = append(checks, ports.DependencyCheck{Name: "cache (" + cfg.Cache + ")", Check: cache.Ping})
 
 	commandBus, err := newCommandBus(s.transport.Publisher(), topics, wmLogger)
 	if err != nil {
 		return err
 	}
-	application := newApplication(s.store, techs, cache, commandBus, policy, role, logger)
+	application := newApplication(s.store, techs, sms, cache, commandBus, policy, role, logger)
 
 	if role.RunsWorkers() {
 		s.router, err = newRouter(routerConfig{
@@ -110,11 +132,14 @@ func (s *Service) build(ctx context.Context) error {
 			retryBackoff:   cfg.HandlerRetryBackoff,
 			poison:         s.transport.Publisher(),
 			poisonTopic:    topics.poison(),
+			inFlight:       s.inFlight,
 			dependenciesUp: func(ctx context.Context) bool { return s.store.Ping(ctx) == nil && cache.Ping(ctx) == nil },
 		}, wmLogger)
 		if err != nil {
 			return err
 		}
+		addRouterMetrics(s.router, s.metrics)
+		addRouterTracing(s.router, s.tracing)
 		if err := addPoisonRecorder(s.router, s.transport, poisonRecorder{store: s.store, topics: topics, logger: logger}); err != nil {
 			return err
 		}
@@ -127,7 +152,7 @@ func (s *Service) build(ctx context.Context) error {
 	}
 
 	s.http = &http.Server{
-		Handler:           ports.NewHTTPHandler(application, checks, logger),
+		Handler:           ports.NewHTTPHandler(application, checks, logger, ports.WithMetrics(s.metrics), ports.WithTracing(s.tracing, tracePropagator)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -139,6 +164,7 @@ func (s *Service) build(ctx context.Context) error {
 func newApplication(
 	store *adapters.SQLStore,
 	techs *adapters.TechSQLRepository,
+	sms smsFlow,
 	cache readModelCache,
 	bus command.CommandBus,
 	policy tech.PriorityPolicy,
@@ -150,10 +176,13 @@ func newApplication(
 		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(store, bus, nil, logger)
 		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(techs, cache, logger)
 		a.Queries.CommandStatus = query.NewCommandStatusHandler(store, logger)
+		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(sms.messages, bus, nil, logger)
+		a.Queries.SMSStatus = query.NewSMSStatusHandler(sms.messages, logger)
 	}
 	if role.RunsWorkers() {
 		a.Commands.CreateTech = command.NewCreateTechHandler(techs, store, policy, nil, logger)
 		a.Events.InvalidateTechReadModel = event.NewInvalidateTechReadModel(cache)
+		a.Commands.SendSMS = command.NewSendSMSHandler(sms.messages, sms.provider, sms.config, nil, logger)
 	}
 	return a
 }
@@ -296,6 +325,9 @@ func (s *Service) Close() error {
 		if s.router != nil {
 			if err := s.router.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("router close: %w", err))
+			}
+			if !s.inFlight.closeAndWait(s.cfg.HandlerCloseTimeout) {
+				errs = append(errs, fmt.Errorf("handlers still running after %s", s.cfg.HandlerCloseTimeout))
 			}
 		}
 		if s.cancelRun != nil {
