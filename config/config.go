@@ -96,6 +96,8 @@ type Config struct {
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" help:"Least severe level logged: debug, info, warn or error."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"auto" help:"Log format: json, text, or auto (text on a terminal, JSON elsewhere)."`
 
+	PprofAddr string `name:"pprof-addr" env:"PPROF_ADDR" help:"Address of a separate listener serving Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; off when empty. Never expose it publicly."`
+
 	OTelEnabled     bool    `name:"otel-enabled" env:"OTEL_ENABLED" default:"false" help:"Export OpenTelemetry traces of HTTP requests, commands and events over OTLP/HTTP. Off (the default), no tracing code runs."`
 	OTelEndpoint    string  `name:"otel-exporter-otlp-endpoint" env:"OTEL_EXPORTER_OTLP_ENDPOINT" default:"http://localhost:4318" help:"Base URL of the OTLP/HTTP collector; spans go to its /v1/traces (OTEL_ENABLED=true)."`
 	OTelServiceName string  `name:"otel-service-name" env:"OTEL_SERVICE_NAME" default:"techradar" help:"service.name of the exported spans (OTEL_ENABLED=true)."`
@@ -182,6 +184,11 @@ func (c Config) Validate(role Role) error {
 	} {
 		if d <= 0 {
 			bad(variable, "must be a positive duration, got %s", d)
+		}
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%q is not a host:port address: %v", c.PprofAddr, err)
 		}
 	}
 	c.validateTransportSettings(bad)

@@ -263,6 +263,9 @@ func (s *Service) Start(ctx context.Context) error {
 		}()
 	}
 
+	if err := s.startPprof(); err != nil {
+		return fmt.Errorf("PPROF_ADDR: %w", err)
+	}
 	listener, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
