@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/decorator"
 	"github.com/techradar/techradar/domain/tech"
@@ -90,11 +88,9 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 
 	id := req.CommandID
 	if id == "" {
-		v7, err := uuid.NewV7()
-		if err != nil {
+		if id, err = newCommandID(); err != nil {
 			return Submission{}, err
 		}
-		id = v7.String()
 	}
 
 	now := h.now().UTC()
@@ -105,12 +101,9 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 
 	// A command already known is sent again: if its first send was lost the handler
 	// gets it now, and if not the handler skips it as already applied.
-	if err := h.bus.Send(ctx, CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}); err != nil {
-		if created {
-			// The client is told the command failed, so it must not show up as pending.
-			_ = h.commands.Forget(context.WithoutCancel(ctx), id)
-		}
-		return Submission{}, apperr.Unavailablef(err, "cannot send the command")
+	forget := func(ctx context.Context) error { return h.commands.Forget(ctx, id) }
+	if err := sendOrForget(ctx, h.bus, CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}, created, forget); err != nil {
+		return Submission{}, err
 	}
 	return Submission{CommandID: id, Status: status}, nil
 }

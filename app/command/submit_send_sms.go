@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/decorator"
 	"github.com/techradar/techradar/domain/sms"
@@ -81,11 +79,9 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 
 	id := sms.IDForIdempotencyKey(req.IdempotencyKey)
 	if req.IdempotencyKey == "" {
-		v7, err := uuid.NewV7()
-		if err != nil {
+		if id, err = newCommandID(); err != nil {
 			return SMSSubmission{}, err
 		}
-		id = v7.String()
 	}
 	now := h.now().UTC()
 	queued, err := sms.New(id, number, text, now)
@@ -108,12 +104,9 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 	// An SMS already queued is sent again: if its first command was lost the
 	// handler gets this one, and if not the handler finds the SMS under way or
 	// done and sends nothing.
-	if err := h.bus.Send(ctx, SendSMS{CommandID: id, RequestedAt: now}); err != nil {
-		if created {
-			// The client is told the SMS was not accepted: it must not be sent.
-			_ = h.submissions.RemoveUnsentSMS(context.WithoutCancel(ctx), id)
-		}
-		return SMSSubmission{}, apperr.Unavailablef(err, "cannot send the SMS command")
+	forget := func(ctx context.Context) error { return h.submissions.RemoveUnsentSMS(ctx, id) }
+	if err := sendOrForget(ctx, h.bus, SendSMS{CommandID: id, RequestedAt: now}, created, forget); err != nil {
+		return SMSSubmission{}, err
 	}
 	return submission, nil
 }
