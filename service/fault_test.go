@@ -78,7 +78,9 @@ func TestUndecodableMessagesArePoisoned(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := b.config(t)
-			cfg.HandlerRetryBackoff = 10 * time.Millisecond
+			// Long enough that a retried message would miss the deadlines below:
+			// what cannot succeed is poisoned without retries.
+			cfg.HandlerRetryBackoff, cfg.HandlerMaxRetries = 5*time.Second, 4
 			app := start(t, cfg, config.RoleServe)
 
 			garbage := message.NewMessage("garbage-1", []byte("\x00 not json"))
@@ -86,9 +88,11 @@ func TestUndecodableMessagesArePoisoned(t *testing.T) {
 			wrongType := message.NewMessage("wrong-type-1", []byte(`{"commandId":"bad-name-type","name":42}`))
 			wrongType.Metadata.Set("name", "CreateTech")
 			nameless := message.NewMessage("nameless-1", []byte(`{"hello":"world"}`))
+			badTime := message.NewMessage("bad-time-1", []byte(`{"commandId":"bad-time","name":"x","requestedAt":"yesterday"}`))
+			badTime.Metadata.Set("name", "CreateTech")
 
 			pub := app.svc.Publisher()
-			if err := pub.Publish(commandTopic(cfg), garbage, createTechMessage("good-1", "Survivor"), wrongType, nameless, createTechMessage("good-2", "Survivor")); err != nil {
+			if err := pub.Publish(commandTopic(cfg), garbage, createTechMessage("good-1", "Survivor"), wrongType, nameless, badTime, createTechMessage("good-2", "Survivor")); err != nil {
 				t.Fatal(err)
 			}
 			app.waitProcessed("good-1")
@@ -102,11 +106,11 @@ func TestUndecodableMessagesArePoisoned(t *testing.T) {
 
 			admin := poisonAdmin(t, cfg)
 			var poisoned []adapters.PoisonedMessage
-			eventually(t, 20*time.Second, func() bool {
+			eventually(t, 4*time.Second, func() bool {
 				var err error
 				poisoned, err = admin.List(context.Background(), 10)
-				return err == nil && len(poisoned) == 3
-			}, "the three bad messages were not all recorded as poisoned")
+				return err == nil && len(poisoned) == 4
+			}, "the four bad messages were not all recorded as poisoned at once")
 			for _, p := range poisoned {
 				if p.Topic != commandTopic(cfg) || p.Handler != "techradar.create-tech" || p.Reason == "" {
 					t.Fatalf("poisoned %+v", p)

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -31,7 +30,30 @@ const (
 
 // marshaler names commands and events by their Go type name, without the
 // package: moving a type between packages does not change its wire name.
-var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
+var marshaler = strictJSONMarshaler{cqrs.JSONMarshaler{GenerateName: cqrs.StructName}}
+
+// strictJSONMarshaler marks every decoding failure as such, whatever part of
+// the payload it came from (a field's own UnmarshalJSON returns errors of any
+// type), so that an undecodable message is poisoned without retries.
+type strictJSONMarshaler struct {
+	cqrs.JSONMarshaler
+}
+
+func (m strictJSONMarshaler) Unmarshal(msg *message.Message, v any) error {
+	if err := m.JSONMarshaler.Unmarshal(msg, v); err != nil {
+		return &undecodableMessageError{err: err}
+	}
+	return nil
+}
+
+// undecodableMessageError is a payload that does not decode into its type.
+type undecodableMessageError struct {
+	err error
+}
+
+func (e *undecodableMessageError) Error() string { return "undecodable message: " + e.err.Error() }
+
+func (e *undecodableMessageError) Unwrap() error { return e.err }
 
 // topics names the topics of one deployment: TOPIC_PREFIX keeps deployments
 // that share a broker apart.
@@ -195,12 +217,10 @@ func stopRetryingWhenPermanent(h message.HandlerFunc) message.HandlerFunc {
 // not decode, is not what its topic carries, or breaks a rule.
 func isPermanent(err error) bool {
 	var (
-		syntaxErr     *json.SyntaxError
-		typeErr       *json.UnmarshalTypeError
-		unexpectedErr *unexpectedMessageError
+		undecodableErr *undecodableMessageError
+		unexpectedErr  *unexpectedMessageError
 	)
-	return errors.As(err, &syntaxErr) || errors.As(err, &typeErr) || errors.As(err, &unexpectedErr) ||
-		apperr.CodeOf(err) == apperr.Invalid
+	return errors.As(err, &undecodableErr) || errors.As(err, &unexpectedErr) || apperr.CodeOf(err) == apperr.Invalid
 }
 
 // unexpectedMessageError is a message on a topic that carries another kind.
