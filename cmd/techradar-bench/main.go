@@ -18,6 +18,9 @@ import (
 	"time"
 )
 
+// maxDrain bounds the wait for a backlog of commands to be applied.
+const maxDrain = 90 * time.Second
+
 type bench struct {
 	binary    string
 	tempDir   string
@@ -188,13 +191,31 @@ func (b *bench) measure(be backend) error {
 	if err != nil {
 		return err
 	}
+	before := expected
 	start := time.Now()
 	post := closedLoop(postTechTargeter(p.base+"/api/techs", names), b.conns, b.duration, 202)
 	expected += post.Successes
-	if err := waitForMentions(ctx, p.base, expected); err != nil {
-		return fmt.Errorf("waiting for %d mentions: %w", expected, err)
+	// A backlog the backend cannot drain in time still gives a rate: what it
+	// applied until then.
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), maxDrain)
+	drainErr := waitForMentions(drainCtx, p.base, expected)
+	cancelDrain()
+	applied, err := totalMentions(p.base)
+	if err != nil {
+		return err
 	}
-	e2e := float64(post.Successes) / time.Since(start).Seconds()
+	e2e := float64(applied-before) / time.Since(start).Seconds()
+	drained := ""
+	if drainErr != nil {
+		drained = fmt.Sprintf(" (%d of %d applied in %s)", applied-before, post.Successes, maxDrain)
+		// The next figures need the backlog gone; this wait is bounded too.
+		finishCtx, cancelFinish := context.WithTimeout(context.Background(), 10*time.Minute)
+		err := waitForMentions(finishCtx, p.base, expected)
+		cancelFinish()
+		if err != nil {
+			return fmt.Errorf("the backlog of %d commands was not applied: %w", expected-applied, err)
+		}
+	}
 	b.add(row{figure: fmt.Sprintf("POST /api/techs accepted, %d conns", b.conns), backend: be.name,
 		measured: perSecond(post.Rate), ceiling: "—", ratio: "—", target: "—", verdict: "—"})
 	target, floor := "≥ 5,000/s", 5000.0
@@ -205,7 +226,7 @@ func (b *bench) measure(be backend) error {
 		target, floor = "—", 0
 	}
 	b.add(row{figure: "end to end: accepted → applied → event → visible", backend: be.name,
-		measured: perSecond(e2e), ceiling: perSecond(post.Rate) + " accepted", ratio: percent(e2e / post.Rate),
+		measured: perSecond(e2e) + drained, ceiling: perSecond(post.Rate) + " accepted", ratio: percent(e2e / post.Rate),
 		target: target, verdict: verdictIf(floor > 0, e2e >= floor)})
 
 	// Read-after-write under a steady 500 commands/s.
