@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,22 +33,11 @@ func withSMSRepository(t *testing.T, store *adapters.SQLStore) smsStore {
 
 func newSMSStores(t *testing.T) map[string]smsStore {
 	t.Helper()
-	sqlite, err := adapters.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
-	if err != nil {
-		t.Fatal(err)
+	stores := map[string]smsStore{}
+	for name, store := range openSQLStores(t) {
+		stores[name] = withSMSRepository(t, store)
 	}
-	t.Cleanup(func() { _ = sqlite.Close() })
-
-	db, err := adapters.OpenMySQL(testenv.MySQLDatabase(t), adapters.MySQLPoolConfig{MaxOpenConns: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mysql, err := adapters.NewMySQLStore(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]smsStore{"sqlite": withSMSRepository(t, sqlite), "mysql": withSMSRepository(t, mysql)}
+	return stores
 }
 
 func TestSMSStore(t *testing.T) {

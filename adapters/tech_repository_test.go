@@ -33,10 +33,11 @@ type techStore interface {
 
 func newStores(t *testing.T) map[string]techStore {
 	t.Helper()
-	return map[string]techStore{
-		"sqlite": newSQLiteStore(t),
-		"mysql":  newMySQLStore(t),
+	stores := map[string]techStore{}
+	for name, store := range openSQLStores(t) {
+		stores[name] = withTechRepository(t, store)
 	}
+	return stores
 }
 
 func eventBusFactory(publisher message.Publisher) (command.EventPublisher, error) {
@@ -61,28 +62,26 @@ func withTechRepository(t *testing.T, store *adapters.SQLStore) techStore {
 	return storeUnderTest{SQLStore: store, TechSQLRepository: repo}
 }
 
-func newSQLiteStore(t *testing.T) techStore {
+// openSQLStores opens every store the suites run against, each empty: SQLite
+// in a file of the test's own, MySQL in a database of the test's own.
+func openSQLStores(t *testing.T) map[string]*adapters.SQLStore {
 	t.Helper()
-	store, err := adapters.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
+	sqlite, err := adapters.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = store.Close() })
-	return withTechRepository(t, store)
-}
+	t.Cleanup(func() { _ = sqlite.Close() })
 
-func newMySQLStore(t *testing.T) techStore {
-	t.Helper()
 	db, err := adapters.OpenMySQL(testenv.MySQLDatabase(t), adapters.MySQLPoolConfig{MaxOpenConns: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	store, err := adapters.NewMySQLStore(context.Background(), db)
+	mysql, err := adapters.NewMySQLStore(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return withTechRepository(t, store)
+	return map[string]*adapters.SQLStore{"sqlite": sqlite, "mysql": mysql}
 }
 
 func TestTechStore(t *testing.T) {
