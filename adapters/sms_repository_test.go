@@ -52,6 +52,7 @@ func TestSMSStore(t *testing.T) {
 			t.Run("a failed update changes nothing", func(t *testing.T) { t.Parallel(); testFailedSMSUpdateRollsBack(t, store) })
 			t.Run("a final SMS closes its command", func(t *testing.T) { t.Parallel(); testFinalSMSClosesCommand(t, store) })
 			t.Run("unknown SMS", func(t *testing.T) { t.Parallel(); testUnknownSMS(t, store) })
+			t.Run("a failed command fails its SMS", func(t *testing.T) { t.Parallel(); testFailedCommandFailsSMS(t, store) })
 		})
 	}
 }
@@ -268,6 +269,23 @@ func testFinalSMSClosesCommand(t *testing.T, store smsStore) {
 		t.Fatalf("command report = %+v, %v", report, err)
 	}
 	if report, err := store.SMSReport(ctx, s.ID); err != nil || report.Status != sms.StatusFailed || !strings.Contains(report.Error, "no such number") {
+		t.Fatalf("report = %+v, %v", report, err)
+	}
+}
+
+// testFailedCommandFailsSMS poisons an SMS's command, as the poison recorder
+// does: the SMS is reported failed with the reason, not queued forever.
+func testFailedCommandFailsSMS(t *testing.T, store smsStore) {
+	ctx := context.Background()
+	s := newQueuedSMS(t, "poisoned")
+	if _, _, err := store.AddSMS(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkFailed(ctx, s.ID, "undecodable message"); err != nil {
+		t.Fatal(err)
+	}
+	report, err := store.SMSReport(ctx, s.ID)
+	if err != nil || report.Status != sms.StatusFailed || !strings.Contains(report.Error, "undecodable message") {
 		t.Fatalf("report = %+v, %v", report, err)
 	}
 }

@@ -126,7 +126,24 @@ func (r *SMSSQLRepository) SMSReport(ctx context.Context, id string) (query.SMSR
 	if err != nil {
 		return query.SMSReport{}, err
 	}
-	return query.SMSReport{SMSID: s.ID, Status: s.Status, Attempts: s.Attempts, ProviderMessageID: s.ProviderMessageID, Error: s.Error}, nil
+	report := query.SMSReport{SMSID: s.ID, Status: s.Status, Attempts: s.Attempts, ProviderMessageID: s.ProviderMessageID, Error: s.Error}
+	if !s.Status.IsFinal() {
+		// A SendSMS that was poisoned leaves its command failed and the SMS as
+		// it was: the handler will not touch it again until the message is
+		// requeued. The report says so rather than "queued" forever.
+		var (
+			status string
+			reason sql.NullString
+		)
+		err := r.store.readDB.QueryRowContext(ctx, "SELECT status, error FROM commands WHERE id = ?", id).Scan(&status, &reason)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return query.SMSReport{}, err
+		}
+		if command.Status(status) == command.StatusFailed {
+			report.Status, report.Error = sms.StatusFailed, "its command failed: "+reason.String
+		}
+	}
+	return report, nil
 }
 
 func scanSMS(row rowScanner) (sms.SMS, error) {
