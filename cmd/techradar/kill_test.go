@@ -304,3 +304,103 @@ func consumeTopic(t *testing.T, brokers []string, topic string) <-chan string {
 	t.Cleanup(func() { cancel(); <-done; client.Close() })
 	return values
 }
+
+// TestSMSWorkerKilledMidSend kills a worker with SIGKILL while it waits on the
+// SMS provider, and starts another: every SMS is sent once. The attempts cut
+// short are made again under the same idempotency key, which the provider
+// honours.
+func TestSMSWorkerKilledMidSend(t *testing.T) {
+	t.Parallel()
+	provider := testenv.NewSMSProvider(t, nil)
+	provider.SetLatency(200 * time.Millisecond) // kills land mid-send
+	opts, prefix := testenv.Redis(t)
+	env := []string{
+		"TRANSPORT=redisstream", "STORE=mysql", "MYSQL_DSN=" + testenv.MySQLDatabase(t),
+		"CACHE=redis", "REDIS_ADDR=" + opts.Addr, "CACHE_KEY_PREFIX=" + prefix + ":readmodel", "TOPIC_PREFIX=" + prefix,
+		"REDISSTREAM_CLAIM_IDLE=1s", "REDISSTREAM_CLAIM_INTERVAL=250ms",
+		"SMS_PROVIDER=http", "SMS_PROVIDER_URL=" + provider.URL, "SMS_PROVIDER_TIMEOUT=1s",
+		"LOG_LEVEL=error",
+	}
+	apiAddr := freeAddr(t)
+	startChild(t, "api", append(env, "HTTP_ADDR="+apiAddr))
+	first := startChild(t, "worker", append(env, "HTTP_ADDR="+freeAddr(t), "REDISSTREAM_CONSUMER=first"))
+	base := "http://" + apiAddr
+
+	const n = 40
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"number": "+54911%08d", "text": "killed mid-send %d"}`, i, i)
+			resp, err := http.Post(base+"/api/sms", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var accepted struct {
+				ID string `json:"id"`
+			}
+			if resp.StatusCode != http.StatusAccepted || json.NewDecoder(resp.Body).Decode(&accepted) != nil {
+				t.Errorf("POST /api/sms: %d", resp.StatusCode)
+			}
+			ids[i] = accepted.ID
+		})
+	}
+	wg.Wait()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for provider.SentCount() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first worker never sent anything")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	startChild(t, "worker", append(env, "HTTP_ADDR="+freeAddr(t), "REDISSTREAM_CONSUMER=second"))
+
+	deadline = time.Now().Add(60 * time.Second)
+	for _, id := range ids {
+		for {
+			status, providerID := smsStatus(t, base, id)
+			if status == "sent" {
+				if sent, ok := provider.Sent(id); !ok || sent.ID != providerID {
+					t.Fatalf("SMS %s reports provider id %q; the provider sent %+v", id, providerID, sent)
+				}
+				break
+			}
+			if status == "failed" || time.Now().After(deadline) {
+				t.Fatalf("SMS %s is %s", id, status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if got := provider.SentCount(); got != n {
+		t.Fatalf("the provider sent %d SMS for %d submitted", got, n)
+	}
+	retried := 0
+	for _, requests := range provider.RequestsByKey() {
+		if requests > 1 {
+			retried++
+		}
+	}
+	t.Logf("all %d SMS sent once; %d were asked for again under their key after the kill", n, retried)
+}
+
+func smsStatus(t *testing.T, base, id string) (status, providerMessageID string) {
+	t.Helper()
+	resp, err := http.Get(base + "/api/sms/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status            string `json:"status"`
+		ProviderMessageID string `json:"providerMessageId"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return body.Status, body.ProviderMessageID
+}
