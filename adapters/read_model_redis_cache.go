@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,8 +14,10 @@ import (
 )
 
 // ReadModelRedisCache keeps the read-model cache in Redis, shared by every API
-// process. Entries live under a generation number that Invalidate increments:
-// an entry written for an old generation is never read again and expires by TTL.
+// process. A counter holds the current generation, which Invalidate
+// increments; each entry holds the generation it was loaded in. An entry is a
+// hit only while its generation is the current one, so a reader that loaded
+// before an invalidation and stores after it stores an entry no one will take.
 type ReadModelRedisCache struct {
 	client *redis.Client
 	prefix string
@@ -22,14 +25,6 @@ type ReadModelRedisCache struct {
 }
 
 var _ query.ReadModelCache = (*ReadModelRedisCache)(nil)
-
-// getInGeneration reads the current generation and the entry of that generation
-// in one round trip, so that the two cannot come from either side of an Invalidate.
-var getInGeneration = redis.NewScript(`
-local generation = redis.call('GET', KEYS[1]) or '0'
-local value = redis.call('GET', ARGV[1] .. generation .. ':' .. ARGV[2])
-return {generation, value}
-`)
 
 // NewReadModelRedisCache uses client under keys starting with prefix; entries
 // expire after ttl even when nothing invalidates them.
@@ -48,35 +43,42 @@ func NewReadModelRedisCache(client *redis.Client, prefix string, ttl time.Durati
 
 func (c *ReadModelRedisCache) generationKey() string { return c.prefix + ":generation" }
 
-func (c *ReadModelRedisCache) entryKey(generation uint64, key string) string {
-	return c.prefix + ":" + strconv.FormatUint(generation, 10) + ":" + key
-}
+func (c *ReadModelRedisCache) entryKey(key string) string { return c.prefix + ":entry:" + key }
 
+// entryHeader is the size of the generation written in front of an entry.
+const entryHeader = 8
+
+// Get reads the generation and the entry with one MGET, which Redis runs as
+// one command: both come from the same moment, on either side of any
+// Invalidate.
 func (c *ReadModelRedisCache) Get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
-	res, err := getInGeneration.Run(ctx, c.client, []string{c.generationKey()}, c.prefix+":", key).Slice()
+	values, err := c.client.MGet(ctx, c.generationKey(), c.entryKey(key)).Result()
 	if err != nil {
 		return nil, 0, false, err
 	}
-	if len(res) < 1 {
-		return nil, 0, false, fmt.Errorf("unexpected reply %v", res)
+	if len(values) != 2 {
+		return nil, 0, false, fmt.Errorf("unexpected reply %v", values)
 	}
-	generationText, _ := res[0].(string)
-	generation, err := strconv.ParseUint(generationText, 10, 64)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("bad generation %q: %w", generationText, err)
+	var generation uint64
+	if text, ok := values[0].(string); ok {
+		if generation, err = strconv.ParseUint(text, 10, 64); err != nil {
+			return nil, 0, false, fmt.Errorf("bad generation %q: %w", text, err)
+		}
 	}
-	if len(res) < 2 || res[1] == nil {
+	entry, ok := values[1].(string)
+	if !ok || len(entry) < entryHeader || binary.BigEndian.Uint64([]byte(entry[:entryHeader])) != generation {
 		return nil, generation, false, nil
 	}
-	value, ok := res[1].(string)
-	if !ok {
-		return nil, generation, false, fmt.Errorf("unexpected value type %T", res[1])
-	}
-	return []byte(value), generation, true, nil
+	return []byte(entry[entryHeader:]), generation, true, nil
 }
 
+// Set stores value as loaded in generation. A late writer from an older
+// generation may replace a newer entry; that costs a miss, never a stale hit.
 func (c *ReadModelRedisCache) Set(ctx context.Context, key string, generation uint64, value []byte) error {
-	return c.client.Set(ctx, c.entryKey(generation, key), value, c.ttl).Err()
+	entry := make([]byte, entryHeader+len(value))
+	binary.BigEndian.PutUint64(entry, generation)
+	copy(entry[entryHeader:], value)
+	return c.client.Set(ctx, c.entryKey(key), entry, c.ttl).Err()
 }
 
 func (c *ReadModelRedisCache) Invalidate(ctx context.Context) error {
