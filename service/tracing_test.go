@@ -124,7 +124,7 @@ func spanNames(exporter *tracetest.InMemoryExporter) []string {
 
 func hasAttribute(s tracetest.SpanStub, key string) bool {
 	for _, kv := range s.Attributes {
-		if string(kv.Key) == key && kv.Value.Emit() != "" {
+		if string(kv.Key) == key && kv.Value.String() != "" {
 			return true
 		}
 	}
@@ -133,7 +133,7 @@ func hasAttribute(s tracetest.SpanStub, key string) bool {
 
 func hasAttributeValue(s tracetest.SpanStub, key, value string) bool {
 	for _, kv := range s.Attributes {
-		if string(kv.Key) == key && kv.Value.Emit() == value {
+		if string(kv.Key) == key && kv.Value.String() == value {
 			return true
 		}
 	}

@@ -165,7 +165,8 @@ func TestStatusAndIDs(t *testing.T) {
 	if sms.StatusQueued.IsFinal() || !sms.StatusSent.IsFinal() || !sms.StatusFailed.IsFinal() {
 		t.Error("IsFinal is wrong")
 	}
-	if sms.IDForIdempotencyKey("order-42") != sms.IDForIdempotencyKey("order-42") || sms.IDForIdempotencyKey("a") == sms.IDForIdempotencyKey("b") {
+	first, again := sms.IDForIdempotencyKey("order-42"), sms.IDForIdempotencyKey("order-42")
+	if first != again || sms.IDForIdempotencyKey("a") == sms.IDForIdempotencyKey("b") {
 		t.Error("ids of idempotency keys are not stable and distinct")
 	}
 }
