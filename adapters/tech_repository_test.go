@@ -95,6 +95,7 @@ func TestTechStore(t *testing.T) {
 			t.Run("a command is applied once", func(t *testing.T) { t.Parallel(); testCommandAppliedOnce(t, store) })
 			t.Run("a failed mention changes nothing", func(t *testing.T) { t.Parallel(); testFailedMentionRollsBack(t, store) })
 			t.Run("concurrent mentions all count", func(t *testing.T) { t.Parallel(); testConcurrentMentions(t, store) })
+			t.Run("a failing mention fails alone", func(t *testing.T) { t.Parallel(); testFailingMentionFailsAlone(t, store) })
 			t.Run("command log", func(t *testing.T) { t.Parallel(); testCommandLog(t, store) })
 			t.Run("unknown tech", func(t *testing.T) { t.Parallel(); testUnknownTech(t, store) })
 		})
@@ -258,6 +259,42 @@ func testConcurrentMentions(t *testing.T, store techStore) {
 	}
 	if got := techNamed(t, store, name); got.Mentions != workers*perWorker+1 {
 		t.Fatalf("mentions = %d, want %d", got.Mentions, workers*perWorker+1)
+	}
+}
+
+// testFailingMentionFailsAlone sends mentions together, so that they share
+// transactions, one of them failing: the others are applied all the same.
+func testFailingMentionFailsAlone(t *testing.T, store techStore) {
+	const n = 24
+	name := testenv.UniqueName("Together ")
+	parsed, _ := tech.ParseName(name)
+	boom := errors.New("boom")
+	failing := n / 2
+
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("%s-%d", name, i)
+			if i != failing {
+				_, errs[i] = mentionErr(context.Background(), store, id, name)
+				return
+			}
+			_, errs[i] = store.MentionTech(context.Background(), id, parsed.Key(),
+				func(context.Context, *tech.Tech, command.EventPublisher) (tech.Tech, error) { return tech.Tech{}, boom })
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == failing && !errors.Is(err, boom) {
+			t.Fatalf("the failing mention returned %v", err)
+		}
+		if i != failing && err != nil {
+			t.Fatalf("mention %d: %v", i, err)
+		}
+	}
+	if got := techNamed(t, store, name); got.Mentions != n-1 {
+		t.Fatalf("mentions = %d, want %d", got.Mentions, n-1)
 	}
 }
 
