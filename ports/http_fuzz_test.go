@@ -2,7 +2,7 @@ package ports_test
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -67,21 +67,7 @@ func FuzzCreateTechRequest(f *testing.F) {
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
 
-			switch {
-			case rec.Code == http.StatusAccepted || rec.Code == http.StatusCreated:
-			case rec.Code >= 400 && rec.Code < 500:
-				var e struct {
-					Error struct {
-						Code    string `json:"code"`
-						Message string `json:"message"`
-					} `json:"error"`
-				}
-				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
-					t.Fatalf("%s %q: %d without the error shape: %s", path, body, rec.Code, rec.Body)
-				}
-			default:
-				t.Fatalf("%s %q (%s): %d %s", path, body, contentType, rec.Code, rec.Body)
-			}
+			assertAnswered(t, rec, fmt.Sprintf("%s %q (%s)", path, body, contentType), http.StatusAccepted, http.StatusCreated)
 		}
 	})
 }
