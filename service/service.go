@@ -90,11 +90,13 @@ func (s *Service) build(ctx context.Context) error {
 	if s.store, err = s.openStore(ctx); err != nil {
 		return err
 	}
-	techs, err := adapters.NewTechSQLRepository(s.store, newEventBusFactory(topics, wmLogger))
+	// Every flow writes its events through the same bus configuration.
+	newEventBus := newEventBusFactory(topics, wmLogger)
+	techs, err := adapters.NewTechSQLRepository(s.store, newEventBus)
 	if err != nil {
 		return err
 	}
-	sms, err := newSMSFlow(s.store, newEventBusFactory(topics, wmLogger), cfg)
+	sms, err := newSMSFlow(s.store, newEventBus, cfg)
 	if err != nil {
 		return err
 	}
