@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -36,7 +37,14 @@ type readThrough struct {
 	cache  ReadModelCache
 	logger *slog.Logger
 	flight singleflight.Group
+	// lastOutageLog is when (unix nanoseconds) a cache failure was last logged:
+	// during an outage every read fails over, and one line per read would
+	// drown the log.
+	lastOutageLog atomic.Int64
 }
+
+// outageLogEvery is the most often a cache failure is logged.
+const outageLogEvery = 10 * time.Second
 
 func newReadThrough(cache ReadModelCache, logger *slog.Logger) *readThrough {
 	if cache == nil {
@@ -48,6 +56,14 @@ func newReadThrough(cache ReadModelCache, logger *slog.Logger) *readThrough {
 	return &readThrough{cache: cache, logger: logger}
 }
 
+func (rt *readThrough) logOutage(ctx context.Context, err error) {
+	now, last := time.Now().UnixNano(), rt.lastOutageLog.Load()
+	if now-last < int64(outageLogEvery) || !rt.lastOutageLog.CompareAndSwap(last, now) {
+		return
+	}
+	rt.logger.WarnContext(ctx, "read model cache unavailable, reading the store", slog.Any("error", err))
+}
+
 // readThroughLoad returns the JSON of key's answer, and whether the cache had
 // it. Answers are kept and handed out encoded: a cache hit costs no decoding,
 // and the API serves the bytes as they are.
@@ -55,7 +71,7 @@ func readThroughLoad[T any](ctx context.Context, rt *readThrough, key string, lo
 	raw, generation, found, err := rt.cache.Get(ctx, key)
 	cacheUp := err == nil
 	if err != nil {
-		rt.logger.WarnContext(ctx, "read model cache unavailable, reading the store", slog.String("key", key), slog.Any("error", err))
+		rt.logOutage(ctx, err)
 	}
 	if found {
 		return raw, true, nil
