@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/techradar/techradar/app/apperr"
@@ -14,48 +15,212 @@ import (
 
 // The command log: every command the API accepted, and what became of it.
 
-// ClaimCommand is the first step of applying a command in tx: it records the
-// command if it is new and locks its row, so that two deliveries of one command
-// take turns, and reports whether it is still pending. Only a pending command
-// may be applied; MarkProcessed, in the same transaction, closes it.
-func (s *SQLStore) ClaimCommand(ctx context.Context, tx *sql.Tx, id string) (pending bool, err error) {
+// ClaimCommands is the first step of applying commands in tx: it records
+// those that are new and locks their rows, in id order, so that two deliveries
+// of one command take turns, and reports which are still pending. Only a
+// pending command may be applied; MarkProcessed, in the same transaction,
+// closes it.
+func (s *SQLStore) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pending map[string]bool, err error) {
+	ids = sortedUnique(ids)
+	pending = make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return pending, nil
+	}
 	now := time.Now().UTC()
-	if _, err := tx.ExecContext(ctx, s.dialect.insertCommandIfAbsent, id, command.StatusPending, now, now); err != nil {
-		return false, fmt.Errorf("recording command: %w", err)
+	args := make([]any, 0, 4*len(ids))
+	idArgs := make([]any, len(ids))
+	for i, id := range ids {
+		args = append(args, id, command.StatusPending, now, now)
+		idArgs[i] = id
 	}
-	var status command.Status
-	if err := tx.QueryRowContext(ctx, "SELECT status FROM commands WHERE id = ?"+s.dialect.forUpdate, id).Scan(&status); err != nil {
-		return false, fmt.Errorf("reading command: %w", err)
+	if _, err := tx.ExecContext(ctx,
+		"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(ids), 4)+s.dialect.ignoreDuplicateCommand,
+		args...); err != nil {
+		return nil, fmt.Errorf("recording commands: %w", err)
 	}
-	return status == command.StatusPending, nil
+	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM commands WHERE id IN "+placeholderList(len(ids))+" ORDER BY id"+s.dialect.forUpdate, idArgs...)
+	if err != nil {
+		return nil, fmt.Errorf("reading commands: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id     string
+			status command.Status
+		)
+		if err := rows.Scan(&id, &status); err != nil {
+			return nil, fmt.Errorf("reading commands: %w", err)
+		}
+		pending[id] = status == command.StatusPending
+	}
+	return pending, rows.Err()
 }
 
-// MarkProcessed records in tx that the command was applied, and to what.
-func (s *SQLStore) MarkProcessed(ctx context.Context, tx *sql.Tx, id, subjectID string) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE commands SET status = ?, tech_id = ?, updated_at = ? WHERE id = ?",
-		command.StatusProcessed, subjectID, time.Now().UTC(), id); err != nil {
-		return fmt.Errorf("marking command processed: %w", err)
+// ClaimCommand is ClaimCommands for one command.
+func (s *SQLStore) ClaimCommand(ctx context.Context, tx *sql.Tx, id string) (pending bool, err error) {
+	claimed, err := s.ClaimCommands(ctx, tx, []string{id})
+	return claimed[id], err
+}
+
+// processedCommand is a command applied, and what it applied to.
+type processedCommand struct {
+	commandID, subjectID string
+}
+
+// MarkProcessed records in tx that the commands were applied, and to what.
+func (s *SQLStore) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []processedCommand) error {
+	if len(commands) == 0 {
+		return nil
+	}
+	var (
+		subject strings.Builder
+		args    = make([]any, 0, 3*len(commands)+2)
+		ids     = make([]any, 0, len(commands))
+	)
+	subject.WriteString("CASE id")
+	for _, c := range commands {
+		subject.WriteString(" WHEN ? THEN ?")
+		args = append(args, c.commandID, c.subjectID)
+		ids = append(ids, c.commandID)
+	}
+	subject.WriteString(" END")
+	args = append(append(args, command.StatusProcessed, time.Now().UTC()), ids...)
+	if _, err := tx.ExecContext(ctx,
+		"UPDATE commands SET tech_id = "+subject.String()+", status = ?, updated_at = ? WHERE id IN "+placeholderList(len(ids)),
+		args...); err != nil {
+		return fmt.Errorf("marking commands processed: %w", err)
 	}
 	return nil
 }
 
+// acceptCall is one command waiting to be recorded as accepted.
+type acceptCall struct {
+	pendingCall
+	id      string
+	at      time.Time
+	status  command.Status
+	created bool
+}
+
+// Accept records id as pending. The commands accepted while the store is busy
+// are recorded together, in one transaction.
 func (s *SQLStore) Accept(ctx context.Context, id string, at time.Time) (command.Status, bool, error) {
-	res, err := s.writeDB.ExecContext(ctx, s.dialect.insertCommandIfAbsent, id, command.StatusPending, at.UTC(), at.UTC())
-	if err != nil {
+	call := &acceptCall{pendingCall: newPendingCall(ctx), id: id, at: at.UTC()}
+	s.accepts.submit(call)
+	if err := call.await(); err != nil {
 		return "", false, err
+	}
+	return call.status, call.created, nil
+}
+
+func (s *SQLStore) acceptBatch(ctx context.Context, batch []*acceptCall) {
+	if len(batch) == 1 {
+		s.acceptOne(ctx, batch[0])
+		return
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.acceptInTx(ctx, tx, batch) })
+	if err != nil {
+		// Whatever failed must fail alone: each call is tried on its own.
+		for _, call := range batch {
+			if call.abandoned() {
+				call.settle(call.ctx.Err())
+				continue
+			}
+			s.acceptOne(ctx, call)
+		}
+		return
+	}
+	for _, call := range batch {
+		call.settle(nil)
+	}
+}
+
+// errAcceptedMeanwhile is a batch finding that a concurrent transaction
+// recorded one of its commands after it looked: the batch is then recorded
+// call by call, which tells who was first.
+var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
+
+func (s *SQLStore) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
+	ids := make([]any, 0, len(batch))
+	known := make(map[string]command.Status, len(batch))
+	for _, call := range batch {
+		if _, seen := known[call.id]; !seen {
+			known[call.id] = ""
+			ids = append(ids, call.id)
+		}
+	}
+	clear(known)
+	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM commands WHERE id IN "+placeholderList(len(ids)), ids...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			id     string
+			status command.Status
+		)
+		if err := rows.Scan(&id, &status); err != nil {
+			rows.Close()
+			return err
+		}
+		known[id] = status
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return err
+	}
+
+	var (
+		args  []any
+		fresh int64
+	)
+	for _, call := range batch {
+		if status, ok := known[call.id]; ok {
+			call.status, call.created = status, false
+			continue
+		}
+		// A second call with the same id, later in the batch, finds it.
+		known[call.id] = command.StatusPending
+		call.status, call.created = command.StatusPending, true
+		args = append(args, call.id, command.StatusPending, call.at, call.at)
+		fresh++
+	}
+	if fresh == 0 {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(int(fresh), 4)+s.dialect.ignoreDuplicateCommand, args...)
+	if err != nil {
+		return err
 	}
 	inserted, err := res.RowsAffected()
 	if err != nil {
-		return "", false, err
+		return err
+	}
+	if inserted != fresh {
+		return errAcceptedMeanwhile
+	}
+	return nil
+}
+
+// acceptOne records one command in a statement of its own.
+func (s *SQLStore) acceptOne(ctx context.Context, call *acceptCall) {
+	call.status, call.created = "", false
+	res, err := s.writeDB.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?)"+s.dialect.ignoreDuplicateCommand,
+		call.id, command.StatusPending, call.at, call.at)
+	if err != nil {
+		call.settle(err)
+		return
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		call.settle(err)
+		return
 	}
 	if inserted > 0 {
-		return command.StatusPending, true, nil
+		call.status, call.created = command.StatusPending, true
+		call.settle(nil)
+		return
 	}
-	var status command.Status
-	if err := s.writeDB.QueryRowContext(ctx, "SELECT status FROM commands WHERE id = ?", id).Scan(&status); err != nil {
-		return "", false, err
-	}
-	return status, false, nil
+	call.settle(s.writeDB.QueryRowContext(ctx, "SELECT status FROM commands WHERE id = ?", call.id).Scan(&call.status))
 }
 
 func (s *SQLStore) Forget(ctx context.Context, id string) error {

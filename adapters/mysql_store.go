@@ -12,9 +12,11 @@ import (
 )
 
 var mysqlDialect = sqlDialect{
-	name:                  "mysql",
-	isolation:             sql.LevelReadCommitted,
-	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id",
+	name:                   "mysql",
+	isolation:              sql.LevelReadCommitted,
+	ignoreDuplicateCommand: " ON DUPLICATE KEY UPDATE id = id",
+	upsertTech: " ON DUPLICATE KEY UPDATE mentions = VALUES(mentions), priority = VALUES(priority), " +
+		"priority_rank = VALUES(priority_rank), updated_at = VALUES(updated_at)",
 	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
 		"ON DUPLICATE KEY UPDATE id = id",
 	// Assignments run left to right and all read the old status, so a processed
@@ -27,6 +29,11 @@ var mysqlDialect = sqlDialect{
 	skipLocked: " SKIP LOCKED",
 	retryable:  isMySQLConflict,
 }
+
+// mysqlWriters is how many group-committed transactions of one kind run at
+// once: a few overlap the commit of one batch with the statements of the next,
+// more only contend for the same rows.
+const mysqlWriters = 4
 
 // isMySQLConflict is true for the errors a concurrent transaction causes: a
 // deadlock, a lock wait timeout, or a unique key taken in the meantime.
@@ -85,7 +92,7 @@ func NewMySQLStore(ctx context.Context, db *sql.DB) (*SQLStore, error) {
 	if err := migrateMySQL(ctx, db); err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
-	return newSQLStore(db, db, mysqlDialect, nil), nil
+	return newSQLStore(db, db, mysqlDialect, mysqlWriters, nil), nil
 }
 
 // migrationLockTimeout bounds how long a process waits for another one's

@@ -12,12 +12,18 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// outboxPublisher is a watermill publisher that writes messages into the outbox
-// table as part of a transaction: they exist if, and only if, it commits.
+// outboxPublisher is a watermill publisher that keeps the messages published
+// on it for the outbox of a transaction: write puts them in the outbox table as
+// part of that transaction, so that they exist if, and only if, it commits.
 type outboxPublisher struct {
-	tx      *sql.Tx
-	ctx     context.Context
-	written int
+	rows []outboxEntry
+}
+
+type outboxEntry struct {
+	topic    string
+	uuid     string
+	payload  []byte
+	metadata string
 }
 
 func (p *outboxPublisher) Publish(topic string, messages ...*message.Message) error {
@@ -26,17 +32,42 @@ func (p *outboxPublisher) Publish(topic string, messages ...*message.Message) er
 		if err != nil {
 			return err
 		}
-		if _, err := p.tx.ExecContext(p.ctx,
-			"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES (?, ?, ?, ?, ?)",
-			topic, msg.UUID, []byte(msg.Payload), string(metadata), time.Now().UTC()); err != nil {
-			return fmt.Errorf("writing event to the outbox: %w", err)
-		}
-		p.written++
+		p.rows = append(p.rows, outboxEntry{topic: topic, uuid: msg.UUID, payload: msg.Payload, metadata: string(metadata)})
 	}
 	return nil
 }
 
 func (p *outboxPublisher) Close() error { return nil }
+
+// writeOutbox inserts entries into the outbox in tx, in order, in one statement.
+func writeOutbox(ctx context.Context, tx *sql.Tx, entries []outboxEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	args := make([]any, 0, 5*len(entries))
+	for _, e := range entries {
+		args = append(args, e.topic, e.uuid, e.payload, e.metadata, now)
+	}
+	if _, err := tx.ExecContext(ctx,
+		"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES "+placeholderRows(len(entries), 5),
+		args...); err != nil {
+		return fmt.Errorf("writing events to the outbox: %w", err)
+	}
+	return nil
+}
+
+// placeholderRows is the VALUES list of a statement inserting rows of width
+// columns: (?, ?), (?, ?), ...
+func placeholderRows(rows, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+// placeholderList is (?, ?, ...) with n placeholders, for IN.
+func placeholderList(n int) string {
+	return placeholderRows(1, n)
+}
 
 // OutboxRelayConfig tunes the relay that moves events from the outbox to the
 // event bus.
@@ -153,8 +184,7 @@ func (s *SQLStore) relayOutboxBatch(ctx context.Context, publisher message.Publi
 		}
 		ids[i] = row.id
 	}
-	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
-	if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN ("+placeholders+")", ids...); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
 		return 0, err
 	}
 	return len(batch), tx.Commit()

@@ -111,7 +111,7 @@ func (r *SMSSQLRepository) UpdateSMS(ctx context.Context, id string, update comm
 		}
 		if next.Status.IsFinal() {
 			// The command is done; its outcome is the SMS's status, not a tech.
-			return r.store.MarkProcessed(ctx, tx, id, "")
+			return r.store.MarkProcessed(ctx, tx, []processedCommand{{commandID: id}})
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -29,8 +30,12 @@ type sqlDialect struct {
 	// isolation is the level of every transaction. MySQL runs read committed, so
 	// that a locking read of a missing row takes no gap lock to deadlock on.
 	isolation sql.IsolationLevel
-	// insertCommandIfAbsent inserts (id, status, accepted_at, updated_at) unless id exists.
-	insertCommandIfAbsent string
+	// ignoreDuplicateCommand ends an insert into commands so that a row whose
+	// id exists is skipped, neither inserted nor counted as affected.
+	ignoreDuplicateCommand string
+	// upsertTech ends an insert into techs so that a tech that exists is
+	// updated: its mentions, priority and update time, never its name.
+	upsertTech string
 	// markFailed inserts or updates (id, error, accepted_at, updated_at) to failed,
 	// leaving a processed command alone.
 	markFailed string
@@ -56,17 +61,31 @@ type SQLStore struct {
 	// outboxWritten wakes the outbox relay of this process after a commit that
 	// wrote events, so that they are relayed at once rather than at the next poll.
 	outboxWritten chan struct{}
+	// writers is how many write transactions of one kind are worth running at
+	// once: each group commit keeps at most this many open.
+	writers int
+	// batches counts the group-committed batches in flight: Close waits for
+	// them.
+	batches sync.WaitGroup
+	accepts *groupCommit[*acceptCall]
 	// close releases what the store opened itself.
 	close func() error
 }
+
+// maxBatch bounds the writes one group-committed transaction joins: enough to
+// share a commit among all the handlers of a busy process, small enough for a
+// statement or two of ordinary size.
+const maxBatch = 128
 
 var (
 	_ command.CommandLog     = (*SQLStore)(nil)
 	_ query.CommandReadModel = (*SQLStore)(nil)
 )
 
-func newSQLStore(writeDB, readDB *sql.DB, dialect sqlDialect, close func() error) *SQLStore {
-	return &SQLStore{writeDB: writeDB, readDB: readDB, dialect: dialect, outboxWritten: make(chan struct{}, 1), close: close}
+func newSQLStore(writeDB, readDB *sql.DB, dialect sqlDialect, writers int, close func() error) *SQLStore {
+	s := &SQLStore{writeDB: writeDB, readDB: readDB, dialect: dialect, outboxWritten: make(chan struct{}, 1), writers: writers, close: close}
+	s.accepts = newGroupCommit(maxBatch, writers, &s.batches, s.acceptBatch)
+	return s
 }
 
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
@@ -89,8 +108,10 @@ func (s *SQLStore) Ping(ctx context.Context) error {
 	return s.writeDB.PingContext(ctx)
 }
 
-// Close closes what the store opened; a pool handed to it stays open.
+// Close waits for the writes in flight, then closes what the store opened; a
+// pool handed to it stays open.
 func (s *SQLStore) Close() error {
+	s.batches.Wait()
 	if s.close == nil {
 		return nil
 	}
@@ -136,7 +157,7 @@ func (s *SQLStore) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *SQLStore) InEventTx(ctx context.Context, newEventBus EventBusFactory, fn func(tx *sql.Tx, events command.EventPublisher) error) error {
 	var wrote bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		outbox := &outboxPublisher{tx: tx, ctx: ctx}
+		outbox := &outboxPublisher{}
 		events, err := newEventBus(outbox)
 		if err != nil {
 			return err
@@ -144,8 +165,8 @@ func (s *SQLStore) InEventTx(ctx context.Context, newEventBus EventBusFactory, f
 		if err := fn(tx, events); err != nil {
 			return err
 		}
-		wrote = outbox.written > 0
-		return nil
+		wrote = len(outbox.rows) > 0
+		return writeOutbox(ctx, tx, outbox.rows)
 	})
 	if err == nil && wrote {
 		s.notifyOutbox()

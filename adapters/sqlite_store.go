@@ -19,8 +19,10 @@ import (
 // connection that begins every transaction IMMEDIATE (no upgrade deadlocks),
 // while reads use a pool of their own and, in WAL mode, never wait for writers.
 var sqliteDialect = sqlDialect{
-	name:                  "sqlite",
-	insertCommandIfAbsent: "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+	name:                   "sqlite",
+	ignoreDuplicateCommand: " ON CONFLICT (id) DO NOTHING",
+	upsertTech: " ON CONFLICT (id) DO UPDATE SET mentions = excluded.mentions, priority = excluded.priority, " +
+		"priority_rank = excluded.priority_rank, updated_at = excluded.updated_at",
 	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
 		"ON CONFLICT (uuid, handler) DO NOTHING",
 	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
@@ -66,5 +68,6 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLStore, error) {
 	readDB.SetMaxIdleConns(8)
 
 	closeBoth := func() error { return errors.Join(readDB.Close(), writeDB.Close()) }
-	return newSQLStore(writeDB, readDB, sqliteDialect, closeBoth), nil
+	// SQLite has one writer: a second transaction would only wait for it.
+	return newSQLStore(writeDB, readDB, sqliteDialect, 1, closeBoth), nil
 }

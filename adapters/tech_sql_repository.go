@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
@@ -16,6 +17,7 @@ import (
 type TechSQLRepository struct {
 	store       *SQLStore
 	newEventBus EventBusFactory
+	mentions    *groupCommit[*mentionCall]
 }
 
 var (
@@ -31,54 +33,215 @@ func NewTechSQLRepository(store *SQLStore, newEventBus EventBusFactory) (*TechSQ
 	if newEventBus == nil {
 		return nil, errors.New("nil event bus factory")
 	}
-	return &TechSQLRepository{store: store, newEventBus: newEventBus}, nil
+	r := &TechSQLRepository{store: store, newEventBus: newEventBus}
+	r.mentions = newGroupCommit(maxBatch, store.writers, &store.batches, r.mentionBatch)
+	return r, nil
 }
 
+// mentionCall is one command waiting to mention its tech.
+type mentionCall struct {
+	pendingCall
+	commandID string
+	key       string
+	mention   command.MentionFunc
+	applied   bool
+}
+
+// MentionTech applies one mention. The mentions that arrive while the store is
+// busy are applied together, in one transaction, each as if alone: in the
+// order they came, each command claimed once, each failure its own.
 func (r *TechSQLRepository) MentionTech(ctx context.Context, commandID string, key string, mention command.MentionFunc) (bool, error) {
-	var applied bool
-	err := r.store.InEventTx(ctx, r.newEventBus, func(tx *sql.Tx, events command.EventPublisher) error {
-		applied = false
-		pending, err := r.store.ClaimCommand(ctx, tx, commandID)
-		if err != nil || !pending {
-			return err
-		}
+	call := &mentionCall{pendingCall: newPendingCall(ctx), commandID: commandID, key: key, mention: mention}
+	r.mentions.submit(call)
+	if err := call.await(); err != nil {
+		return false, err
+	}
+	return call.applied, nil
+}
 
-		current, err := scanTech(tx.QueryRowContext(ctx, "SELECT "+techColumns+" FROM techs WHERE name_key = ?"+r.store.dialect.forUpdate, key))
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("reading tech: %w", err)
+func (r *TechSQLRepository) mentionBatch(ctx context.Context, batch []*mentionCall) {
+	outcomes, err := r.mentionInTx(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		// A failure of the transaction must not fail every call in it: each is
+		// tried alone, so that only the one at fault fails.
+		for _, call := range batch {
+			if call.abandoned() {
+				call.settle(call.ctx.Err())
+				continue
+			}
+			r.mentionBatch(ctx, []*mentionCall{call})
 		}
-		var currentTech *tech.Tech
-		if err == nil {
-			currentTech = &current
+		return
+	}
+	for i, call := range batch {
+		if err != nil {
+			call.settle(err)
+			continue
 		}
+		call.applied = outcomes[i].applied
+		call.settle(outcomes[i].err)
+	}
+}
 
-		next, err := mention(ctx, currentTech, events)
+// mentionOutcome is what became of one call of a batch.
+type mentionOutcome struct {
+	applied bool
+	err     error
+}
+
+func (r *TechSQLRepository) mentionInTx(ctx context.Context, batch []*mentionCall) ([]mentionOutcome, error) {
+	var (
+		outcomes []mentionOutcome
+		events   []outboxEntry
+	)
+	err := r.store.inTx(ctx, func(tx *sql.Tx) error {
+		outcomes = make([]mentionOutcome, len(batch))
+		events = events[:0]
+
+		commandIDs := make([]string, 0, len(batch))
+		for _, call := range batch {
+			commandIDs = append(commandIDs, call.commandID)
+		}
+		pending, err := r.store.ClaimCommands(ctx, tx, commandIDs)
 		if err != nil {
 			return err
 		}
-		if next.Key != key {
-			return fmt.Errorf("mention changed the tech's key from %q to %q", key, next.Key)
-		}
 
-		if currentTech == nil {
-			_, err = tx.ExecContext(ctx,
-				"INSERT INTO techs (id, name_key, name, mentions, priority, priority_rank, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-				next.ID, next.Key, next.Name, next.Mentions, next.Priority, next.Priority.Rank(), next.CreatedAt, next.UpdatedAt)
-		} else {
-			_, err = tx.ExecContext(ctx,
-				"UPDATE techs SET mentions = ?, priority = ?, priority_rank = ?, updated_at = ? WHERE id = ?",
-				next.Mentions, next.Priority, next.Priority.Rank(), next.UpdatedAt, next.ID)
+		keys := make([]string, 0, len(batch))
+		for _, call := range batch {
+			if pending[call.commandID] {
+				keys = append(keys, call.key)
+			}
 		}
+		current, err := r.lockTechs(ctx, tx, keys)
 		if err != nil {
-			return fmt.Errorf("storing tech: %w", err)
-		}
-		if err := r.store.MarkProcessed(ctx, tx, commandID, next.ID); err != nil {
 			return err
 		}
-		applied = true
-		return nil
+		existed := make(map[string]bool, len(current))
+		for key := range current {
+			existed[key] = true
+		}
+
+		var (
+			changed   = map[string]bool{}
+			processed []processedCommand
+		)
+		for i, call := range batch {
+			if !pending[call.commandID] {
+				continue
+			}
+			// A second delivery of a command in the same batch changes nothing.
+			pending[call.commandID] = false
+
+			var before *tech.Tech
+			if t, ok := current[call.key]; ok {
+				before = &t
+			}
+			outbox := &outboxPublisher{}
+			publisher, err := r.newEventBus(outbox)
+			if err != nil {
+				return err
+			}
+			next, err := call.mention(call.ctx, before, publisher)
+			if err == nil && next.Key != call.key {
+				err = fmt.Errorf("mention changed the tech's key from %q to %q", call.key, next.Key)
+			}
+			if err != nil {
+				// This call fails alone; the command stays pending.
+				outcomes[i].err = err
+				continue
+			}
+			current[call.key] = next
+			changed[call.key] = true
+			processed = append(processed, processedCommand{commandID: call.commandID, subjectID: next.ID})
+			events = append(events, outbox.rows...)
+			outcomes[i].applied = true
+		}
+
+		if err := r.storeTechs(ctx, tx, current, changed, existed); err != nil {
+			return err
+		}
+		if err := r.store.MarkProcessed(ctx, tx, processed); err != nil {
+			return err
+		}
+		return writeOutbox(ctx, tx, events)
 	})
-	return applied, err
+	if err == nil && len(events) > 0 {
+		r.store.notifyOutbox()
+	}
+	return outcomes, err
+}
+
+// lockTechs reads the techs of keys and locks them for the transaction, in
+// key order, so that two batches wanting the same techs take turns instead of
+// deadlocking.
+func (r *TechSQLRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []string) (map[string]tech.Tech, error) {
+	keys = sortedUnique(keys)
+	techs := make(map[string]tech.Tech, len(keys))
+	if len(keys) == 0 {
+		return techs, nil
+	}
+	args := make([]any, len(keys))
+	for i, key := range keys {
+		args[i] = key
+	}
+	rows, err := tx.QueryContext(ctx,
+		"SELECT "+techColumns+" FROM techs WHERE name_key IN "+placeholderList(len(keys))+" ORDER BY name_key"+r.store.dialect.forUpdate,
+		args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading techs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTech(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading techs: %w", err)
+		}
+		techs[t.Key] = t
+	}
+	return techs, rows.Err()
+}
+
+// storeTechs writes the techs of changed keys: those that were not in the
+// store yet with a plain insert, which fails if a concurrent transaction
+// created the tech meanwhile (the batch is then run again and finds it), and
+// those that were, locked since, with an upsert that updates them.
+func (r *TechSQLRepository) storeTechs(ctx context.Context, tx *sql.Tx, techs map[string]tech.Tech, changed, existed map[string]bool) error {
+	var created, updated []string
+	for key := range changed {
+		if existed[key] {
+			updated = append(updated, key)
+		} else {
+			created = append(created, key)
+		}
+	}
+	for _, write := range []struct {
+		keys   []string
+		suffix string
+	}{{created, ""}, {updated, r.store.dialect.upsertTech}} {
+		if len(write.keys) == 0 {
+			continue
+		}
+		slices.Sort(write.keys)
+		args := make([]any, 0, 8*len(write.keys))
+		for _, key := range write.keys {
+			t := techs[key]
+			args = append(args, t.ID, t.Key, t.Name, t.Mentions, t.Priority, t.Priority.Rank(), t.CreatedAt, t.UpdatedAt)
+		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO techs (id, name_key, name, mentions, priority, priority_rank, created_at, updated_at) VALUES "+
+				placeholderRows(len(write.keys), 8)+write.suffix,
+			args...); err != nil {
+			return fmt.Errorf("storing techs: %w", err)
+		}
+	}
+	return nil
+}
+
+func sortedUnique(values []string) []string {
+	values = slices.Clone(values)
+	slices.Sort(values)
+	return slices.Compact(values)
 }
 
 const techColumns = "id, name_key, name, mentions, priority, created_at, updated_at"
