@@ -26,21 +26,47 @@ func (s *SQLStore) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) 
 	if len(ids) == 0 {
 		return pending, nil
 	}
+	// The API recorded nearly every command when it accepted it: lock those
+	// first, and insert only the others (sent by another producer, or before
+	// the API recorded commands).
+	if err := s.lockCommands(ctx, tx, ids, pending); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := pending[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return pending, nil
+	}
 	now := time.Now().UTC()
-	args := make([]any, 0, 4*len(ids))
-	idArgs := make([]any, len(ids))
-	for i, id := range ids {
+	args := make([]any, 0, 4*len(missing))
+	for _, id := range missing {
 		args = append(args, id, command.StatusPending, now, now)
-		idArgs[i] = id
 	}
 	if _, err := tx.ExecContext(ctx,
-		"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(ids), 4)+s.dialect.ignoreDuplicateCommand,
+		"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+s.dialect.ignoreDuplicateCommand,
 		args...); err != nil {
 		return nil, fmt.Errorf("recording commands: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM commands WHERE id IN "+placeholderList(len(ids))+" ORDER BY id"+s.dialect.forUpdate, idArgs...)
+	if err := s.lockCommands(ctx, tx, missing, pending); err != nil {
+		return nil, err
+	}
+	return pending, nil
+}
+
+// lockCommands locks the rows of ids that exist, in id order, and notes in
+// pending whether each is still pending.
+func (s *SQLStore) lockCommands(ctx context.Context, tx *sql.Tx, ids []string, pending map[string]bool) error {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM commands WHERE id IN "+placeholderList(len(ids))+" ORDER BY id"+s.dialect.forUpdate, args...)
 	if err != nil {
-		return nil, fmt.Errorf("reading commands: %w", err)
+		return fmt.Errorf("reading commands: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -49,11 +75,11 @@ func (s *SQLStore) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) 
 			status command.Status
 		)
 		if err := rows.Scan(&id, &status); err != nil {
-			return nil, fmt.Errorf("reading commands: %w", err)
+			return fmt.Errorf("reading commands: %w", err)
 		}
 		pending[id] = status == command.StatusPending
 	}
-	return pending, rows.Err()
+	return rows.Err()
 }
 
 // ClaimCommand is ClaimCommands for one command.
@@ -72,6 +98,16 @@ func (s *SQLStore) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []pro
 	if len(commands) == 0 {
 		return nil
 	}
+	update := markProcessed(commands)
+	if _, err := tx.ExecContext(ctx, update.query, update.args...); err != nil {
+		return fmt.Errorf("marking commands processed: %w", err)
+	}
+	return nil
+}
+
+// markProcessed is the statement that marks commands processed; there must be
+// at least one.
+func markProcessed(commands []processedCommand) statement {
 	var (
 		subject strings.Builder
 		args    = make([]any, 0, 3*len(commands)+2)
@@ -85,12 +121,7 @@ func (s *SQLStore) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []pro
 	}
 	subject.WriteString(" END")
 	args = append(append(args, command.StatusProcessed, time.Now().UTC()), ids...)
-	if _, err := tx.ExecContext(ctx,
-		"UPDATE commands SET tech_id = "+subject.String()+", status = ?, updated_at = ? WHERE id IN "+placeholderList(len(ids)),
-		args...); err != nil {
-		return fmt.Errorf("marking commands processed: %w", err)
-	}
-	return nil
+	return statement{"UPDATE commands SET tech_id = " + subject.String() + ", status = ?, updated_at = ? WHERE id IN " + placeholderList(len(ids)), args}
 }
 
 // acceptCall is one command waiting to be recorded as accepted.

@@ -44,17 +44,22 @@ func writeOutbox(ctx context.Context, tx *sql.Tx, entries []outboxEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	insert := outboxInsert(entries)
+	if _, err := tx.ExecContext(ctx, insert.query, insert.args...); err != nil {
+		return fmt.Errorf("writing events to the outbox: %w", err)
+	}
+	return nil
+}
+
+// outboxInsert is the statement inserting entries, in order; there must be at
+// least one.
+func outboxInsert(entries []outboxEntry) statement {
 	now := time.Now().UTC()
 	args := make([]any, 0, 5*len(entries))
 	for _, e := range entries {
 		args = append(args, e.topic, e.uuid, e.payload, e.metadata, now)
 	}
-	if _, err := tx.ExecContext(ctx,
-		"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES "+placeholderRows(len(entries), 5),
-		args...); err != nil {
-		return fmt.Errorf("writing events to the outbox: %w", err)
-	}
-	return nil
+	return statement{"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES " + placeholderRows(len(entries), 5), args}
 }
 
 // placeholderRows is the VALUES list of a statement inserting rows of width

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,9 @@ type sqlDialect struct {
 	forUpdate string
 	// skipLocked makes a locking read pass over rows another transaction holds.
 	skipLocked string
+	// multiStatements is set when the pool's connections take several
+	// statements in one query: a batch's writes then cost one round trip.
+	multiStatements bool
 	// retryable reports errors after which the whole transaction may be run again
 	// (deadlocks, a unique key taken by a concurrent transaction).
 	retryable func(error) bool
@@ -179,6 +183,41 @@ func (s *SQLStore) notifyOutbox() {
 	case s.outboxWritten <- struct{}{}:
 	default: // a wake-up is pending already
 	}
+}
+
+// statement is one SQL statement and its arguments.
+type statement struct {
+	query string
+	args  []any
+}
+
+// execAll runs statements in tx, in order; where the connections allow it,
+// in one round trip.
+func (s *SQLStore) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) error {
+	if len(statements) == 0 {
+		return nil
+	}
+	if !s.dialect.multiStatements {
+		for _, st := range statements {
+			if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		query strings.Builder
+		args  []any
+	)
+	for i, st := range statements {
+		if i > 0 {
+			query.WriteString(";\n")
+		}
+		query.WriteString(st.query)
+		args = append(args, st.args...)
+	}
+	_, err := tx.ExecContext(ctx, query.String(), args...)
+	return err
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.

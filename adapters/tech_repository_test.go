@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -520,5 +521,91 @@ func TestMySQLMigrationsRunConcurrently(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// Concurrent accepts are recorded together; each id is created once, however
+// many submissions carry it.
+func TestCommandLogConcurrentAccepts(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			shared := testenv.UniqueName("shared-")
+			const n = 40
+			var (
+				wg      sync.WaitGroup
+				created atomic.Int32
+				errs    = make([]error, n)
+			)
+			for i := range n {
+				wg.Go(func() {
+					id := shared
+					if i%2 == 1 {
+						id = fmt.Sprintf("%s-own-%d", shared, i)
+					}
+					status, wasCreated, err := store.Accept(context.Background(), id, time.Now())
+					if err == nil && status != command.StatusPending {
+						err = fmt.Errorf("status %s, want pending", status)
+					}
+					if wasCreated && id == shared {
+						created.Add(1)
+					}
+					if !wasCreated && id != shared {
+						err = fmt.Errorf("%s was not created", id)
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			if got := created.Load(); got != 1 {
+				t.Fatalf("the shared id was created %d times, want once", got)
+			}
+		})
+	}
+}
+
+// A write the database refuses fails the command that made it, not the
+// others committed in the same batch.
+func TestMySQLStoreRefusedMentionFailsAlone(t *testing.T) {
+	t.Parallel()
+	store := newStores(t)["mysql"]
+	name := testenv.UniqueName("Neighbour ")
+	parsed, _ := tech.ParseName(name)
+	// Longer than the name_key column: MySQL refuses the row in strict mode.
+	tooLong := strings.Repeat("x", 500)
+
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("%s-%d", name, i)
+			if i != n/2 {
+				_, errs[i] = mentionErr(context.Background(), store, id, name)
+				return
+			}
+			_, errs[i] = store.MentionTech(context.Background(), id, tooLong,
+				func(_ context.Context, _ *tech.Tech, _ command.EventPublisher) (tech.Tech, error) {
+					created := tech.New(parsed, policy, time.Now())
+					created.ID, created.Key, created.Name = testenv.UniqueName("refused-"), tooLong, tooLong
+					return created, nil
+				})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == n/2 && err == nil {
+			t.Fatal("the refused mention succeeded")
+		}
+		if i != n/2 && err != nil {
+			t.Fatalf("mention %d: %v", i, err)
+		}
+	}
+	if got := techNamed(t, store, name); got.Mentions != n-1 {
+		t.Fatalf("mentions = %d, want %d", got.Mentions, n-1)
 	}
 }

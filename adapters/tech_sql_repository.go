@@ -158,13 +158,17 @@ func (r *TechSQLRepository) mentionInTx(ctx context.Context, batch []*mentionCal
 			outcomes[i].applied = true
 		}
 
-		if err := r.storeTechs(ctx, tx, current, changed, existed); err != nil {
-			return err
+		writes := r.techWrites(current, changed, existed)
+		if len(processed) > 0 {
+			writes = append(writes, markProcessed(processed))
 		}
-		if err := r.store.MarkProcessed(ctx, tx, processed); err != nil {
-			return err
+		if len(events) > 0 {
+			writes = append(writes, outboxInsert(events))
 		}
-		return writeOutbox(ctx, tx, events)
+		if err := r.store.execAll(ctx, tx, writes...); err != nil {
+			return fmt.Errorf("storing the batch: %w", err)
+		}
+		return nil
 	})
 	if err == nil && len(events) > 0 {
 		r.store.notifyOutbox()
@@ -202,11 +206,12 @@ func (r *TechSQLRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []st
 	return techs, rows.Err()
 }
 
-// storeTechs writes the techs of changed keys: those that were not in the
-// store yet with a plain insert, which fails if a concurrent transaction
-// created the tech meanwhile (the batch is then run again and finds it), and
-// those that were, locked since, with an upsert that updates them.
-func (r *TechSQLRepository) storeTechs(ctx context.Context, tx *sql.Tx, techs map[string]tech.Tech, changed, existed map[string]bool) error {
+// techWrites are the statements that store the techs of changed keys: those
+// that were not in the store yet with a plain insert, which fails if a
+// concurrent transaction created the tech meanwhile (the batch is then run
+// again and finds it), and those that were, locked since, with an upsert that
+// updates them.
+func (r *TechSQLRepository) techWrites(techs map[string]tech.Tech, changed, existed map[string]bool) []statement {
 	var created, updated []string
 	for key := range changed {
 		if existed[key] {
@@ -215,6 +220,7 @@ func (r *TechSQLRepository) storeTechs(ctx context.Context, tx *sql.Tx, techs ma
 			created = append(created, key)
 		}
 	}
+	var statements []statement
 	for _, write := range []struct {
 		keys   []string
 		suffix string
@@ -228,14 +234,13 @@ func (r *TechSQLRepository) storeTechs(ctx context.Context, tx *sql.Tx, techs ma
 			t := techs[key]
 			args = append(args, t.ID, t.Key, t.Name, t.Mentions, t.Priority, t.Priority.Rank(), t.CreatedAt, t.UpdatedAt)
 		}
-		if _, err := tx.ExecContext(ctx,
-			"INSERT INTO techs (id, name_key, name, mentions, priority, priority_rank, created_at, updated_at) VALUES "+
-				placeholderRows(len(write.keys), 8)+write.suffix,
-			args...); err != nil {
-			return fmt.Errorf("storing techs: %w", err)
-		}
+		statements = append(statements, statement{
+			"INSERT INTO techs (id, name_key, name, mentions, priority, priority_rank, created_at, updated_at) VALUES " +
+				placeholderRows(len(write.keys), 8) + write.suffix,
+			args,
+		})
 	}
-	return nil
+	return statements
 }
 
 func sortedUnique(values []string) []string {
