@@ -37,7 +37,7 @@ type KafkaConfig struct {
 
 const (
 	defaultKafkaClientID          = "techradar"
-	defaultKafkaTopicPartitions   = 16
+	defaultKafkaTopicPartitions   = 32
 	defaultKafkaReplicationFactor = 1
 	defaultKafkaSessionTimeout    = 10 * time.Second
 	defaultKafkaNackResendSleep   = time.Second

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -173,7 +172,7 @@ func (t *RedisStreamTransport) Subscriber(consumerGroup string) (message.Subscri
 	if t.config.Concurrency == 1 {
 		return t.consumer(consumerGroup, t.config.Consumer)
 	}
-	merged := &mergedSubscriber{closing: make(chan struct{})}
+	merged := newMergedSubscriber(nil)
 	for i := range t.config.Concurrency {
 		consumer, err := t.consumer(consumerGroup, fmt.Sprintf("%s-%d", t.config.Consumer, i+1))
 		if err != nil {
@@ -275,54 +274,4 @@ func (l quietClosingLogger) Error(msg string, err error, fields watermill.LogFie
 
 func (l quietClosingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return quietClosingLogger{l.LoggerAdapter.With(fields)}
-}
-
-// mergedSubscriber subscribes each of its subscribers and merges what they
-// deliver into one channel, closed once all of theirs are.
-type mergedSubscriber struct {
-	subscribers []*redisstream.Subscriber
-	closing     chan struct{}
-	closeOnce   sync.Once
-}
-
-func (m *mergedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	inputs := make([]<-chan *message.Message, 0, len(m.subscribers))
-	for _, subscriber := range m.subscribers {
-		input, err := subscriber.Subscribe(ctx, topic)
-		if err != nil {
-			// Those already subscribed stop with Close.
-			return nil, err
-		}
-		inputs = append(inputs, input)
-	}
-	output := make(chan *message.Message)
-	var forwarding sync.WaitGroup
-	for _, input := range inputs {
-		forwarding.Go(func() {
-			for msg := range input {
-				select {
-				case output <- msg:
-				case <-m.closing:
-					// Not acked: it stays pending, for a consumer to claim.
-					return
-				}
-			}
-		})
-	}
-	go func() {
-		forwarding.Wait()
-		close(output)
-	}()
-	return output, nil
-}
-
-func (m *mergedSubscriber) Close() error {
-	m.closeOnce.Do(func() { close(m.closing) })
-	var errs []error
-	for _, subscriber := range m.subscribers {
-		if err := subscriber.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"regexp"
 	"strconv"
 	"sync"
@@ -33,6 +34,11 @@ type SQLTransportConfig struct {
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration
+	// Partitions is how many tables a topic is spread over, each with its own
+	// offsets: a consumer group handles one message of each at a time, so this
+	// is how many it handles at once. Raising it is safe at any time; lowering
+	// it strands the messages of the partitions dropped, so drain them first.
+	Partitions int
 }
 
 const (
@@ -40,6 +46,7 @@ const (
 	defaultSQLTransportBatchSize       = 100
 	defaultSQLTransportAckDeadline     = 30 * time.Second
 	defaultSQLTransportNackResendSleep = time.Second
+	defaultSQLTransportPartitions      = 16
 
 	// sqlTransportPayloadType stores payloads as bytes: the default JSON column
 	// would refuse a payload that is not JSON, such as a foreign message the
@@ -73,6 +80,9 @@ func (c SQLTransportConfig) withDefaults() SQLTransportConfig {
 	if c.NackResendSleep == 0 {
 		c.NackResendSleep = defaultSQLTransportNackResendSleep
 	}
+	if c.Partitions == 0 {
+		c.Partitions = defaultSQLTransportPartitions
+	}
 	return c
 }
 
@@ -80,6 +90,9 @@ func (c SQLTransportConfig) validate() error {
 	var errs []error
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("batch size must be at least 1, got %d", c.BatchSize))
+	}
+	if c.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("partitions must be at least 1, got %d", c.Partitions))
 	}
 	for name, d := range map[string]time.Duration{
 		"poll interval":     c.PollInterval,
@@ -97,13 +110,18 @@ func (c SQLTransportConfig) validate() error {
 // of messages per topic, appended to by publishers, and one table of offsets
 // per topic, one row per consumer group.
 //
-// Delivery is at least once, in offset order. A subscriber reads a batch and
-// advances its group's offset past the messages acked, all in one
-// transaction that holds the group's offset row locked: a crashed subscriber's
-// transaction rolls back and the batch is read again, by any subscriber of the
-// group, as soon as MySQL notices the connection is gone. The same lock makes
-// the subscribers of a group take turns rather than share the work: more
-// workers add availability, not throughput. A new group starts at the first
+// A topic is spread over Partitions tables: the first is named after the
+// topic, the others after the topic and ".p1", ".p2"... A publish goes to one
+// of them, picked from its first message's UUID.
+//
+// Delivery is at least once, in offset order within a partition. A subscriber
+// reads a batch of a partition and advances its group's offset past the
+// messages acked, all in one transaction that holds the group's offset row of
+// that partition locked: a crashed subscriber's transaction rolls back and the
+// batch is read again, by any subscriber of the group, as soon as MySQL
+// notices the connection is gone. The same lock makes the subscribers of a
+// group take turns on a partition: a group handles one message per partition
+// at a time, whatever the number of workers. A new group starts at the first
 // message. Tables are created on first use of a topic; messages are never
 // deleted.
 //
@@ -113,13 +131,14 @@ func (c SQLTransportConfig) validate() error {
 // then never look back. The transport closes that gap with a high-water mark:
 // see highWaterMark.
 type SQLTransport struct {
-	db        *sql.DB
-	barrierDB *sql.DB
-	config    SQLTransportConfig
-	logger    watermill.LoggerAdapter
-	schema    sqlTransportSchema
-	offsets   sqlTransportOffsets
-	publisher *sqlTransportPublisher
+	db          *sql.DB
+	subscribeDB *sql.DB
+	barrierDB   *sql.DB
+	config      SQLTransportConfig
+	logger      watermill.LoggerAdapter
+	schema      sqlTransportSchema
+	offsets     sqlTransportOffsets
+	publisher   *sqlTransportPublisher
 
 	initializedTopics sync.Map // topic → struct{}, once its tables exist
 }
@@ -145,7 +164,16 @@ func NewSQLTransport(dsn string, pool MySQLPoolConfig, config SQLTransportConfig
 		_ = db.Close()
 		return nil, fmt.Errorf("sql transport: %w", err)
 	}
-	t := &SQLTransport{db: db, barrierDB: barrierDB, config: config, logger: logger}
+	// Every subscription of every partition holds a connection while it
+	// reads and hands over a batch: they get a pool of their own, without a
+	// bound, so that they can never take the connections publishes need.
+	subscribeDB, err := OpenMySQL(dsn, MySQLPoolConfig{MaxIdleConns: pool.MaxIdleConns, ConnMaxLifetime: pool.ConnMaxLifetime})
+	if err != nil {
+		_ = db.Close()
+		_ = barrierDB.Close()
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	t := &SQLTransport{db: db, subscribeDB: subscribeDB, barrierDB: barrierDB, config: config, logger: logger}
 	t.schema = sqlTransportSchema{
 		DefaultMySQLSchema: watermillsql.DefaultMySQLSchema{
 			GenerateMessagesTableName: func(topic string) string { return quoteSQLName(sqlTransportTable("watermill_", topic)) },
@@ -172,7 +200,7 @@ func (t *SQLTransport) Subscriber(consumerGroup string) (message.Subscriber, err
 		return nil, errors.New("sql subscriber: empty consumer group")
 	}
 	ackDeadline := t.config.AckDeadline
-	subscriber, err := watermillsql.NewSubscriber(t.db, watermillsql.SubscriberConfig{
+	subscriber, err := watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
 		AckDeadline:    &ackDeadline,
 		PollInterval:   t.config.PollInterval,
@@ -183,7 +211,35 @@ func (t *SQLTransport) Subscriber(consumerGroup string) (message.Subscriber, err
 	if err != nil {
 		return nil, fmt.Errorf("sql subscriber for group %s: %w", consumerGroup, err)
 	}
-	return sqlTransportSubscriber{Subscriber: subscriber, transport: t}, nil
+	return newMergedSubscriber(t.partitionTopics, sqlTransportSubscriber{Subscriber: subscriber, transport: t}), nil
+}
+
+// partitionTopics are the topics the partitions of topic are stored as.
+func (t *SQLTransport) partitionTopics(topic string) []string {
+	topics := make([]string, t.config.Partitions)
+	for i := range topics {
+		topics[i] = t.partitionTopic(topic, i)
+	}
+	return topics
+}
+
+func (t *SQLTransport) partitionTopic(topic string, partition int) string {
+	if partition == 0 {
+		// The first partition is the topic itself, so that a transport with
+		// one partition stores topics as plain watermill-sql does.
+		return topic
+	}
+	return topic + ".p" + strconv.Itoa(partition)
+}
+
+// partitionOf picks the partition of a publish.
+func (t *SQLTransport) partitionOf(topic string, messages []*message.Message) string {
+	if t.config.Partitions == 1 {
+		return topic
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(messages[0].UUID))
+	return t.partitionTopic(topic, int(h.Sum32()%uint32(t.config.Partitions)))
 }
 
 func (t *SQLTransport) Ping(ctx context.Context) error {
@@ -200,6 +256,9 @@ func (t *SQLTransport) Close() error {
 	if err := t.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the sql transport's pool: %w", err))
 	}
+	if err := t.subscribeDB.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the sql transport's subscriber pool: %w", err))
+	}
 	if err := t.barrierDB.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the sql transport's barrier pool: %w", err))
 	}
@@ -210,6 +269,13 @@ func (t *SQLTransport) Close() error {
 // goes into table names and so into queries.
 var sqlTopicCharacters = regexp.MustCompile(`^[A-Za-z0-9\-$:._]+$`)
 
+func (t *SQLTransport) checkTopic(topic string) error {
+	if !sqlTopicCharacters.MatchString(topic) {
+		return fmt.Errorf("sql transport: topic %q may only have ASCII letters, digits and -$:._", topic)
+	}
+	return nil
+}
+
 // initializeTopic creates the topic's tables and its gate row, once per topic
 // and process, always outside any transaction of the caller: CREATE TABLE
 // would commit it.
@@ -217,8 +283,8 @@ func (t *SQLTransport) initializeTopic(ctx context.Context, topic string) error 
 	if _, done := t.initializedTopics.Load(topic); done {
 		return nil
 	}
-	if !sqlTopicCharacters.MatchString(topic) {
-		return fmt.Errorf("sql transport: topic %q may only have ASCII letters, digits and -$:._", topic)
+	if err := t.checkTopic(topic); err != nil {
+		return err
 	}
 	queries := append(t.schema.SchemaInitializingQueries(topic), t.offsets.SchemaInitializingQueries(topic)...)
 	queries = append(queries,
@@ -240,9 +306,24 @@ func (t *SQLTransport) initializeTopic(ctx context.Context, topic string) error 
 // row exclusively waits for the publishes in flight and holds new ones back
 // for as long as reading the largest offset takes. Offsets up to that one are
 // final: an insert still to come takes a larger one.
-func (t *SQLTransport) highWaterMark(ctx context.Context, topic string) (mark int64, err error) {
+//
+// A look without locks comes first: when no message past the group's offset
+// is visible, there is nothing to read yet, and no reason to hold publishers
+// back. That is every poll of an idle topic.
+func (t *SQLTransport) highWaterMark(ctx context.Context, topic, consumerGroup string) (mark int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, sqlTransportBarrierTimeout)
 	defer cancel()
+	var largest, acked sql.NullInt64
+	if err := t.barrierDB.QueryRowContext(ctx,
+		"SELECT (SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)+"), "+
+			"(SELECT `offset_acked` FROM "+t.offsets.MessagesOffsetsTable(topic)+" WHERE `consumer_group` = ?)",
+		consumerGroup).Scan(&largest, &acked); err != nil {
+		return 0, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
+	}
+	if largest.Int64 <= acked.Int64 {
+		return acked.Int64, nil
+	}
+
 	tx, err := t.barrierDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return 0, err
@@ -257,7 +338,6 @@ func (t *SQLTransport) highWaterMark(ctx context.Context, topic string) (mark in
 		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
 		return 0, fmt.Errorf("locking the gate of topic %s: %w", topic, err)
 	}
-	var largest sql.NullInt64
 	if err := tx.QueryRowContext(ctx, "SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)).Scan(&largest); err != nil {
 		return 0, fmt.Errorf("reading the last offset of topic %s: %w", topic, err)
 	}
@@ -278,7 +358,7 @@ type sqlTransportSchema struct {
 // no better place, and the library asks for the query right before it runs
 // it. A failure reads nothing this round; the subscriber polls again.
 func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
-	mark, err := s.transport.highWaterMark(context.Background(), topic)
+	mark, err := s.transport.highWaterMark(context.Background(), topic, consumerGroup)
 	if err != nil {
 		s.transport.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
 		mark = 0
@@ -352,6 +432,10 @@ func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Messa
 	}
 	ctx := context.Background()
 	t := p.transport
+	if err := t.checkTopic(topic); err != nil {
+		return err
+	}
+	topic = t.partitionOf(topic, messages)
 	if err := t.initializeTopic(ctx, topic); err != nil {
 		return err
 	}

@@ -57,10 +57,10 @@ type Config struct {
 	RedisStreamClaimIdle       time.Duration `name:"redisstream-claim-idle" env:"REDISSTREAM_CLAIM_IDLE" default:"30s" help:"How long an unacknowledged entry waits before another consumer takes it over (how a crashed worker's messages come back); above the longest handling time."`
 	RedisStreamClaimInterval   time.Duration `name:"redisstream-claim-interval" env:"REDISSTREAM_CLAIM_INTERVAL" default:"5s" help:"How often a subscriber looks for entries to take over."`
 	RedisStreamNackResendSleep time.Duration `name:"redisstream-nack-resend-sleep" env:"REDISSTREAM_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Redis Streams message is handled again."`
-	RedisStreamConcurrency     int           `name:"redisstream-concurrency" env:"REDISSTREAM_CONCURRENCY" default:"4" help:"Messages of one handler this process works on at once on Redis Streams, each read by a consumer of its own (REDISSTREAM_CONSUMER-1, -2, ...)."`
+	RedisStreamConcurrency     int           `name:"redisstream-concurrency" env:"REDISSTREAM_CONCURRENCY" default:"32" help:"Messages of one handler this process works on at once on Redis Streams, each read by a consumer of its own (REDISSTREAM_CONSUMER-1, -2, ...); the commands in flight share database transactions."`
 
 	KafkaClientID          string        `name:"kafka-client-id" env:"KAFKA_CLIENT_ID" default:"techradar" help:"Client id sent to the Kafka brokers."`
-	KafkaTopicPartitions   int           `name:"kafka-topic-partitions" env:"KAFKA_TOPIC_PARTITIONS" default:"16" help:"Partitions of the topics techradar creates: the most workers that can share a handler's messages."`
+	KafkaTopicPartitions   int           `name:"kafka-topic-partitions" env:"KAFKA_TOPIC_PARTITIONS" default:"32" help:"Partitions of the topics techradar creates: the most workers that can share a handler's messages."`
 	KafkaReplicationFactor int           `name:"kafka-replication-factor" env:"KAFKA_REPLICATION_FACTOR" default:"1" help:"Replication factor of the topics techradar creates (3 on a production cluster)."`
 	KafkaSessionTimeout    time.Duration `name:"kafka-session-timeout" env:"KAFKA_SESSION_TIMEOUT" default:"10s" help:"How long a silent consumer keeps its partitions before the group takes them back; the broker bounds it."`
 	KafkaNackResendSleep   time.Duration `name:"kafka-nack-resend-sleep" env:"KAFKA_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
@@ -69,6 +69,7 @@ type Config struct {
 	SQLTransportPollInterval    time.Duration `name:"sql-transport-poll-interval" env:"SQL_TRANSPORT_POLL_INTERVAL" default:"100ms" help:"Pause between two queries for new messages that found none (TRANSPORT=sql)."`
 	SQLTransportBatchSize       int           `name:"sql-transport-batch-size" env:"SQL_TRANSPORT_BATCH_SIZE" default:"100" help:"Messages read per transaction (TRANSPORT=sql); a crash redelivers what the batch had handled."`
 	SQLTransportAckDeadline     time.Duration `name:"sql-transport-ack-deadline" env:"SQL_TRANSPORT_ACK_DEADLINE" default:"30s" help:"How long a handler has to acknowledge a message before it is delivered again (TRANSPORT=sql)."`
+	SQLTransportPartitions      int           `name:"sql-transport-partitions" env:"SQL_TRANSPORT_PARTITIONS" default:"16" help:"Tables each topic is spread over (TRANSPORT=sql): how many messages of one handler a group handles at once. Raise it freely; drain a topic before lowering it."`
 	SQLTransportNackResendSleep time.Duration `name:"sql-transport-nack-resend-sleep" env:"SQL_TRANSPORT_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked message is handled again (TRANSPORT=sql)."`
 
 	PriorityMediumAt int `name:"priority-medium-at" env:"PRIORITY_MEDIUM_AT" default:"3" help:"Mentions from which a tech has medium priority."`
@@ -244,6 +245,9 @@ func (c Config) validateTransportSettings(bad func(variable string, format strin
 	}
 	if c.KafkaSessionTimeout < time.Second {
 		bad("KAFKA_SESSION_TIMEOUT", "must be at least 1s (brokers refuse less than 6s by default), got %s", c.KafkaSessionTimeout)
+	}
+	if c.SQLTransportPartitions < 1 || c.SQLTransportPartitions > 256 {
+		bad("SQL_TRANSPORT_PARTITIONS", "must be between 1 and 256, got %d", c.SQLTransportPartitions)
 	}
 	if c.SQLTransportBatchSize < 1 || c.SQLTransportBatchSize > 10000 {
 		bad("SQL_TRANSPORT_BATCH_SIZE", "must be between 1 and 10000, got %d", c.SQLTransportBatchSize)

@@ -53,6 +53,7 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"no kafka replication", config.RoleServe, func(c *config.Config) { c.KafkaReplicationFactor = 0 }, []string{"KAFKA_REPLICATION_FACTOR"}},
 		{"short kafka session", config.RoleServe, func(c *config.Config) { c.KafkaSessionTimeout = time.Millisecond }, []string{"KAFKA_SESSION_TIMEOUT"}},
 		{"no sql batch", config.RoleServe, func(c *config.Config) { c.SQLTransportBatchSize = 0 }, []string{"SQL_TRANSPORT_BATCH_SIZE"}},
+		{"no sql partitions", config.RoleServe, func(c *config.Config) { c.SQLTransportPartitions = 0 }, []string{"SQL_TRANSPORT_PARTITIONS"}},
 		{"several errors at once", config.RoleServe, func(c *config.Config) { c.Transport, c.Cache = "x", "y" }, []string{"TRANSPORT", "CACHE"}},
 		{"unknown SMS provider", config.RoleServe, func(c *config.Config) { c.SMSProvider = "twilio" }, []string{"SMS_PROVIDER", "twilio"}},
 		{"http SMS provider without URL", config.RoleServe, func(c *config.Config) { c.SMSProvider = "http" }, []string{"SMS_PROVIDER_URL"}},

@@ -65,6 +65,7 @@ func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapte
 		BatchSize:       cfg.SQLTransportBatchSize,
 		AckDeadline:     cfg.SQLTransportAckDeadline,
 		NackResendSleep: cfg.SQLTransportNackResendSleep,
+		Partitions:      cfg.SQLTransportPartitions,
 	}, logger)
 }
 
