@@ -13,7 +13,7 @@ import (
 	"github.com/techradar/techradar/internal/testenv"
 )
 
-func newCaches(t *testing.T) map[string]query.ReadModelCache {
+func newCaches(t testing.TB) map[string]query.ReadModelCache {
 	t.Helper()
 	opts, prefix := testenv.Redis(t)
 	client := redis.NewClient(opts)

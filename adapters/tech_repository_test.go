@@ -32,7 +32,7 @@ type techStore interface {
 	RelayOutbox(ctx context.Context, publisher message.Publisher, config adapters.OutboxRelayConfig, logger *slog.Logger) error
 }
 
-func newStores(t *testing.T) map[string]techStore {
+func newStores(t testing.TB) map[string]techStore {
 	t.Helper()
 	stores := map[string]techStore{}
 	for name, store := range openSQLStores(t) {
@@ -54,7 +54,7 @@ type storeUnderTest struct {
 	*adapters.TechSQLRepository
 }
 
-func withTechRepository(t *testing.T, store *adapters.SQLStore) techStore {
+func withTechRepository(t testing.TB, store *adapters.SQLStore) techStore {
 	t.Helper()
 	repo, err := adapters.NewTechSQLRepository(store, eventBusFactory)
 	if err != nil {
@@ -65,7 +65,7 @@ func withTechRepository(t *testing.T, store *adapters.SQLStore) techStore {
 
 // openSQLStores opens every store the suites run against, each empty: SQLite
 // in a file of the test's own, MySQL in a database of the test's own.
-func openSQLStores(t *testing.T) map[string]*adapters.SQLStore {
+func openSQLStores(t testing.TB) map[string]*adapters.SQLStore {
 	t.Helper()
 	sqlite, err := adapters.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
 	if err != nil {
@@ -135,16 +135,20 @@ func mentionErr(ctx context.Context, store techStore, commandID, rawName string)
 	if err != nil {
 		return false, err
 	}
-	return store.MentionTech(ctx, commandID, name.Key(),
-		func(ctx context.Context, current *tech.Tech, events command.EventPublisher) (tech.Tech, error) {
-			if current == nil {
-				created := tech.New(name, policy, time.Now())
-				return created, events.Publish(ctx, created.Created(commandID))
-			}
-			next := *current
-			next.Mention(policy, time.Now())
-			return next, events.Publish(ctx, next.Mentioned(commandID))
-		})
+	return store.MentionTech(ctx, commandID, name.Key(), mentionOf(name, commandID))
+}
+
+// mentionOf is what CreateTech's handler does to the tech named name.
+func mentionOf(name tech.Name, commandID string) command.MentionFunc {
+	return func(ctx context.Context, current *tech.Tech, events command.EventPublisher) (tech.Tech, error) {
+		if current == nil {
+			created := tech.New(name, policy, time.Now())
+			return created, events.Publish(ctx, created.Created(commandID))
+		}
+		next := *current
+		next.Mention(policy, time.Now())
+		return next, events.Publish(ctx, next.Mentioned(commandID))
+	}
 }
 
 func techNamed(t *testing.T, store techStore, rawName string) query.Tech {
