@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -205,6 +206,7 @@ func (t *SQLTransport) Subscriber(consumerGroup string) (message.Subscriber, err
 		AckDeadline:    &ackDeadline,
 		PollInterval:   t.config.PollInterval,
 		ResendInterval: t.config.NackResendSleep,
+		BackoffManager: newSQLIdleBackoff(t.config.PollInterval, t.config.NackResendSleep),
 		SchemaAdapter:  t.schema,
 		OffsetsAdapter: t.offsets,
 	}, t.logger)
@@ -212,6 +214,41 @@ func (t *SQLTransport) Subscriber(consumerGroup string) (message.Subscriber, err
 		return nil, fmt.Errorf("sql subscriber for group %s: %w", consumerGroup, err)
 	}
 	return newMergedSubscriber(t.partitionTopics, sqlTransportSubscriber{Subscriber: subscriber, transport: t}), nil
+}
+
+// sqlIdleBackoff paces the polls of one subscriber's partitions: every
+// PollInterval while any of them has had a message lately, and the longer
+// they have all been empty the less often, up to sqlMaxIdlePolls times
+// PollInterval. Every partition of every handler polls, so an idle service
+// would otherwise keep the database busy answering that nothing is new.
+type sqlIdleBackoff struct {
+	watermillsql.BackoffManager // for errors
+	pollInterval                time.Duration
+	lastMessage                 atomic.Int64 // unix nanoseconds
+}
+
+// sqlMaxIdlePolls bounds how much an idle subscriber slows its polls down: it
+// is also the most a message that ends a long quiet waits.
+const sqlMaxIdlePolls = 10
+
+func newSQLIdleBackoff(pollInterval, retryInterval time.Duration) *sqlIdleBackoff {
+	b := &sqlIdleBackoff{BackoffManager: watermillsql.NewDefaultBackoffManager(pollInterval, retryInterval), pollInterval: pollInterval}
+	b.lastMessage.Store(time.Now().UnixNano())
+	return b
+}
+
+func (b *sqlIdleBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err != nil {
+		return b.BackoffManager.HandleError(logger, noMsg, err)
+	}
+	now := time.Now()
+	if !noMsg {
+		b.lastMessage.Store(now.UnixNano())
+		return 0
+	}
+	// Idle for ten seconds, polled every second (with the default interval).
+	idle := now.Sub(time.Unix(0, b.lastMessage.Load()))
+	return min(max(idle/sqlMaxIdlePolls, b.pollInterval), sqlMaxIdlePolls*b.pollInterval)
 }
 
 // partitionTopics are the topics the partitions of topic are stored as.

@@ -66,7 +66,7 @@ type Config struct {
 	KafkaNackResendSleep   time.Duration `name:"kafka-nack-resend-sleep" env:"KAFKA_NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
 	KafkaIdempotent        bool          `name:"kafka-idempotent" env:"KAFKA_IDEMPOTENT" default:"true" negatable:"" help:"Use the idempotent producer, so that a retried send is written once; turn off for brokers that do not allow it."`
 
-	SQLTransportPollInterval    time.Duration `name:"sql-transport-poll-interval" env:"SQL_TRANSPORT_POLL_INTERVAL" default:"100ms" help:"Pause between two queries for new messages that found none (TRANSPORT=sql)."`
+	SQLTransportPollInterval    time.Duration `name:"sql-transport-poll-interval" env:"SQL_TRANSPORT_POLL_INTERVAL" default:"100ms" help:"Pause between two queries for new messages that found none (TRANSPORT=sql); a handler whose partitions have all been empty for a while polls less often, down to every ten pauses."`
 	SQLTransportBatchSize       int           `name:"sql-transport-batch-size" env:"SQL_TRANSPORT_BATCH_SIZE" default:"100" help:"Messages read per transaction (TRANSPORT=sql); a crash redelivers what the batch had handled."`
 	SQLTransportAckDeadline     time.Duration `name:"sql-transport-ack-deadline" env:"SQL_TRANSPORT_ACK_DEADLINE" default:"30s" help:"How long a handler has to acknowledge a message before it is delivered again (TRANSPORT=sql)."`
 	SQLTransportPartitions      int           `name:"sql-transport-partitions" env:"SQL_TRANSPORT_PARTITIONS" default:"16" help:"Tables each topic is spread over (TRANSPORT=sql): how many messages of one handler a group handles at once. Raise it freely; drain a topic before lowering it."`
