@@ -182,12 +182,25 @@ func (s *SQLStore) relayOutboxBatch(ctx context.Context, publisher message.Publi
 		return 0, nil
 	}
 
-	ids := make([]any, len(batch))
+	// One publish per topic, in the order of the outbox: a transport that can
+	// send several messages at once does so, and order only matters, and is
+	// kept, within a topic.
+	var (
+		ids     = make([]any, len(batch))
+		topics  []string
+		byTopic = map[string][]*message.Message{}
+	)
 	for i, row := range batch {
-		if err := publisher.Publish(row.to, row.msg); err != nil {
-			return 0, fmt.Errorf("publishing outbox row %d to %s: %w", row.id, row.to, err)
+		if _, seen := byTopic[row.to]; !seen {
+			topics = append(topics, row.to)
 		}
+		byTopic[row.to] = append(byTopic[row.to], row.msg)
 		ids[i] = row.id
+	}
+	for _, topic := range topics {
+		if err := publisher.Publish(topic, byTopic[topic]...); err != nil {
+			return 0, fmt.Errorf("publishing %d outbox rows to %s: %w", len(byTopic[topic]), topic, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,6 +23,11 @@ type ReadModelRedisCache struct {
 	client *redis.Client
 	prefix string
 	ttl    time.Duration
+	// invalidations joins the Invalidate calls that arrive while an increment
+	// is on its way into the next one: under a stream of events, one
+	// round trip serves many.
+	invalidations *groupCommit[*invalidateCall]
+	flushing      sync.WaitGroup
 }
 
 var _ query.ReadModelCache = (*ReadModelRedisCache)(nil)
@@ -38,7 +44,9 @@ func NewReadModelRedisCache(client *redis.Client, prefix string, ttl time.Durati
 	if ttl <= 0 {
 		return nil, errors.New("ttl must be positive")
 	}
-	return &ReadModelRedisCache{client: client, prefix: prefix, ttl: ttl}, nil
+	c := &ReadModelRedisCache{client: client, prefix: prefix, ttl: ttl}
+	c.invalidations = newGroupCommit(maxBatch, 1, &c.flushing, c.incrementGeneration)
+	return c, nil
 }
 
 func (c *ReadModelRedisCache) generationKey() string { return c.prefix + ":generation" }
@@ -81,8 +89,22 @@ func (c *ReadModelRedisCache) Set(ctx context.Context, key string, generation ui
 	return c.client.Set(ctx, c.entryKey(key), entry, c.ttl).Err()
 }
 
+type invalidateCall struct{ pendingCall }
+
+// Invalidate starts a new generation. The increment that serves a call is
+// sent after the call arrived, so whatever was cached before the call is dead
+// once it returns, as if it had sent its own.
 func (c *ReadModelRedisCache) Invalidate(ctx context.Context) error {
-	return c.client.Incr(ctx, c.generationKey()).Err()
+	call := &invalidateCall{newPendingCall(ctx)}
+	c.invalidations.submit(call)
+	return call.await()
+}
+
+func (c *ReadModelRedisCache) incrementGeneration(ctx context.Context, calls []*invalidateCall) {
+	err := c.client.Incr(ctx, c.generationKey()).Err()
+	for _, call := range calls {
+		call.settle(err)
+	}
 }
 
 // Ping checks that Redis answers.

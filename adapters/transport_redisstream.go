@@ -128,7 +128,7 @@ type RedisStreamTransport struct {
 	config    RedisStreamConfig
 	logger    watermill.LoggerAdapter
 	client    *redis.Client // the publisher's; it closes it
-	publisher *redisstream.Publisher
+	publisher redisStreamPublisher
 }
 
 var _ Transport = (*RedisStreamTransport)(nil)
@@ -156,7 +156,46 @@ func NewRedisStreamTransport(options *redis.Options, config RedisStreamConfig, l
 		_ = client.Close()
 		return nil, fmt.Errorf("redis streams publisher: %w", err)
 	}
-	return &RedisStreamTransport{options: options, config: config, logger: logger, client: client, publisher: publisher}, nil
+	return &RedisStreamTransport{
+		options: options, config: config, logger: logger, client: client,
+		publisher: redisStreamPublisher{Publisher: publisher, client: client, maxLen: config.MaxLen},
+	}, nil
+}
+
+// redisStreamPublisher sends the messages of one publish in one round trip;
+// the library's publisher sends them, with the same arguments, one XADD at a
+// time, each waiting for the one before.
+type redisStreamPublisher struct {
+	*redisstream.Publisher
+	client *redis.Client
+	maxLen int64
+}
+
+func (p redisStreamPublisher) Publish(topic string, messages ...*message.Message) error {
+	if len(messages) < 2 {
+		return p.Publisher.Publish(topic, messages...)
+	}
+	var marshaller redisstream.DefaultMarshallerUnmarshaller
+	ctx := messages[0].Context()
+	commands, err := p.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, msg := range messages {
+			values, err := marshaller.Marshal(topic, msg)
+			if err != nil {
+				return fmt.Errorf("cannot marshal message %s: %w", msg.UUID, err)
+			}
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: topic, Values: values, MaxLen: p.maxLen, Approx: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis streams: publishing %d messages to %s: %w", len(messages), topic, err)
+	}
+	for i, command := range commands {
+		if err := command.Err(); err != nil {
+			return fmt.Errorf("redis streams: publishing message %s to %s: %w", messages[i].UUID, topic, err)
+		}
+	}
+	return nil
 }
 
 func (t *RedisStreamTransport) Publisher() message.Publisher { return t.publisher }

@@ -227,9 +227,13 @@ type sqlIdleBackoff struct {
 	lastMessage                 atomic.Int64 // unix nanoseconds
 }
 
-// sqlMaxIdlePolls bounds how much an idle subscriber slows its polls down: it
-// is also the most a message that ends a long quiet waits.
-const sqlMaxIdlePolls = 10
+// An idle subscriber slows its polls down to every sqlMaxIdlePolls poll
+// intervals, or every sqlMaxIdlePoll if that is longer: the most a message
+// that ends a long quiet waits.
+const (
+	sqlMaxIdlePolls = 10
+	sqlMaxIdlePoll  = time.Second
+)
 
 func newSQLIdleBackoff(pollInterval, retryInterval time.Duration) *sqlIdleBackoff {
 	b := &sqlIdleBackoff{BackoffManager: watermillsql.NewDefaultBackoffManager(pollInterval, retryInterval), pollInterval: pollInterval}
@@ -246,9 +250,9 @@ func (b *sqlIdleBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool,
 		b.lastMessage.Store(now.UnixNano())
 		return 0
 	}
-	// Idle for ten seconds, polled every second (with the default interval).
+	// Idle for ten seconds, polled every second.
 	idle := now.Sub(time.Unix(0, b.lastMessage.Load()))
-	return min(max(idle/sqlMaxIdlePolls, b.pollInterval), sqlMaxIdlePolls*b.pollInterval)
+	return min(max(idle/sqlMaxIdlePolls, b.pollInterval), max(sqlMaxIdlePolls*b.pollInterval, sqlMaxIdlePoll))
 }
 
 // partitionTopics are the topics the partitions of topic are stored as.
