@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/adapters"
@@ -114,7 +113,7 @@ func OpenPoisonAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger
 	}
 	a := &PoisonAdmin{cfg: cfg, store: store, closers: s.closers}
 	if cfg.Transport != config.TransportGoChannel {
-		if a.transport, err = NewTransport(cfg, watermill.NewSlogLogger(logger)); err != nil {
+		if a.transport, err = NewTransport(cfg, newWatermillLogger(logger)); err != nil {
 			return nil, errors.Join(err, a.Close())
 		}
 		a.closers = append(a.closers, a.transport.Close)

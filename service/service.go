@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -75,7 +74,7 @@ func (s *Service) build(ctx context.Context) error {
 	cfg, role, logger := s.cfg, s.role, s.logger
 	topics := topics{prefix: cfg.TopicPrefix}
 
-	wmLogger := watermill.NewSlogLogger(logger.With(slog.String("component", "watermill")))
+	wmLogger := newWatermillLogger(logger.With(slog.String("component", "watermill")))
 	var checks []ports.DependencyCheck
 	s.metrics = newMetricsRegistry()
 	if err := s.setUpTracing(ctx); err != nil {
