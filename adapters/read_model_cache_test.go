@@ -141,3 +141,56 @@ func TestReadModelMemoryCacheIsBounded(t *testing.T) {
 		t.Fatal("the cache grew past its bound")
 	}
 }
+
+// A process keeps near copies of what it read; another process's
+// invalidation, and the entry's expiry, must end them all the same.
+func TestReadModelRedisCacheNearCopies(t *testing.T) {
+	t.Parallel()
+	opts, prefix := testenv.Redis(t)
+	open := func(ttl time.Duration) *adapters.ReadModelRedisCache {
+		client := redis.NewClient(opts)
+		t.Cleanup(func() { _ = client.Close() })
+		cache, err := adapters.NewReadModelRedisCache(client, prefix, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cache
+	}
+	ctx := context.Background()
+	api, worker := open(time.Minute), open(time.Minute)
+
+	_, generation, _, err := api.Get(ctx, "page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Set(ctx, "page", generation, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if value, _, found, err := api.Get(ctx, "page"); err != nil || !found || string(value) != "before" {
+			t.Fatalf("Get = %q, %v, %v", value, found, err)
+		}
+	}
+	if err := worker.Invalidate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if value, _, found, err := api.Get(ctx, "page"); err != nil || found {
+		t.Fatalf("after another process's invalidation: %q, %v, %v", value, found, err)
+	}
+
+	short := open(300 * time.Millisecond)
+	_, generation, _, err = short.Get(ctx, "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Set(ctx, "short", generation, []byte("brief")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, found, _ := short.Get(ctx, "short"); !found {
+		t.Fatal("a fresh entry is not found")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if value, _, found, err := short.Get(ctx, "short"); err != nil || found {
+		t.Fatalf("after the entry expired: %q, %v, %v", value, found, err)
+	}
+}

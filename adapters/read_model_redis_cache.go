@@ -28,7 +28,26 @@ type ReadModelRedisCache struct {
 	// round trip serves many.
 	invalidations *groupCommit[*invalidateCall]
 	flushing      sync.WaitGroup
+
+	// near holds the entries this process read or wrote last, with their
+	// generation. A Get whose near copy is of the current generation reads
+	// only the generation from Redis, a few bytes instead of the whole answer.
+	// The generation is still read from Redis on every Get, so an invalidation
+	// is seen exactly as soon as without the copies.
+	nearMu sync.Mutex
+	near   map[string]nearEntry
 }
+
+type nearEntry struct {
+	generation uint64
+	value      []byte
+	// expires is when the entry expires in Redis: the copy goes with it.
+	expires time.Time
+}
+
+// maxNearEntries bounds the near copies; past it they are all dropped. Answers
+// are pages of the list, and a few pages are read far more than the others.
+const maxNearEntries = 64
 
 var _ query.ReadModelCache = (*ReadModelRedisCache)(nil)
 
@@ -44,7 +63,7 @@ func NewReadModelRedisCache(client *redis.Client, prefix string, ttl time.Durati
 	if ttl <= 0 {
 		return nil, errors.New("ttl must be positive")
 	}
-	c := &ReadModelRedisCache{client: client, prefix: prefix, ttl: ttl}
+	c := &ReadModelRedisCache{client: client, prefix: prefix, ttl: ttl, near: map[string]nearEntry{}}
 	c.invalidations = newGroupCommit(maxBatch, 1, &c.flushing, c.incrementGeneration)
 	return c, nil
 }
@@ -56,14 +75,74 @@ func (c *ReadModelRedisCache) entryKey(key string) string { return c.prefix + ":
 // entryHeader is the size of the generation written in front of an entry.
 const entryHeader = 8
 
-// Get reads the generation and the entry with one MGET, which Redis runs as
-// one command: both come from the same moment, on either side of any
-// Invalidate.
+// Get reads the current generation and, unless the near copy of key is of
+// that generation, the generation and the entry together with one MGET, which
+// Redis runs as one command: both come from the same moment, on either side of
+// any Invalidate.
 func (c *ReadModelRedisCache) Get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
-	values, err := c.client.MGet(ctx, c.generationKey(), c.entryKey(key)).Result()
+	if near, ok := c.nearCopy(key); ok {
+		generation, err := c.generation(ctx)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if generation == near.generation {
+			return near.value, generation, true, nil
+		}
+	}
+	return c.get(ctx, key)
+}
+
+func (c *ReadModelRedisCache) generation(ctx context.Context) (uint64, error) {
+	text, err := c.client.Get(ctx, c.generationKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	generation, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad generation %q: %w", text, err)
+	}
+	return generation, nil
+}
+
+func (c *ReadModelRedisCache) nearCopy(key string) (nearEntry, bool) {
+	c.nearMu.Lock()
+	defer c.nearMu.Unlock()
+	near, ok := c.near[key]
+	if ok && !time.Now().Before(near.expires) {
+		delete(c.near, key)
+		return nearEntry{}, false
+	}
+	return near, ok
+}
+
+func (c *ReadModelRedisCache) keepNear(key string, near nearEntry) {
+	c.nearMu.Lock()
+	defer c.nearMu.Unlock()
+	if len(c.near) >= maxNearEntries {
+		clear(c.near)
+	}
+	c.near[key] = near
+}
+
+// get reads the generation and the entry, and how long the entry has left,
+// in one round trip, and keeps a near copy of a hit.
+func (c *ReadModelRedisCache) get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
+	var (
+		read *redis.SliceCmd
+		ttl  *redis.DurationCmd
+	)
+	_, err := c.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		read = pipe.MGet(ctx, c.generationKey(), c.entryKey(key))
+		ttl = pipe.PTTL(ctx, c.entryKey(key))
+		return nil
+	})
 	if err != nil {
 		return nil, 0, false, err
 	}
+	values := read.Val()
 	if len(values) != 2 {
 		return nil, 0, false, fmt.Errorf("unexpected reply %v", values)
 	}
@@ -77,7 +156,11 @@ func (c *ReadModelRedisCache) Get(ctx context.Context, key string) ([]byte, uint
 	if !ok || len(entry) < entryHeader || binary.BigEndian.Uint64([]byte(entry[:entryHeader])) != generation {
 		return nil, generation, false, nil
 	}
-	return []byte(entry[entryHeader:]), generation, true, nil
+	value := []byte(entry[entryHeader:])
+	if left := ttl.Val(); left > 0 {
+		c.keepNear(key, nearEntry{generation: generation, value: value, expires: time.Now().Add(left)})
+	}
+	return value, generation, true, nil
 }
 
 // Set stores value as loaded in generation. A late writer from an older
@@ -86,7 +169,11 @@ func (c *ReadModelRedisCache) Set(ctx context.Context, key string, generation ui
 	entry := make([]byte, entryHeader+len(value))
 	binary.BigEndian.PutUint64(entry, generation)
 	copy(entry[entryHeader:], value)
-	return c.client.Set(ctx, c.entryKey(key), entry, c.ttl).Err()
+	if err := c.client.Set(ctx, c.entryKey(key), entry, c.ttl).Err(); err != nil {
+		return err
+	}
+	c.keepNear(key, nearEntry{generation: generation, value: value, expires: time.Now().Add(c.ttl)})
+	return nil
 }
 
 type invalidateCall struct{ pendingCall }
