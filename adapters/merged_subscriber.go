@@ -8,37 +8,37 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// mergedSubscriber subscribes each of its subscribers to each of the topics
-// a topic stands for, and merges what they deliver into one channel, closed
-// once all of theirs are. It is how a transport whose subscriptions hand over
-// one message at a time handles several at once.
+// mergedSubscriber subscribes each of its subscribers to a topic and merges
+// what they deliver into one channel, closed once all of theirs are. It is
+// how a transport whose subscriptions hand over one message at a time handles
+// several at once.
 type mergedSubscriber struct {
 	subscribers []message.Subscriber
-	// topics lists the topics a subscription to topic reads; nil reads topic.
-	topics    func(topic string) []string
-	closing   chan struct{}
-	closeOnce sync.Once
+	closing     chan struct{}
+	closeOnce   sync.Once
 }
 
-func newMergedSubscriber(topics func(topic string) []string, subscribers ...message.Subscriber) *mergedSubscriber {
-	if topics == nil {
-		topics = func(topic string) []string { return []string{topic} }
-	}
-	return &mergedSubscriber{subscribers: subscribers, topics: topics, closing: make(chan struct{})}
+func newMergedSubscriber(subscribers ...message.Subscriber) *mergedSubscriber {
+	return &mergedSubscriber{subscribers: subscribers, closing: make(chan struct{})}
 }
 
 func (m *mergedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	var inputs []<-chan *message.Message
 	for _, subscriber := range m.subscribers {
-		for _, t := range m.topics(topic) {
-			input, err := subscriber.Subscribe(ctx, t)
-			if err != nil {
-				// Those already subscribed stop with Close.
-				return nil, err
-			}
-			inputs = append(inputs, input)
+		input, err := subscriber.Subscribe(ctx, topic)
+		if err != nil {
+			// Those already subscribed stop with Close.
+			return nil, err
 		}
+		inputs = append(inputs, input)
 	}
+	return mergeSubscriptions(inputs, m.closing), nil
+}
+
+// mergeSubscriptions forwards what inputs deliver into one channel, closed
+// once all of them are. A message not yet taken when closing closes is left
+// unacknowledged: the transport delivers it again.
+func mergeSubscriptions(inputs []<-chan *message.Message, closing <-chan struct{}) <-chan *message.Message {
 	output := make(chan *message.Message)
 	var forwarding sync.WaitGroup
 	for _, input := range inputs {
@@ -46,8 +46,7 @@ func (m *mergedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 			for msg := range input {
 				select {
 				case output <- msg:
-				case <-m.closing:
-					// Not acked: the transport delivers it again.
+				case <-closing:
 					return
 				}
 			}
@@ -57,7 +56,7 @@ func (m *mergedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 		forwarding.Wait()
 		close(output)
 	}()
-	return output, nil
+	return output
 }
 
 func (m *mergedSubscriber) Close() error {

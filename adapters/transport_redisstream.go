@@ -211,7 +211,7 @@ func (t *RedisStreamTransport) Subscriber(consumerGroup string) (message.Subscri
 	if t.config.Concurrency == 1 {
 		return t.consumer(consumerGroup, t.config.Consumer)
 	}
-	merged := newMergedSubscriber(nil)
+	merged := newMergedSubscriber()
 	for i := range t.config.Concurrency {
 		consumer, err := t.consumer(consumerGroup, fmt.Sprintf("%s-%d", t.config.Consumer, i+1))
 		if err != nil {

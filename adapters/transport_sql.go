@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -142,6 +141,7 @@ type SQLTransport struct {
 	publisher   *sqlTransportPublisher
 
 	initializedTopics sync.Map // topic → struct{}, once its tables exist
+	wakeups           sqlWakeups
 }
 
 var _ Transport = (*SQLTransport)(nil)
@@ -193,67 +193,6 @@ func NewSQLTransport(dsn string, pool MySQLPoolConfig, config SQLTransportConfig
 }
 
 func (t *SQLTransport) Publisher() message.Publisher { return t.publisher }
-
-// Subscriber reads as consumerGroup; subscribing creates the topic's tables if
-// they do not exist yet.
-func (t *SQLTransport) Subscriber(consumerGroup string) (message.Subscriber, error) {
-	if consumerGroup == "" {
-		return nil, errors.New("sql subscriber: empty consumer group")
-	}
-	ackDeadline := t.config.AckDeadline
-	subscriber, err := watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
-		ConsumerGroup:  consumerGroup,
-		AckDeadline:    &ackDeadline,
-		PollInterval:   t.config.PollInterval,
-		ResendInterval: t.config.NackResendSleep,
-		BackoffManager: newSQLIdleBackoff(t.config.PollInterval, t.config.NackResendSleep),
-		SchemaAdapter:  t.schema,
-		OffsetsAdapter: t.offsets,
-	}, t.logger)
-	if err != nil {
-		return nil, fmt.Errorf("sql subscriber for group %s: %w", consumerGroup, err)
-	}
-	return newMergedSubscriber(t.partitionTopics, sqlTransportSubscriber{Subscriber: subscriber, transport: t}), nil
-}
-
-// sqlIdleBackoff paces the polls of one subscriber's partitions: every
-// PollInterval while any of them has had a message lately, and the longer
-// they have all been empty the less often, up to sqlMaxIdlePolls times
-// PollInterval. Every partition of every handler polls, so an idle service
-// would otherwise keep the database busy answering that nothing is new.
-type sqlIdleBackoff struct {
-	watermillsql.BackoffManager // for errors
-	pollInterval                time.Duration
-	lastMessage                 atomic.Int64 // unix nanoseconds
-}
-
-// An idle subscriber slows its polls down to every sqlMaxIdlePolls poll
-// intervals, or every sqlMaxIdlePoll if that is longer: the most a message
-// that ends a long quiet waits.
-const (
-	sqlMaxIdlePolls = 10
-	sqlMaxIdlePoll  = time.Second
-)
-
-func newSQLIdleBackoff(pollInterval, retryInterval time.Duration) *sqlIdleBackoff {
-	b := &sqlIdleBackoff{BackoffManager: watermillsql.NewDefaultBackoffManager(pollInterval, retryInterval), pollInterval: pollInterval}
-	b.lastMessage.Store(time.Now().UnixNano())
-	return b
-}
-
-func (b *sqlIdleBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
-	if err != nil {
-		return b.BackoffManager.HandleError(logger, noMsg, err)
-	}
-	now := time.Now()
-	if !noMsg {
-		b.lastMessage.Store(now.UnixNano())
-		return 0
-	}
-	// Idle for ten seconds, polled every second.
-	idle := now.Sub(time.Unix(0, b.lastMessage.Load()))
-	return min(max(idle/sqlMaxIdlePolls, b.pollInterval), max(sqlMaxIdlePolls*b.pollInterval, sqlMaxIdlePoll))
-}
 
 // partitionTopics are the topics the partitions of topic are stored as.
 func (t *SQLTransport) partitionTopics(topic string) []string {
@@ -435,18 +374,6 @@ func (a sqlTransportOffsets) BeforeSubscribingQueries(topic, consumerGroup strin
 	}}
 }
 
-type sqlTransportSubscriber struct {
-	*watermillsql.Subscriber
-	transport *SQLTransport
-}
-
-func (s sqlTransportSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := s.transport.initializeTopic(ctx, topic); err != nil {
-		return nil, err
-	}
-	return s.Subscriber.Subscribe(ctx, topic)
-}
-
 // sqlTransportPublisher inserts with the library's schema, holding the
 // topic's gate shared.
 type sqlTransportPublisher struct {
@@ -501,6 +428,7 @@ func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Messa
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sql transport: committing to topic %s: %w", topic, err)
 	}
+	t.wakeups.of(topic).signal()
 	return nil
 }
 
