@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -192,7 +193,7 @@ func (b *bench) measure(be backend) error {
 		return err
 	}
 	before := expected
-	start := time.Now()
+	start, cpuBefore := time.Now(), processCPU(p.cmd.Process.Pid)
 	post := closedLoop(postTechTargeter(p.base+"/api/techs", names), b.conns, b.duration, 202)
 	expected += post.Successes
 	// A backlog the backend cannot drain in time still gives a rate: what it
@@ -204,7 +205,9 @@ func (b *bench) measure(be backend) error {
 	if err != nil {
 		return err
 	}
-	e2e := float64(applied-before) / time.Since(start).Seconds()
+	elapsed := time.Since(start)
+	cpu := processCPU(p.cmd.Process.Pid).since(cpuBefore)
+	e2e := float64(applied-before) / elapsed.Seconds()
 	drained := ""
 	if drainErr != nil {
 		drained = fmt.Sprintf(" (%d of %d applied in %s)", applied-before, post.Successes, maxDrain)
@@ -228,6 +231,16 @@ func (b *bench) measure(be backend) error {
 	b.add(row{figure: "end to end: accepted → applied → event → visible", backend: be.name,
 		measured: perSecond(e2e) + drained, ceiling: perSecond(post.Rate) + " accepted", ratio: percent(e2e / post.Rate),
 		target: target, verdict: verdictIf(floor > 0, e2e >= floor)})
+	// What each process spent per command over those loads, beside what the
+	// machine's cores allow at the target rate.
+	cores := float64(runtime.NumCPU())
+	budget := "—"
+	if floor > 0 {
+		budget = fmt.Sprintf("%.0f µs at %s on %d cores", cores/floor*1e6, target[len("≥ "):], runtime.NumCPU())
+	}
+	b.add(row{figure: "CPU per command applied, same loads", backend: be.name,
+		measured: cpu.perCommand(applied - before), ceiling: budget,
+		ratio: percent(cpu.total()/(cores*elapsed.Seconds())) + " of the cores busy", target: "—", verdict: "—"})
 
 	// Read-after-write under a steady 500 commands/s.
 	p50, p99, err := b.readAfterWrite(p.base, names)
