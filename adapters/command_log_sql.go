@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -29,57 +30,67 @@ func (s *SQLStore) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) 
 	// The API recorded nearly every command when it accepted it: lock those
 	// first, and insert only the others (sent by another producer, or before
 	// the API recorded commands).
-	if err := s.lockCommands(ctx, tx, ids, pending); err != nil {
+	statuses, err := s.commandStatuses(ctx, tx, ids, true)
+	if err != nil {
 		return nil, err
 	}
 	var missing []string
 	for _, id := range ids {
-		if _, ok := pending[id]; !ok {
+		if _, ok := statuses[id]; !ok {
 			missing = append(missing, id)
 		}
 	}
-	if len(missing) == 0 {
-		return pending, nil
+	if len(missing) > 0 {
+		now := time.Now().UTC()
+		args := make([]any, 0, 4*len(missing))
+		for _, id := range missing {
+			args = append(args, id, command.StatusPending, now, now)
+		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+s.dialect.ignoreDuplicateCommand,
+			args...); err != nil {
+			return nil, fmt.Errorf("recording commands: %w", err)
+		}
+		inserted, err := s.commandStatuses(ctx, tx, missing, true)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(statuses, inserted)
 	}
-	now := time.Now().UTC()
-	args := make([]any, 0, 4*len(missing))
-	for _, id := range missing {
-		args = append(args, id, command.StatusPending, now, now)
-	}
-	if _, err := tx.ExecContext(ctx,
-		"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+s.dialect.ignoreDuplicateCommand,
-		args...); err != nil {
-		return nil, fmt.Errorf("recording commands: %w", err)
-	}
-	if err := s.lockCommands(ctx, tx, missing, pending); err != nil {
-		return nil, err
+	for id, status := range statuses {
+		pending[id] = status == command.StatusPending
 	}
 	return pending, nil
 }
 
-// lockCommands locks the rows of ids that exist, in id order, and notes in
-// pending whether each is still pending.
-func (s *SQLStore) lockCommands(ctx context.Context, tx *sql.Tx, ids []string, pending map[string]bool) error {
+// commandStatuses reads the status of each of ids that is recorded; with lock
+// set it also locks their rows for the transaction, in id order.
+func (s *SQLStore) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, lock bool) (map[string]command.Status, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM commands WHERE id IN "+placeholderList(len(ids))+" ORDER BY id"+s.dialect.forUpdate, args...)
+	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids))
+	if lock {
+		query += " ORDER BY id" + s.dialect.forUpdate
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("reading commands: %w", err)
+		return nil, fmt.Errorf("reading commands: %w", err)
 	}
 	defer rows.Close()
+	statuses := make(map[string]command.Status, len(ids))
 	for rows.Next() {
 		var (
 			id     string
 			status command.Status
 		)
 		if err := rows.Scan(&id, &status); err != nil {
-			return fmt.Errorf("reading commands: %w", err)
+			return nil, fmt.Errorf("reading commands: %w", err)
 		}
-		pending[id] = status == command.StatusPending
+		statuses[id] = status
 	}
-	return rows.Err()
+	return statuses, rows.Err()
 }
 
 // ClaimCommand is ClaimCommands for one command.
@@ -172,31 +183,12 @@ func (s *SQLStore) acceptBatch(ctx context.Context, batch []*acceptCall) {
 var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
 
 func (s *SQLStore) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
-	ids := make([]any, 0, len(batch))
-	known := make(map[string]command.Status, len(batch))
-	for _, call := range batch {
-		if _, seen := known[call.id]; !seen {
-			known[call.id] = ""
-			ids = append(ids, call.id)
-		}
+	ids := make([]string, len(batch))
+	for i, call := range batch {
+		ids[i] = call.id
 	}
-	clear(known)
-	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM commands WHERE id IN "+placeholderList(len(ids)), ids...)
+	known, err := s.commandStatuses(ctx, tx, sortedUnique(ids), false)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var (
-			id     string
-			status command.Status
-		)
-		if err := rows.Scan(&id, &status); err != nil {
-			rows.Close()
-			return err
-		}
-		known[id] = status
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
 		return err
 	}
 
