@@ -92,11 +92,15 @@ type mentionOutcome struct {
 func (r *TechSQLRepository) mentionInTx(ctx context.Context, batch []*mentionCall) ([]mentionOutcome, error) {
 	var (
 		outcomes []mentionOutcome
-		events   []outboxEntry
+		outbox   *outboxPublisher
 	)
 	err := r.store.inTx(ctx, func(tx *sql.Tx) error {
 		outcomes = make([]mentionOutcome, len(batch))
-		events = events[:0]
+		outbox = &outboxPublisher{}
+		events, err := r.newEventBus(outbox)
+		if err != nil {
+			return err
+		}
 
 		commandIDs := make([]string, 0, len(batch))
 		for _, call := range batch {
@@ -137,24 +141,21 @@ func (r *TechSQLRepository) mentionInTx(ctx context.Context, batch []*mentionCal
 			if t, ok := current[call.key]; ok {
 				before = &t
 			}
-			outbox := &outboxPublisher{}
-			publisher, err := r.newEventBus(outbox)
-			if err != nil {
-				return err
-			}
-			next, err := call.mention(call.ctx, before, publisher)
+			published := len(outbox.rows)
+			next, err := call.mention(call.ctx, before, events)
 			if err == nil && next.Key != call.key {
 				err = fmt.Errorf("mention changed the tech's key from %q to %q", call.key, next.Key)
 			}
 			if err != nil {
-				// This call fails alone; the command stays pending.
+				// This call fails alone, with the events it published; the
+				// command stays pending.
+				outbox.rows = outbox.rows[:published]
 				outcomes[i].err = err
 				continue
 			}
 			current[call.key] = next
 			changed[call.key] = true
 			processed = append(processed, processedCommand{commandID: call.commandID, subjectID: next.ID})
-			events = append(events, outbox.rows...)
 			outcomes[i].applied = true
 		}
 
@@ -162,15 +163,15 @@ func (r *TechSQLRepository) mentionInTx(ctx context.Context, batch []*mentionCal
 		if len(processed) > 0 {
 			writes = append(writes, markProcessed(processed))
 		}
-		if len(events) > 0 {
-			writes = append(writes, outboxInsert(events))
+		if len(outbox.rows) > 0 {
+			writes = append(writes, outboxInsert(outbox.rows))
 		}
 		if err := r.store.execAll(ctx, tx, writes...); err != nil {
 			return fmt.Errorf("storing the batch: %w", err)
 		}
 		return nil
 	})
-	if err == nil && len(events) > 0 {
+	if err == nil && len(outbox.rows) > 0 {
 		r.store.notifyOutbox()
 	}
 	return outcomes, err
