@@ -31,12 +31,6 @@ var mysqlDialect = sqlDialect{
 	retryable:  isMySQLConflict,
 }
 
-// mysqlWriters is how many group-committed transactions of one kind a process
-// runs at once. One measured best: a second overlaps the round trips of two
-// batches but halves their size, and on a busy machine the server's work per
-// transaction costs more than the wait.
-const mysqlWriters = 1
-
 // isMySQLConflict is true for the errors a concurrent transaction causes: a
 // deadlock, a lock wait timeout, or a unique key taken in the meantime.
 func isMySQLConflict(err error) bool {
@@ -143,7 +137,7 @@ func NewMySQLStore(ctx context.Context, db *sql.DB) (*SQLStore, error) {
 		// A pool from OpenMySQL: a batch's writes go in one round trip.
 		dialect.multiStatements = true
 	}
-	return newSQLStore(db, db, dialect, mysqlWriters, nil), nil
+	return newSQLStore(db, db, dialect, nil), nil
 }
 
 // migrationLockTimeout bounds how long a process waits for another one's

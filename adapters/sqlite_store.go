@@ -68,6 +68,5 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLStore, error) {
 	readDB.SetMaxIdleConns(8)
 
 	closeBoth := func() error { return errors.Join(readDB.Close(), writeDB.Close()) }
-	// SQLite has one writer: a second transaction would only wait for it.
-	return newSQLStore(writeDB, readDB, sqliteDialect, 1, closeBoth), nil
+	return newSQLStore(writeDB, readDB, sqliteDialect, closeBoth), nil
 }

@@ -34,7 +34,7 @@ func NewTechSQLRepository(store *SQLStore, newEventBus EventBusFactory) (*TechSQ
 		return nil, errors.New("nil event bus factory")
 	}
 	r := &TechSQLRepository{store: store, newEventBus: newEventBus}
-	r.mentions = newGroupCommit(maxBatch, store.writers, &store.batches, r.mentionBatch)
+	r.mentions = newGroupCommit(maxBatch, storeWriters, &store.batches, r.mentionBatch)
 	return r, nil
 }
 
