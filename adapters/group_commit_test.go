@@ -43,6 +43,14 @@ func (r *recordingCommit) commit(_ context.Context, batch []*testCall) {
 	}
 }
 
+// newHeldGroupCommit is a group commit whose commits record their batches and
+// wait until rec.hold is closed; flushing.Wait waits for them all.
+func newHeldGroupCommit(maxBatch, maxInFlight int) (g *groupCommit[*testCall], rec *recordingCommit, flushing *sync.WaitGroup) {
+	flushing = new(sync.WaitGroup)
+	rec = &recordingCommit{hold: make(chan struct{})}
+	return newGroupCommit(maxBatch, maxInFlight, flushing, rec.commit), rec, flushing
+}
+
 func submitAll(g *groupCommit[*testCall], ctx context.Context, from, to int) []*testCall {
 	calls := make([]*testCall, 0, to-from)
 	for i := from; i < to; i++ {
@@ -55,9 +63,7 @@ func submitAll(g *groupCommit[*testCall], ctx context.Context, from, to int) []*
 
 func TestGroupCommitJoinsTheCallsThatQueueBehindABusyTransaction(t *testing.T) {
 	t.Parallel()
-	var flushing sync.WaitGroup
-	rec := &recordingCommit{hold: make(chan struct{})}
-	g := newGroupCommit(4, 1, &flushing, rec.commit)
+	g, rec, flushing := newHeldGroupCommit(4, 1)
 
 	first := submitAll(g, context.Background(), 0, 1)
 	waitFor(t, func() bool { return rec.inFlight.Load() == 1 })
@@ -79,9 +85,7 @@ func TestGroupCommitJoinsTheCallsThatQueueBehindABusyTransaction(t *testing.T) {
 
 func TestGroupCommitBoundsTheTransactionsInFlight(t *testing.T) {
 	t.Parallel()
-	var flushing sync.WaitGroup
-	rec := &recordingCommit{hold: make(chan struct{})}
-	g := newGroupCommit(1, 3, &flushing, rec.commit)
+	g, rec, flushing := newHeldGroupCommit(1, 3)
 
 	calls := submitAll(g, context.Background(), 0, 20)
 	waitFor(t, func() bool { return rec.inFlight.Load() == 3 })
@@ -102,9 +106,7 @@ func TestGroupCommitBoundsTheTransactionsInFlight(t *testing.T) {
 
 func TestGroupCommitDropsTheCallsAbandonedBeforeTheirBatch(t *testing.T) {
 	t.Parallel()
-	var flushing sync.WaitGroup
-	rec := &recordingCommit{hold: make(chan struct{})}
-	g := newGroupCommit(100, 1, &flushing, rec.commit)
+	g, rec, flushing := newHeldGroupCommit(100, 1)
 
 	first := submitAll(g, context.Background(), 0, 1)
 	waitFor(t, func() bool { return rec.inFlight.Load() == 1 })
