@@ -100,6 +100,10 @@ func (c *ReadModelRedisCache) generation(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseGeneration(text)
+}
+
+func parseGeneration(text string) (uint64, error) {
 	generation, err := strconv.ParseUint(text, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("bad generation %q: %w", text, err)
@@ -148,8 +152,8 @@ func (c *ReadModelRedisCache) get(ctx context.Context, key string) ([]byte, uint
 	}
 	var generation uint64
 	if text, ok := values[0].(string); ok {
-		if generation, err = strconv.ParseUint(text, 10, 64); err != nil {
-			return nil, 0, false, fmt.Errorf("bad generation %q: %w", text, err)
+		if generation, err = parseGeneration(text); err != nil {
+			return nil, 0, false, err
 		}
 	}
 	entry, ok := values[1].(string)
