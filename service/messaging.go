@@ -12,7 +12,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/cenkalti/backoff/v5"
 
-	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/app"
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
@@ -106,7 +107,7 @@ func eventBusConfig(topics topics, logger watermill.LoggerAdapter) cqrs.EventBus
 	}
 }
 
-func newEventBusFactory(topics topics, logger watermill.LoggerAdapter) adapters.EventBusFactory {
+func newEventBusFactory(topics topics, logger watermill.LoggerAdapter) sqlstore.EventBusFactory {
 	config := eventBusConfig(topics, logger)
 	return func(publisher message.Publisher) (command.EventPublisher, error) {
 		return cqrs.NewEventBusWithConfig(publisher, config)
@@ -282,7 +283,7 @@ func correlationToContext(h message.HandlerFunc) message.HandlerFunc {
 }
 
 // addCommandHandlers adapts the application's command handlers to the router.
-func addCommandHandlers(router *message.Router, transport adapters.Transport, topics topics, application app.Application, logger watermill.LoggerAdapter) error {
+func addCommandHandlers(router *message.Router, transport transport.Transport, topics topics, application app.Application, logger watermill.LoggerAdapter) error {
 	processor, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
 			return topics.command(p.CommandName), nil
@@ -303,7 +304,7 @@ func addCommandHandlers(router *message.Router, transport adapters.Transport, to
 }
 
 // addEventHandlers adapts the application's event handlers to the router.
-func addEventHandlers(router *message.Router, transport adapters.Transport, topics topics, application app.Application, logger watermill.LoggerAdapter) error {
+func addEventHandlers(router *message.Router, transport transport.Transport, topics topics, application app.Application, logger watermill.LoggerAdapter) error {
 	processor, err := cqrs.NewEventProcessorWithConfig(router, cqrs.EventProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.EventProcessorGenerateSubscribeTopicParams) (string, error) {
 			return topics.event(p.EventName), nil

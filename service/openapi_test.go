@@ -18,7 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/techradar/techradar/config"
-	"github.com/techradar/techradar/ports"
+	"github.com/techradar/techradar/ports/httpapi"
 )
 
 // registerTextDecoders lets the validator read the bodies of the page, its
@@ -41,9 +41,9 @@ func TestOpenAPIDocument(t *testing.T) {
 	ctx := context.Background()
 	app := start(t, embeddedConfig(t), config.RoleServe)
 
-	served := app.get(ports.OpenAPIPath)
-	if served.status != http.StatusOK || !bytes.Equal(served.body, ports.OpenAPIDocument()) {
-		t.Fatalf("GET %s: %d, not the embedded document", ports.OpenAPIPath, served.status)
+	served := app.get(httpapi.OpenAPIPath)
+	if served.status != http.StatusOK || !bytes.Equal(served.body, httpapi.OpenAPIDocument()) {
+		t.Fatalf("GET %s: %d, not the embedded document", httpapi.OpenAPIPath, served.status)
 	}
 	doc, err := openapi3.NewLoader().LoadFromData(served.body)
 	if err != nil {
@@ -127,7 +127,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		check(http.MethodPost, "/api/techs", `{"name": ""}`, nil, http.StatusBadRequest)
 		check(http.MethodPost, "/api/techs", `{"name": `, nil, http.StatusBadRequest)
 		check(http.MethodPost, "/api/techs", `{"name": "x"}`, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType)
-		check(http.MethodPost, "/api/techs", `{"name": "`+strings.Repeat("x", ports.MaxBodyBytes)+`"}`, nil, http.StatusRequestEntityTooLarge)
+		check(http.MethodPost, "/api/techs", `{"name": "`+strings.Repeat("x", httpapi.MaxBodyBytes)+`"}`, nil, http.StatusRequestEntityTooLarge)
 		app.waitProcessed(accepted.CommandID)
 		check(http.MethodGet, "/api/commands/"+accepted.CommandID, "", nil, http.StatusOK)
 		check(http.MethodGet, "/api/commands/no-such-command", "", nil, http.StatusNotFound)
@@ -179,7 +179,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		check(http.MethodGet, "/healthz", "", nil, http.StatusOK)
 		check(http.MethodGet, "/readyz", "", nil, http.StatusOK)
 		check(http.MethodGet, "/metrics", "", nil, http.StatusOK)
-		check(http.MethodGet, ports.OpenAPIPath, "", nil, http.StatusOK)
+		check(http.MethodGet, httpapi.OpenAPIPath, "", nil, http.StatusOK)
 		check(http.MethodGet, "/", "", nil, http.StatusOK)
 		for _, asset := range []string{"app.css", "app.js", "favicon.svg"} {
 			check(http.MethodGet, "/assets/"+asset, "", nil, http.StatusOK)

@@ -12,7 +12,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/config"
 )
 
@@ -25,12 +26,12 @@ const poisonRecorderName = "techradar.record-poisoned-message"
 // the one handler the poison middleware skips: a message it cannot record is
 // retried and redelivered, never poisoned again.
 type poisonRecorder struct {
-	store  *adapters.SQLStore
+	store  *sqlstore.Store
 	topics topics
 	logger *slog.Logger
 }
 
-func addPoisonRecorder(router *message.Router, transport adapters.Transport, recorder poisonRecorder) error {
+func addPoisonRecorder(router *message.Router, transport transport.Transport, recorder poisonRecorder) error {
 	subscriber, err := transport.Subscriber(poisonRecorderName)
 	if err != nil {
 		return err
@@ -41,7 +42,7 @@ func addPoisonRecorder(router *message.Router, transport adapters.Transport, rec
 
 func (r poisonRecorder) record(msg *message.Message) error {
 	ctx := msg.Context()
-	poisoned := adapters.PoisonedMessageFrom(msg, time.Now())
+	poisoned := sqlstore.PoisonedMessageFrom(msg, time.Now())
 	if err := r.store.RecordPoisoned(ctx, poisoned); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func (r poisonRecorder) record(msg *message.Message) error {
 // commandIDOf is the id of the command a poisoned message carries, or "" when
 // it is not a command or does not decode that far. Every command carries its id
 // as "commandId".
-func commandIDOf(p adapters.PoisonedMessage, topics topics) string {
+func commandIDOf(p sqlstore.PoisonedMessage, topics topics) string {
 	if !topics.isCommand(p.Topic) {
 		return ""
 	}
@@ -74,7 +75,7 @@ func commandIDOf(p adapters.PoisonedMessage, topics topics) string {
 // requeue publishes poisoned messages back on the topic they were poisoned
 // from and forgets them. A command goes back to pending first, so that its
 // handler applies it.
-func requeue(ctx context.Context, store *adapters.SQLStore, publisher message.Publisher, topics topics, poisoned []adapters.PoisonedMessage) (int, error) {
+func requeue(ctx context.Context, store *sqlstore.Store, publisher message.Publisher, topics topics, poisoned []sqlstore.PoisonedMessage) (int, error) {
 	for i, p := range poisoned {
 		if id := commandIDOf(p, topics); id != "" {
 			if err := store.ReopenFailed(ctx, id); err != nil {
@@ -99,8 +100,8 @@ func (t topics) isCommand(topic string) bool { return strings.HasPrefix(topic, t
 // no handler.
 type PoisonAdmin struct {
 	cfg       config.Config
-	store     *adapters.SQLStore
-	transport adapters.Transport
+	store     *sqlstore.Store
+	transport transport.Transport
 	closers   []func() error
 }
 
@@ -122,7 +123,7 @@ func OpenPoisonAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger
 }
 
 // List returns up to limit poisoned messages, oldest first.
-func (a *PoisonAdmin) List(ctx context.Context, limit int) ([]adapters.PoisonedMessage, error) {
+func (a *PoisonAdmin) List(ctx context.Context, limit int) ([]sqlstore.PoisonedMessage, error) {
 	return a.store.ListPoisoned(ctx, limit)
 }
 

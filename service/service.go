@@ -19,14 +19,17 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/adapters/cache"
+	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/app"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/app/event"
 	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/domain/tech"
-	"github.com/techradar/techradar/ports"
+	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/ports/httpapi"
 )
 
 // Service is one techradar process in one role.
@@ -35,8 +38,8 @@ type Service struct {
 	role   config.Role
 	logger *slog.Logger
 
-	store     *adapters.SQLStore
-	transport adapters.Transport
+	store     *sqlstore.Store
+	transport transport.Transport
 	router    *message.Router
 	http      *http.Server
 	listener  net.Listener
@@ -75,7 +78,7 @@ func (s *Service) build(ctx context.Context) error {
 	topics := topics{prefix: cfg.TopicPrefix}
 
 	wmLogger := newWatermillLogger(logger.With(slog.String("component", "watermill")))
-	var checks []ports.DependencyCheck
+	var checks []httpapi.DependencyCheck
 	s.metrics = newMetricsRegistry()
 	if err := s.setUpTracing(ctx); err != nil {
 		return err
@@ -91,7 +94,7 @@ func (s *Service) build(ctx context.Context) error {
 	}
 	// Every flow writes its events through the same bus configuration.
 	newEventBus := newEventBusFactory(topics, wmLogger)
-	techs, err := adapters.NewTechSQLRepository(s.store, newEventBus)
+	techs, err := sqlstore.NewTechRepository(s.store, newEventBus)
 	if err != nil {
 		return err
 	}
@@ -99,7 +102,7 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	checks = append(checks, ports.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
+	checks = append(checks, httpapi.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
 	if err := registerPoisonGauge(s.metrics, s.store); err != nil {
 		return err
 	}
@@ -108,7 +111,7 @@ func (s *Service) build(ctx context.Context) error {
 		return err
 	}
 	s.closers = append(s.closers, s.transport.Close)
-	checks = append(checks, ports.DependencyCheck{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping})
+	checks = append(checks, httpapi.DependencyCheck{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping})
 
 	cache, err := s.openCache()
 	if err != nil {
@@ -117,7 +120,7 @@ func (s *Service) build(ctx context.Context) error {
 	if cache, err = newMeteredCache(cache, s.metrics); err != nil {
 		return err
 	}
-	checks = append(checks, ports.DependencyCheck{Name: "cache (" + cfg.Cache + ")", Check: cache.Ping})
+	checks = append(checks, httpapi.DependencyCheck{Name: "cache (" + cfg.Cache + ")", Check: cache.Ping})
 
 	commandBus, err := newCommandBus(s.transport.Publisher(), topics, wmLogger)
 	if err != nil {
@@ -153,7 +156,7 @@ func (s *Service) build(ctx context.Context) error {
 	}
 
 	s.http = &http.Server{
-		Handler:           ports.NewHTTPHandler(application, checks, logger, ports.WithMetrics(s.metrics), ports.WithTracing(s.tracing, tracePropagator)),
+		Handler:           httpapi.NewHTTPHandler(application, checks, logger, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracePropagator)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -163,8 +166,8 @@ func (s *Service) build(ctx context.Context) error {
 
 // newApplication builds the use cases the role runs; the others stay nil.
 func newApplication(
-	store *adapters.SQLStore,
-	techs *adapters.TechSQLRepository,
+	store *sqlstore.Store,
+	techs *sqlstore.TechRepository,
 	sms smsFlow,
 	cache readModelCache,
 	bus command.CommandBus,
@@ -193,10 +196,10 @@ type readModelCache interface {
 	Ping(ctx context.Context) error
 }
 
-func (s *Service) openStore(ctx context.Context) (*adapters.SQLStore, error) {
+func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	switch s.cfg.Store {
 	case config.StoreSQLite:
-		store, err := adapters.OpenSQLiteStore(ctx, s.cfg.SQLitePath)
+		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)
 		if err != nil {
 			return nil, err
 		}
@@ -207,14 +210,14 @@ func (s *Service) openStore(ctx context.Context) (*adapters.SQLStore, error) {
 		if err != nil {
 			return nil, err
 		}
-		return adapters.NewMySQLStore(ctx, db)
+		return sqlstore.NewMySQL(ctx, db)
 	default:
 		return nil, fmt.Errorf("STORE: unknown store %q", s.cfg.Store)
 	}
 }
 
 func (s *Service) mysql() (*sql.DB, error) {
-	db, err := adapters.OpenMySQL(s.cfg.MySQLDSN, adapters.MySQLPoolConfig{
+	db, err := mysqldb.Open(s.cfg.MySQLDSN, mysqldb.PoolConfig{
 		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
 		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
 		ConnMaxLifetime: 5 * time.Minute,
@@ -229,11 +232,11 @@ func (s *Service) mysql() (*sql.DB, error) {
 func (s *Service) openCache() (readModelCache, error) {
 	switch s.cfg.Cache {
 	case config.CacheMemory:
-		return adapters.NewReadModelMemoryCache(0), nil
+		return cache.NewMemory(0), nil
 	case config.CacheRedis:
 		client := redis.NewClient(redisOptions(s.cfg))
 		s.closers = append(s.closers, client.Close)
-		return adapters.NewReadModelRedisCache(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
+		return cache.NewRedis(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}
@@ -260,7 +263,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.relayDone = make(chan struct{})
 		go func() {
 			defer close(s.relayDone)
-			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), adapters.OutboxRelayConfig{PollInterval: s.cfg.OutboxPollInterval}, s.logger)
+			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), sqlstore.OutboxRelayConfig{PollInterval: s.cfg.OutboxPollInterval}, s.logger)
 		}()
 	}
 

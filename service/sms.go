@@ -3,7 +3,8 @@ package service
 import (
 	"fmt"
 
-	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/adapters/smsprovider"
+	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
 )
@@ -14,15 +15,15 @@ const sendSMSHandlerName = "techradar.send-sms"
 
 // smsFlow is what the SMS use cases are built on.
 type smsFlow struct {
-	messages *adapters.SMSSQLRepository
+	messages *sqlstore.SMSRepository
 	provider command.SMSProvider
 	config   command.SendSMSConfig
 }
 
 // newSMSFlow builds the SMS repository on store, and the provider SMS_PROVIDER
 // names.
-func newSMSFlow(store *adapters.SQLStore, newEventBus adapters.EventBusFactory, cfg config.Config) (smsFlow, error) {
-	messages, err := adapters.NewSMSSQLRepository(store, newEventBus)
+func newSMSFlow(store *sqlstore.Store, newEventBus sqlstore.EventBusFactory, cfg config.Config) (smsFlow, error) {
+	messages, err := sqlstore.NewSMSRepository(store, newEventBus)
 	if err != nil {
 		return smsFlow{}, err
 	}
@@ -40,13 +41,13 @@ func newSMSFlow(store *adapters.SQLStore, newEventBus adapters.EventBusFactory, 
 func newSMSProvider(cfg config.Config) (command.SMSProvider, error) {
 	switch cfg.SMSProvider {
 	case config.SMSProviderFake:
-		fake, err := adapters.NewSMSFakeProvider(adapters.SMSFakeProviderConfig{FailureRate: cfg.SMSFakeFailureRate, Latency: cfg.SMSFakeLatency})
+		fake, err := smsprovider.NewFake(smsprovider.FakeConfig{FailureRate: cfg.SMSFakeFailureRate, Latency: cfg.SMSFakeLatency})
 		if err != nil {
 			return nil, fmt.Errorf("SMS_PROVIDER=fake: %w", err)
 		}
 		return fake, nil
 	case config.SMSProviderHTTP:
-		provider, err := adapters.NewSMSHTTPProvider(adapters.SMSHTTPProviderConfig{
+		provider, err := smsprovider.NewHTTP(smsprovider.HTTPConfig{
 			URL:           cfg.SMSProviderURL,
 			Timeout:       cfg.SMSProviderTimeout,
 			Authorization: cfg.SMSProviderAuthHeader,

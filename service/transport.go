@@ -7,8 +7,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/internal/mysqldb"
 )
 
 // The transports' settings, from the configuration.
@@ -29,8 +30,8 @@ func redisOptions(cfg config.Config) *redis.Options {
 	}
 }
 
-func openRedisStreamTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
-	return adapters.NewRedisStreamTransport(redisOptions(cfg), adapters.RedisStreamConfig{
+func openRedisStreamTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
+	return transport.NewRedisStream(redisOptions(cfg), transport.RedisStreamConfig{
 		Consumer:        cfg.RedisStreamConsumer,
 		MaxLen:          cfg.RedisStreamMaxLen,
 		BlockTime:       cfg.RedisStreamBlockTime,
@@ -41,8 +42,8 @@ func openRedisStreamTransport(cfg config.Config, logger watermill.LoggerAdapter)
 	}, logger)
 }
 
-func openKafkaTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
-	return adapters.NewKafkaTransport(adapters.KafkaConfig{
+func openKafkaTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
+	return transport.NewKafka(transport.KafkaConfig{
 		Brokers:            cfg.KafkaBrokers,
 		ClientID:           cfg.KafkaClientID,
 		TopicPartitions:    int32(cfg.KafkaTopicPartitions),   // Validate bounds it
@@ -55,12 +56,12 @@ func openKafkaTransport(cfg config.Config, logger watermill.LoggerAdapter) (adap
 
 // openSQLTransport gives the transport a pool of its own, sized like the
 // store's: each subscriber holds one connection for a whole batch.
-func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
-	return adapters.NewSQLTransport(cfg.MySQLDSN, adapters.MySQLPoolConfig{
+func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
+	return transport.NewSQL(cfg.MySQLDSN, mysqldb.PoolConfig{
 		MaxOpenConns:    cfg.MySQLMaxOpenConns,
 		MaxIdleConns:    cfg.MySQLMaxOpenConns,
 		ConnMaxLifetime: 5 * time.Minute,
-	}, adapters.SQLTransportConfig{
+	}, transport.SQLConfig{
 		PollInterval:    cfg.SQLTransportPollInterval,
 		BatchSize:       cfg.SQLTransportBatchSize,
 		AckDeadline:     cfg.SQLTransportAckDeadline,
@@ -71,10 +72,10 @@ func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapte
 
 // NewTransport opens the transport cfg names. The service uses it, and so do
 // the commands and tests that publish on the service's topics from outside.
-func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (adapters.Transport, error) {
+func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
 	switch cfg.Transport {
 	case config.TransportGoChannel:
-		return adapters.NewGoChannelTransport(logger), nil
+		return transport.NewGoChannel(logger), nil
 	case config.TransportRedisStream:
 		return openRedisStreamTransport(cfg, logger)
 	case config.TransportKafka:

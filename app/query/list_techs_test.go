@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/techradar/techradar/adapters"
+	"github.com/techradar/techradar/adapters/cache"
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/domain/tech"
@@ -72,7 +72,7 @@ var discard = slog.New(slog.DiscardHandler)
 func TestConcurrentMissesLoadOnce(t *testing.T) {
 	t.Parallel()
 	store := &slowReadModel{techs: techs(3), delay: 50 * time.Millisecond}
-	list, _ := query.NewTechQueries(store, adapters.NewReadModelMemoryCache(0), discard)
+	list, _ := query.NewTechQueries(store, cache.NewMemory(0), discard)
 
 	var wg sync.WaitGroup
 	for range 50 {
@@ -115,7 +115,7 @@ func TestCacheDownServesTheStore(t *testing.T) {
 func TestPagesAndCursors(t *testing.T) {
 	t.Parallel()
 	store := &slowReadModel{techs: techs(5)}
-	list, _ := query.NewTechQueries(store, adapters.NewReadModelMemoryCache(0), discard)
+	list, _ := query.NewTechQueries(store, cache.NewMemory(0), discard)
 
 	var got []string
 	q := query.ListTechs{Limit: 2}
@@ -137,7 +137,7 @@ func TestPagesAndCursors(t *testing.T) {
 
 func TestListValidation(t *testing.T) {
 	t.Parallel()
-	list, byID := query.NewTechQueries(&slowReadModel{}, adapters.NewReadModelMemoryCache(0), discard)
+	list, byID := query.NewTechQueries(&slowReadModel{}, cache.NewMemory(0), discard)
 
 	for _, q := range []query.ListTechs{{Limit: 0}, {Limit: -1}, {Limit: query.MaxListLimit + 1}} {
 		_, err := list.Handle(context.Background(), q)
@@ -194,7 +194,7 @@ func (m *gatedReadModel) TechByID(context.Context, string) (query.Tech, error) {
 // store what it loaded. The next reader must not get that stale value.
 func TestStaleSetRace(t *testing.T) {
 	t.Parallel()
-	cache := adapters.NewReadModelMemoryCache(0)
+	cache := cache.NewMemory(0)
 	store := &gatedReadModel{name: "old", entered: make(chan struct{}), release: make(chan struct{})}
 	list, _ := query.NewTechQueries(store, cache, discard)
 

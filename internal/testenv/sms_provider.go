@@ -12,7 +12,7 @@ import (
 )
 
 // SMSProvider is an SMS provider's HTTP API for tests, speaking the protocol
-// of adapters.SMSHTTPProvider. It counts the requests it gets per idempotency
+// of smsprovider.HTTP. It counts the requests it gets per idempotency
 // key, sends (records) one SMS per key however often the key comes, and fails
 // requests on demand.
 type SMSProvider struct {

@@ -1,0 +1,284 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/internal/groupcommit"
+)
+
+// The command log: every command the API accepted, and what became of it.
+
+// ClaimCommands is the first step of applying commands in tx: it records
+// those that are new and locks their rows, in id order, so that two deliveries
+// of one command take turns, and reports which are still pending. Only a
+// pending command may be applied; MarkProcessed, in the same transaction,
+// closes it.
+func (s *Store) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pending map[string]bool, err error) {
+	ids = sortedUnique(ids)
+	pending = make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return pending, nil
+	}
+	// The API recorded nearly every command when it accepted it: lock those
+	// first, and insert only the others (sent by another producer, or before
+	// the API recorded commands).
+	statuses, err := s.commandStatuses(ctx, tx, ids, true)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := statuses[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		now := time.Now().UTC()
+		args := make([]any, 0, 4*len(missing))
+		for _, id := range missing {
+			args = append(args, id, command.StatusPending, now, now)
+		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+s.dialect.ignoreDuplicateCommand,
+			args...); err != nil {
+			return nil, fmt.Errorf("recording commands: %w", err)
+		}
+		inserted, err := s.commandStatuses(ctx, tx, missing, true)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(statuses, inserted)
+	}
+	for id, status := range statuses {
+		pending[id] = status == command.StatusPending
+	}
+	return pending, nil
+}
+
+// commandStatuses reads the status of each of ids that is recorded; with lock
+// set it also locks their rows for the transaction, in id order.
+func (s *Store) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, lock bool) (map[string]command.Status, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids))
+	if lock {
+		query += " ORDER BY id" + s.dialect.forUpdate
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading commands: %w", err)
+	}
+	defer rows.Close()
+	statuses := make(map[string]command.Status, len(ids))
+	for rows.Next() {
+		var (
+			id     string
+			status command.Status
+		)
+		if err := rows.Scan(&id, &status); err != nil {
+			return nil, fmt.Errorf("reading commands: %w", err)
+		}
+		statuses[id] = status
+	}
+	return statuses, rows.Err()
+}
+
+// ClaimCommand is ClaimCommands for one command.
+func (s *Store) ClaimCommand(ctx context.Context, tx *sql.Tx, id string) (pending bool, err error) {
+	claimed, err := s.ClaimCommands(ctx, tx, []string{id})
+	return claimed[id], err
+}
+
+// processedCommand is a command applied, and what it applied to.
+type processedCommand struct {
+	commandID, subjectID string
+}
+
+// MarkProcessed records in tx that the commands were applied, and to what.
+func (s *Store) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []processedCommand) error {
+	if len(commands) == 0 {
+		return nil
+	}
+	update := markProcessed(commands)
+	if _, err := tx.ExecContext(ctx, update.query, update.args...); err != nil {
+		return fmt.Errorf("marking commands processed: %w", err)
+	}
+	return nil
+}
+
+// markProcessed is the statement that marks commands processed; there must be
+// at least one.
+func markProcessed(commands []processedCommand) statement {
+	var (
+		subject strings.Builder
+		args    = make([]any, 0, 3*len(commands)+2)
+		ids     = make([]any, 0, len(commands))
+	)
+	subject.WriteString("CASE id")
+	for _, c := range commands {
+		subject.WriteString(" WHEN ? THEN ?")
+		args = append(args, c.commandID, c.subjectID)
+		ids = append(ids, c.commandID)
+	}
+	subject.WriteString(" END")
+	args = append(append(args, command.StatusProcessed, time.Now().UTC()), ids...)
+	return statement{"UPDATE commands SET tech_id = " + subject.String() + ", status = ?, updated_at = ? WHERE id IN " + placeholderList(len(ids)), args}
+}
+
+// acceptCall is one command waiting to be recorded as accepted.
+type acceptCall struct {
+	groupcommit.Pending
+	id      string
+	at      time.Time
+	status  command.Status
+	created bool
+}
+
+// Accept records id as pending. The commands accepted while the store is busy
+// are recorded together, in one transaction.
+func (s *Store) Accept(ctx context.Context, id string, at time.Time) (command.Status, bool, error) {
+	call := &acceptCall{Pending: groupcommit.NewPending(ctx), id: id, at: at.UTC()}
+	s.accepts.Submit(call)
+	if err := call.Await(); err != nil {
+		return "", false, err
+	}
+	return call.status, call.created, nil
+}
+
+func (s *Store) acceptBatch(ctx context.Context, batch []*acceptCall) {
+	if len(batch) == 1 {
+		s.acceptOne(ctx, batch[0])
+		return
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.acceptInTx(ctx, tx, batch) })
+	if err != nil {
+		// Whatever failed must fail alone: each call is tried on its own.
+		for _, call := range batch {
+			if call.Abandoned() {
+				call.Settle(call.Context().Err())
+				continue
+			}
+			s.acceptOne(ctx, call)
+		}
+		return
+	}
+	for _, call := range batch {
+		call.Settle(nil)
+	}
+}
+
+// errAcceptedMeanwhile is a batch finding that a concurrent transaction
+// recorded one of its commands after it looked: the batch is then recorded
+// call by call, which tells who was first.
+var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
+
+func (s *Store) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
+	ids := make([]string, len(batch))
+	for i, call := range batch {
+		ids[i] = call.id
+	}
+	known, err := s.commandStatuses(ctx, tx, sortedUnique(ids), false)
+	if err != nil {
+		return err
+	}
+
+	var (
+		args  []any
+		fresh int64
+	)
+	for _, call := range batch {
+		if status, ok := known[call.id]; ok {
+			call.status, call.created = status, false
+			continue
+		}
+		// A second call with the same id, later in the batch, finds it.
+		known[call.id] = command.StatusPending
+		call.status, call.created = command.StatusPending, true
+		args = append(args, call.id, command.StatusPending, call.at, call.at)
+		fresh++
+	}
+	if fresh == 0 {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(int(fresh), 4)+s.dialect.ignoreDuplicateCommand, args...)
+	if err != nil {
+		return err
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if inserted != fresh {
+		return errAcceptedMeanwhile
+	}
+	return nil
+}
+
+// acceptOne records one command in a statement of its own.
+func (s *Store) acceptOne(ctx context.Context, call *acceptCall) {
+	call.status, call.created = "", false
+	res, err := s.writeDB.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?)"+s.dialect.ignoreDuplicateCommand,
+		call.id, command.StatusPending, call.at, call.at)
+	if err != nil {
+		call.Settle(err)
+		return
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		call.Settle(err)
+		return
+	}
+	if inserted > 0 {
+		call.status, call.created = command.StatusPending, true
+		call.Settle(nil)
+		return
+	}
+	call.Settle(s.writeDB.QueryRowContext(ctx, "SELECT status FROM commands WHERE id = ?", call.id).Scan(&call.status))
+}
+
+func (s *Store) Forget(ctx context.Context, id string) error {
+	_, err := s.writeDB.ExecContext(ctx, "DELETE FROM commands WHERE id = ? AND status = ?", id, command.StatusPending)
+	return err
+}
+
+func (s *Store) MarkFailed(ctx context.Context, id string, reason string) error {
+	now := time.Now().UTC()
+	_, err := s.writeDB.ExecContext(ctx, s.dialect.markFailed, id, command.StatusFailed, reason, now, now)
+	return err
+}
+
+// ReopenFailed puts a failed command back to pending, so that it is applied when
+// it is delivered again: what requeuing a poisoned command needs.
+func (s *Store) ReopenFailed(ctx context.Context, id string) error {
+	_, err := s.writeDB.ExecContext(ctx, "UPDATE commands SET status = ?, error = NULL, updated_at = ? WHERE id = ? AND status = ?",
+		command.StatusPending, time.Now().UTC(), id, command.StatusFailed)
+	return err
+}
+
+func (s *Store) CommandReport(ctx context.Context, id string) (query.CommandReport, error) {
+	var (
+		report         query.CommandReport
+		techID, reason sql.NullString
+	)
+	err := s.readDB.QueryRowContext(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?", id).
+		Scan(&report.CommandID, &report.Status, &techID, &reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return query.CommandReport{}, apperr.NotFoundf("no command with id %q", id)
+	}
+	if err != nil {
+		return query.CommandReport{}, err
+	}
+	report.TechID, report.Error = techID.String, reason.String
+	return report, nil
+}

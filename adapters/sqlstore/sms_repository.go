@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/domain/sms"
+)
+
+// SMSRepository keeps SMS in a Store, SQLite or MySQL alike.
+type SMSRepository struct {
+	store       *Store
+	newEventBus EventBusFactory
+}
+
+var (
+	_ command.SMSSubmissions = (*SMSRepository)(nil)
+	_ command.SMSRepository  = (*SMSRepository)(nil)
+	_ query.SMSReadModel     = (*SMSRepository)(nil)
+)
+
+// NewSMSRepository writes events through buses newEventBus builds.
+func NewSMSRepository(store *Store, newEventBus EventBusFactory) (*SMSRepository, error) {
+	if store == nil {
+		return nil, errors.New("nil store")
+	}
+	if newEventBus == nil {
+		return nil, errors.New("nil event bus factory")
+	}
+	return &SMSRepository{store: store, newEventBus: newEventBus}, nil
+}
+
+const smsColumns = "id, number, text, status, attempts, provider_message_id, error, sending_until, created_at, updated_at"
+
+func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, error) {
+	var (
+		stored  sms.SMS
+		created bool
+	)
+	err := r.store.inTx(ctx, func(tx *sql.Tx) error {
+		created = false
+		existing, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.store.dialect.forUpdate, s.ID))
+		if err == nil {
+			stored = existing
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("reading SMS: %w", err)
+		}
+		// Two submissions of one id at once: the second insert hits the primary
+		// key, and the store runs this transaction again, which finds the first.
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO sms_messages ("+smsColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			s.ID, s.Number, s.Text, s.Status, s.Attempts, nullIfEmpty(s.ProviderMessageID), nullIfEmpty(s.Error),
+			nullIfZero(s.SendingUntil), s.CreatedAt.UTC(), s.UpdatedAt.UTC()); err != nil {
+			return fmt.Errorf("storing SMS: %w", err)
+		}
+		stored, created = s, true
+		return nil
+	})
+	return stored, created, err
+}
+
+func (r *SMSRepository) RemoveUnsentSMS(ctx context.Context, id string) error {
+	_, err := r.store.writeDB.ExecContext(ctx, "DELETE FROM sms_messages WHERE id = ? AND status = ? AND attempts = 0", id, sms.StatusQueued)
+	return err
+}
+
+// UpdateSMS takes the command's row, then the SMS's, in every transaction that
+// changes an SMS: deliveries of one command take turns on them.
+func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command.SMSUpdate) (bool, error) {
+	var applied bool
+	err := r.store.InEventTx(ctx, r.newEventBus, func(tx *sql.Tx, events command.EventPublisher) error {
+		applied = false
+		pending, err := r.store.ClaimCommand(ctx, tx, id)
+		if err != nil || !pending {
+			return err
+		}
+
+		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.store.dialect.forUpdate, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.NotFoundf("no SMS with id %q", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading SMS: %w", err)
+		}
+
+		next := current
+		changed, err := update(ctx, &next, events)
+		if err != nil {
+			return err
+		}
+		applied = true
+		if !changed {
+			return nil
+		}
+		if next.ID != current.ID || next.Number != current.Number || next.Text != current.Text {
+			return fmt.Errorf("the update of SMS %s changed its id, number or text", id)
+		}
+
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE sms_messages SET status = ?, attempts = ?, provider_message_id = ?, error = ?, sending_until = ?, updated_at = ? WHERE id = ?",
+			next.Status, next.Attempts, nullIfEmpty(next.ProviderMessageID), nullIfEmpty(next.Error), nullIfZero(next.SendingUntil), next.UpdatedAt.UTC(), id); err != nil {
+			return fmt.Errorf("storing SMS: %w", err)
+		}
+		if next.Status.IsFinal() {
+			// The command is done; its outcome is the SMS's status, not a tech.
+			return r.store.MarkProcessed(ctx, tx, []processedCommand{{commandID: id}})
+		}
+		return nil
+	})
+	return applied, err
+}
+
+func (r *SMSRepository) SMSReport(ctx context.Context, id string) (query.SMSReport, error) {
+	s, err := scanSMS(r.store.readDB.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return query.SMSReport{}, apperr.NotFoundf("no SMS with id %q", id)
+	}
+	if err != nil {
+		return query.SMSReport{}, err
+	}
+	report := query.SMSReport{SMSID: s.ID, Status: s.Status, Attempts: s.Attempts, ProviderMessageID: s.ProviderMessageID, Error: s.Error}
+	if !s.Status.IsFinal() {
+		// A SendSMS that was poisoned leaves its command failed and the SMS as
+		// it was: the handler will not touch it again until the message is
+		// requeued. The report says so rather than "queued" forever.
+		var (
+			status string
+			reason sql.NullString
+		)
+		err := r.store.readDB.QueryRowContext(ctx, "SELECT status, error FROM commands WHERE id = ?", id).Scan(&status, &reason)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return query.SMSReport{}, err
+		}
+		if command.Status(status) == command.StatusFailed {
+			report.Status, report.Error = sms.StatusFailed, "its command failed: "+reason.String
+		}
+	}
+	return report, nil
+}
+
+func scanSMS(row rowScanner) (sms.SMS, error) {
+	var (
+		s                    sms.SMS
+		status               string
+		providerID, reason   sql.NullString
+		sendingUntil         nullSQLTime
+		createdAt, updatedAt sqlTime
+	)
+	if err := row.Scan(&s.ID, &s.Number, &s.Text, &status, &s.Attempts, &providerID, &reason, &sendingUntil, &createdAt, &updatedAt); err != nil {
+		return sms.SMS{}, err
+	}
+	st, err := sms.ParseStatus(status)
+	if err != nil {
+		return sms.SMS{}, err
+	}
+	s.Status, s.ProviderMessageID, s.Error = st, providerID.String, reason.String
+	s.SendingUntil, s.CreatedAt, s.UpdatedAt = sendingUntil.Time, createdAt.Time, updatedAt.Time
+	return s, nil
+}
+
+// nullSQLTime scans a nullable time column; NULL is the zero time.
+type nullSQLTime struct{ sqlTime }
+
+func (t *nullSQLTime) Scan(src any) error {
+	if src == nil {
+		*t = nullSQLTime{}
+		return nil
+	}
+	return t.sqlTime.Scan(src)
+}
+
+func nullIfEmpty(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullIfZero(t time.Time) sql.NullTime { return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()} }

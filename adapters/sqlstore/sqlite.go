@@ -1,0 +1,72 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // the pure-Go driver: no cgo
+)
+
+// SQLite is the store of the embedded mode: one local file.
+//
+// SQLite lets one writer in at a time, so writes go through a pool of one
+// connection that begins every transaction IMMEDIATE (no upgrade deadlocks),
+// while reads use a pool of their own and, in WAL mode, never wait for writers.
+var sqliteDialect = sqlDialect{
+	name:                   "sqlite",
+	ignoreDuplicateCommand: " ON CONFLICT (id) DO NOTHING",
+	upsertTech: " ON CONFLICT (id) DO UPDATE SET mentions = excluded.mentions, priority = excluded.priority, " +
+		"priority_rank = excluded.priority_rank, updated_at = excluded.updated_at",
+	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
+		"ON CONFLICT (uuid, handler) DO NOTHING",
+	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_at = excluded.updated_at " +
+		"WHERE commands.status <> 'processed'",
+}
+
+// OpenSQLite opens (creating it if needed) the database at path and brings
+// its schema up to date. Close closes it.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the directory of %s: %w", path, err)
+		}
+	}
+
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", "busy_timeout(10000)")
+	pragmas.Add("_pragma", "journal_mode(WAL)")
+	// FULL: a command is acknowledged only once its effect is on disk.
+	pragmas.Add("_pragma", "synchronous(FULL)")
+	pragmas.Add("_txlock", "immediate")
+	writeDB, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
+	if err != nil {
+		return nil, err
+	}
+	writeDB.SetMaxOpenConns(1)
+
+	if err := migrate(ctx, writeDB, goose.DialectSQLite3, "sqlite"); err != nil {
+		_ = writeDB.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+
+	readPragmas := url.Values{}
+	readPragmas.Add("_pragma", "busy_timeout(10000)")
+	readPragmas.Add("_pragma", "query_only(1)")
+	readDB, err := sql.Open("sqlite", "file:"+path+"?"+readPragmas.Encode())
+	if err != nil {
+		_ = writeDB.Close()
+		return nil, err
+	}
+	readDB.SetMaxOpenConns(8)
+	readDB.SetMaxIdleConns(8)
+
+	closeBoth := func() error { return errors.Join(readDB.Close(), writeDB.Close()) }
+	return newSQLStore(writeDB, readDB, sqliteDialect, closeBoth), nil
+}

@@ -1,0 +1,316 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStreamConfig tunes the Redis Streams transport. Zero durations take the
+// defaults below; a zero MaxLen never trims.
+type RedisStreamConfig struct {
+	// Consumer names this process inside every consumer group. It must differ
+	// between the processes sharing a group; empty means
+	// DefaultRedisStreamConsumer.
+	Consumer string
+	// MaxLen is the length a stream is trimmed to, approximately, on every
+	// publish. Trimming drops the oldest entries whether or not every group has
+	// read them, so it must stay above the largest backlog expected. Zero keeps
+	// every entry.
+	MaxLen int64
+	// BlockTime is how long one read waits for new entries before the
+	// subscriber reads again.
+	BlockTime time.Duration
+	// ClaimIdle is how long a delivered, unacknowledged entry waits before
+	// another consumer of the group takes it over: how a message held by a
+	// crashed process comes back. Set it above the longest handling time,
+	// retries included, or slow messages get handled twice.
+	ClaimIdle time.Duration
+	// ClaimInterval is how often each subscriber looks for such entries.
+	ClaimInterval time.Duration
+	// NackResendSleep is the pause before a nacked message is handed to the
+	// handler again. The library's default is no pause at all, which spins a
+	// failing handler as fast as it can fail.
+	NackResendSleep time.Duration
+	// Concurrency is how many messages of one group this process handles at
+	// once. A library subscriber hands over one message at a time, so each
+	// unit is a consumer of its own, named Consumer-1, Consumer-2 and so on.
+	// Zero means one.
+	Concurrency int
+}
+
+const (
+	defaultRedisStreamBlockTime       = time.Second
+	defaultRedisStreamClaimIdle       = 30 * time.Second
+	defaultRedisStreamClaimInterval   = 5 * time.Second
+	defaultRedisStreamNackResendSleep = time.Second
+
+	// redisStreamFromOldest starts a new consumer group at the first entry a
+	// stream holds, so that what was published before the group existed is
+	// handled too.
+	redisStreamFromOldest = "0"
+)
+
+func (c RedisStreamConfig) withDefaults() RedisStreamConfig {
+	if c.Consumer == "" {
+		c.Consumer = DefaultRedisStreamConsumer()
+	}
+	if c.BlockTime == 0 {
+		c.BlockTime = defaultRedisStreamBlockTime
+	}
+	if c.ClaimIdle == 0 {
+		c.ClaimIdle = defaultRedisStreamClaimIdle
+	}
+	if c.ClaimInterval == 0 {
+		c.ClaimInterval = defaultRedisStreamClaimInterval
+	}
+	if c.NackResendSleep == 0 {
+		c.NackResendSleep = defaultRedisStreamNackResendSleep
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+	return c
+}
+
+func (c RedisStreamConfig) validate() error {
+	var errs []error
+	if c.MaxLen < 0 {
+		errs = append(errs, fmt.Errorf("max length must not be negative, got %d", c.MaxLen))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency))
+	}
+	for name, d := range map[string]time.Duration{
+		"block time":        c.BlockTime,
+		"claim idle time":   c.ClaimIdle,
+		"claim interval":    c.ClaimInterval,
+		"nack resend sleep": c.NackResendSleep,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultRedisStreamConsumer names this process: its host name, which tells
+// containers apart, and its process id, which tells apart the processes of one
+// host.
+func DefaultRedisStreamConsumer() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// RedisStream carries messages on Redis Streams, one stream per topic
+// and one consumer group per handler.
+//
+// Delivery is at least once: an entry is acknowledged (XACK) only after the
+// handler acked it, and an entry a consumer took but never acknowledged, because
+// its process died, is claimed by another consumer of the group once it has
+// been idle for ClaimIdle. A new group starts at the oldest entry kept.
+// Each consumer hands its handler one message at a time, in stream order;
+// entries claimed back come out of order, and the consumers of a group, those
+// of one process (Concurrency) as those of others, share the stream with no
+// order between them.
+type RedisStream struct {
+	options   *redis.Options
+	config    RedisStreamConfig
+	logger    watermill.LoggerAdapter
+	client    *redis.Client // the publisher's; it closes it
+	publisher redisStreamPublisher
+}
+
+var _ Transport = (*RedisStream)(nil)
+
+// NewRedisStream connects lazily to the Redis of options. Every
+// publisher and subscriber gets a client of its own, because closing one
+// closes the client it was given.
+func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger watermill.LoggerAdapter) (*RedisStream, error) {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	if options == nil {
+		return nil, errors.New("redis streams transport: no redis options")
+	}
+	config = config.withDefaults()
+	if err := config.validate(); err != nil {
+		return nil, fmt.Errorf("redis streams transport: %w", err)
+	}
+	client := redis.NewClient(options)
+	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{
+		Client:        client,
+		DefaultMaxlen: config.MaxLen,
+	}, logger)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redis streams publisher: %w", err)
+	}
+	return &RedisStream{
+		options: options, config: config, logger: logger, client: client,
+		publisher: redisStreamPublisher{Publisher: publisher, client: client, maxLen: config.MaxLen},
+	}, nil
+}
+
+// redisStreamPublisher sends the messages of one publish in one round trip;
+// the library's publisher sends them, with the same arguments, one XADD at a
+// time, each waiting for the one before.
+type redisStreamPublisher struct {
+	*redisstream.Publisher
+	client *redis.Client
+	maxLen int64
+}
+
+func (p redisStreamPublisher) Publish(topic string, messages ...*message.Message) error {
+	if len(messages) < 2 {
+		return p.Publisher.Publish(topic, messages...)
+	}
+	var marshaller redisstream.DefaultMarshallerUnmarshaller
+	ctx := messages[0].Context()
+	commands, err := p.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, msg := range messages {
+			values, err := marshaller.Marshal(topic, msg)
+			if err != nil {
+				return fmt.Errorf("cannot marshal message %s: %w", msg.UUID, err)
+			}
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: topic, Values: values, MaxLen: p.maxLen, Approx: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis streams: publishing %d messages to %s: %w", len(messages), topic, err)
+	}
+	for i, command := range commands {
+		if err := command.Err(); err != nil {
+			return fmt.Errorf("redis streams: publishing message %s to %s: %w", messages[i].UUID, topic, err)
+		}
+	}
+	return nil
+}
+
+func (t *RedisStream) Publisher() message.Publisher { return t.publisher }
+
+// Subscriber reads consumerGroup with this process's consumers: one, or
+// Concurrency of them merged into one subscription.
+func (t *RedisStream) Subscriber(consumerGroup string) (message.Subscriber, error) {
+	if consumerGroup == "" {
+		// An empty group would read the stream without a group: no
+		// acknowledgement, no sharing, and only what is published from now on.
+		return nil, errors.New("redis streams subscriber: empty consumer group")
+	}
+	if t.config.Concurrency == 1 {
+		return t.consumer(consumerGroup, t.config.Consumer)
+	}
+	merged := newMergedSubscriber()
+	for i := range t.config.Concurrency {
+		consumer, err := t.consumer(consumerGroup, fmt.Sprintf("%s-%d", t.config.Consumer, i+1))
+		if err != nil {
+			_ = merged.Close()
+			return nil, err
+		}
+		merged.subscribers = append(merged.subscribers, consumer)
+	}
+	return merged, nil
+}
+
+// consumer subscribes as one consumer of the group, on a client of its own.
+func (t *RedisStream) consumer(consumerGroup, name string) (*redisstream.Subscriber, error) {
+	client := redis.NewClient(t.options)
+	subscriber, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
+		Client:                        client,
+		Unmarshaller:                  tolerantRedisStreamUnmarshaller{},
+		Consumer:                      name,
+		ConsumerGroup:                 consumerGroup,
+		NackResendSleep:               t.config.NackResendSleep,
+		BlockTime:                     t.config.BlockTime,
+		ClaimInterval:                 t.config.ClaimInterval,
+		MaxIdleTime:                   t.config.ClaimIdle,
+		OldestId:                      redisStreamFromOldest,
+		DisableIndefiniteInitialBlock: true,
+		// Any read error but those of closing (Redis restarting, a network
+		// blip) is retried.
+		ShouldStopOnReadErrors: isRedisStreamClosing,
+	}, quietClosingLogger{t.logger})
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redis streams subscriber for group %s: %w", consumerGroup, err)
+	}
+	return subscriber, nil
+}
+
+func (t *RedisStream) Ping(ctx context.Context) error {
+	if err := t.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis streams: ping %s: %w", t.options.Addr, err)
+	}
+	return nil
+}
+
+// Close closes the publisher and, with it, its client.
+func (t *RedisStream) Close() error {
+	if err := t.publisher.Close(); err != nil {
+		return fmt.Errorf("closing the redis streams publisher: %w", err)
+	}
+	return nil
+}
+
+// unmarshalErrorMetadataKey marks a message made from a stream entry that was
+// not written by a Watermill publisher.
+const unmarshalErrorMetadataKey = "techradar_unmarshal_error"
+
+// tolerantRedisStreamUnmarshaller turns an entry the default format cannot read
+// into a message that says so, instead of an error: the library stops the
+// whole subscription on an unmarshal error, so one foreign entry would stop
+// the handler for good. The handler then fails or skips that one message.
+type tolerantRedisStreamUnmarshaller struct {
+	redisstream.DefaultMarshallerUnmarshaller
+}
+
+func (u tolerantRedisStreamUnmarshaller) Unmarshal(values map[string]any) (*message.Message, error) {
+	msg, err := u.DefaultMarshallerUnmarshaller.Unmarshal(values)
+	if err == nil {
+		return msg, nil
+	}
+	uuid, _ := values[redisstream.UUIDHeaderKey].(string)
+	if uuid == "" {
+		uuid = watermill.NewUUID()
+	}
+	payload, _ := values["payload"].(string)
+	msg = message.NewMessage(uuid, []byte(payload))
+	msg.Metadata.Set(unmarshalErrorMetadataKey, err.Error())
+	return msg, nil
+}
+
+// isRedisStreamClosing tells the errors a subscriber's own shutdown causes:
+// its context cancelled under a read, or its client closed.
+func isRedisStreamClosing(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed)
+}
+
+// quietClosingLogger logs at debug level the errors of a subscriber's own
+// shutdown, which the library reports as errors: a read in flight when the
+// subscriber closes fails, and would otherwise log an error at every stop.
+type quietClosingLogger struct {
+	watermill.LoggerAdapter
+}
+
+func (l quietClosingLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if isRedisStreamClosing(err) {
+		l.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"err": err}))
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l quietClosingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return quietClosingLogger{l.LoggerAdapter.With(fields)}
+}

@@ -1,0 +1,463 @@
+package transport
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/techradar/techradar/internal/mysqldb"
+)
+
+// SQLConfig tunes the SQL transport. Zero values take the defaults
+// below.
+type SQLConfig struct {
+	// PollInterval is the pause between two queries that found nothing new:
+	// the latency of a message on an idle topic.
+	PollInterval time.Duration
+	// BatchSize is how many messages one query reads and hands over, one at a
+	// time, within one transaction. A crash redelivers what the batch had
+	// handled so far.
+	BatchSize int
+	// AckDeadline is how long a handler has to ack a message before the
+	// message is taken back and delivered again.
+	AckDeadline time.Duration
+	// NackResendSleep is the pause before a nacked message is handed to the
+	// handler again.
+	NackResendSleep time.Duration
+	// Partitions is how many tables a topic is spread over, each with its own
+	// offsets: a consumer group handles one message of each at a time, so this
+	// is how many it handles at once. Raising it is safe at any time; lowering
+	// it strands the messages of the partitions dropped, so drain them first.
+	Partitions int
+}
+
+const (
+	defaultSQLTransportPollInterval    = 100 * time.Millisecond
+	defaultSQLTransportBatchSize       = 100
+	defaultSQLTransportAckDeadline     = 30 * time.Second
+	defaultSQLTransportNackResendSleep = time.Second
+	defaultSQLTransportPartitions      = 16
+
+	// sqlTransportPayloadType stores payloads as bytes: the default JSON column
+	// would refuse a payload that is not JSON, such as a foreign message the
+	// poison middleware forwards.
+	sqlTransportPayloadType = "LONGBLOB"
+
+	// sqlTransportGatesTable holds one row per topic, locked shared by every
+	// publish and briefly exclusively before every read; see highWaterMark.
+	sqlTransportGatesTable = "`watermill_publish_gates`"
+	// sqlTransportBarrierConns sizes the pool that takes those exclusive
+	// locks. It is a pool of its own because a subscriber asks for it while its
+	// read transaction holds a connection of the main pool: sharing one pool,
+	// subscribers could hold every connection and wait for one more forever.
+	sqlTransportBarrierConns = 4
+	// sqlTransportBarrierTimeout bounds the wait for the publishes in flight.
+	sqlTransportBarrierTimeout = 10 * time.Second
+
+	mysqlMaxIdentifierLength = 64
+)
+
+func (c SQLConfig) withDefaults() SQLConfig {
+	if c.PollInterval == 0 {
+		c.PollInterval = defaultSQLTransportPollInterval
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = defaultSQLTransportBatchSize
+	}
+	if c.AckDeadline == 0 {
+		c.AckDeadline = defaultSQLTransportAckDeadline
+	}
+	if c.NackResendSleep == 0 {
+		c.NackResendSleep = defaultSQLTransportNackResendSleep
+	}
+	if c.Partitions == 0 {
+		c.Partitions = defaultSQLTransportPartitions
+	}
+	return c
+}
+
+func (c SQLConfig) validate() error {
+	var errs []error
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch size must be at least 1, got %d", c.BatchSize))
+	}
+	if c.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("partitions must be at least 1, got %d", c.Partitions))
+	}
+	for name, d := range map[string]time.Duration{
+		"poll interval":     c.PollInterval,
+		"ack deadline":      c.AckDeadline,
+		"nack resend sleep": c.NackResendSleep,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SQL carries messages in MySQL tables, on watermill-sql: one table
+// of messages per topic, appended to by publishers, and one table of offsets
+// per topic, one row per consumer group.
+//
+// A topic is spread over Partitions tables: the first is named after the
+// topic, the others after the topic and ".p1", ".p2"... A publish goes to one
+// of them, picked from its first message's UUID.
+//
+// Delivery is at least once, in offset order within a partition. A subscriber
+// reads a batch of a partition and advances its group's offset past the
+// messages acked, all in one transaction that holds the group's offset row of
+// that partition locked: a crashed subscriber's transaction rolls back and the
+// batch is read again, by any subscriber of the group, as soon as MySQL
+// notices the connection is gone. The same lock makes the subscribers of a
+// group take turns on a partition: a group handles one message per partition
+// at a time, whatever the number of workers. A new group starts at the first
+// message. Tables are created on first use of a topic; messages are never
+// deleted.
+//
+// watermill-sql alone loses messages on MySQL when publishers run
+// concurrently: an insert takes its auto-increment offset before its row is
+// visible, so a subscriber can read and acknowledge a later offset first and
+// then never look back. The transport closes that gap with a high-water mark:
+// see highWaterMark.
+type SQL struct {
+	db          *sql.DB
+	subscribeDB *sql.DB
+	barrierDB   *sql.DB
+	config      SQLConfig
+	logger      watermill.LoggerAdapter
+	schema      sqlTransportSchema
+	offsets     sqlTransportOffsets
+	publisher   *sqlTransportPublisher
+
+	initializedTopics sync.Map // topic → struct{}, once its tables exist
+	wakeups           sqlWakeups
+}
+
+var _ Transport = (*SQL)(nil)
+
+// NewSQL opens pools of its own on dsn, so that subscribers, which
+// hold a connection for a whole batch, never starve the store of connections.
+func NewSQL(dsn string, pool mysqldb.PoolConfig, config SQLConfig, logger watermill.LoggerAdapter) (*SQL, error) {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	config = config.withDefaults()
+	if err := config.validate(); err != nil {
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	db, err := mysqldb.Open(dsn, pool)
+	if err != nil {
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	barrierDB, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: sqlTransportBarrierConns, MaxIdleConns: sqlTransportBarrierConns, ConnMaxLifetime: pool.ConnMaxLifetime})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	// Every subscription of every partition holds a connection while it
+	// reads and hands over a batch: they get a pool of their own, without a
+	// bound, so that they can never take the connections publishes need.
+	subscribeDB, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxIdleConns: pool.MaxIdleConns, ConnMaxLifetime: pool.ConnMaxLifetime})
+	if err != nil {
+		_ = db.Close()
+		_ = barrierDB.Close()
+		return nil, fmt.Errorf("sql transport: %w", err)
+	}
+	t := &SQL{db: db, subscribeDB: subscribeDB, barrierDB: barrierDB, config: config, logger: logger}
+	t.schema = sqlTransportSchema{
+		DefaultMySQLSchema: watermillsql.DefaultMySQLSchema{
+			GenerateMessagesTableName: func(topic string) string { return quoteSQLName(sqlTransportTable("watermill_", topic)) },
+			GeneratePayloadType:       func(string) string { return sqlTransportPayloadType },
+			SubscribeBatchSize:        config.BatchSize,
+		},
+		transport: t,
+	}
+	t.offsets = sqlTransportOffsets{watermillsql.DefaultMySQLOffsetsAdapter{
+		GenerateMessagesOffsetsTableName: func(topic string) string {
+			return quoteSQLName(sqlTransportTable("watermill_offsets_", topic))
+		},
+	}}
+	t.publisher = &sqlTransportPublisher{transport: t}
+	return t, nil
+}
+
+func (t *SQL) Publisher() message.Publisher { return t.publisher }
+
+// partitionTopics are the topics the partitions of topic are stored as.
+func (t *SQL) partitionTopics(topic string) []string {
+	topics := make([]string, t.config.Partitions)
+	for i := range topics {
+		topics[i] = t.partitionTopic(topic, i)
+	}
+	return topics
+}
+
+func (t *SQL) partitionTopic(topic string, partition int) string {
+	if partition == 0 {
+		// The first partition is the topic itself, so that a transport with
+		// one partition stores topics as plain watermill-sql does.
+		return topic
+	}
+	return topic + ".p" + strconv.Itoa(partition)
+}
+
+// partitionOf picks the partition of a publish.
+func (t *SQL) partitionOf(topic string, messages []*message.Message) string {
+	if t.config.Partitions == 1 {
+		return topic
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(messages[0].UUID))
+	return t.partitionTopic(topic, int(h.Sum32()%uint32(t.config.Partitions)))
+}
+
+func (t *SQL) Ping(ctx context.Context) error {
+	if err := t.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sql transport: ping MySQL: %w", err)
+	}
+	return nil
+}
+
+// Close waits for the publishes in flight, then closes the pools.
+func (t *SQL) Close() error {
+	t.publisher.close()
+	var errs []error
+	if err := t.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the sql transport's pool: %w", err))
+	}
+	if err := t.subscribeDB.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the sql transport's subscriber pool: %w", err))
+	}
+	if err := t.barrierDB.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the sql transport's barrier pool: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// sqlTopicCharacters are the ones watermill-sql allows in a topic; the name
+// goes into table names and so into queries.
+var sqlTopicCharacters = regexp.MustCompile(`^[A-Za-z0-9\-$:._]+$`)
+
+func (t *SQL) checkTopic(topic string) error {
+	if !sqlTopicCharacters.MatchString(topic) {
+		return fmt.Errorf("sql transport: topic %q may only have ASCII letters, digits and -$:._", topic)
+	}
+	return nil
+}
+
+// initializeTopic creates the topic's tables and its gate row, once per topic
+// and process, always outside any transaction of the caller: CREATE TABLE
+// would commit it.
+func (t *SQL) initializeTopic(ctx context.Context, topic string) error {
+	if _, done := t.initializedTopics.Load(topic); done {
+		return nil
+	}
+	if err := t.checkTopic(topic); err != nil {
+		return err
+	}
+	queries := append(t.schema.SchemaInitializingQueries(topic), t.offsets.SchemaInitializingQueries(topic)...)
+	queries = append(queries,
+		watermillsql.Query{Query: "CREATE TABLE IF NOT EXISTS " + sqlTransportGatesTable + " (`messages_table` VARCHAR(64) NOT NULL PRIMARY KEY)"},
+		watermillsql.Query{Query: "INSERT IGNORE INTO " + sqlTransportGatesTable + " (`messages_table`) VALUES (?)", Args: []any{sqlTransportTable("watermill_", topic)}},
+	)
+	for _, q := range queries {
+		if _, err := t.db.ExecContext(ctx, q.Query, q.Args...); err != nil {
+			return fmt.Errorf("sql transport: creating the tables of topic %s: %w", topic, err)
+		}
+	}
+	t.initializedTopics.Store(topic, struct{}{})
+	return nil
+}
+
+// highWaterMark returns an offset below which every message of topic that
+// will ever be visible already is. Every publish holds the topic's gate row
+// shared from before its insert takes an offset until it commits; taking the
+// row exclusively waits for the publishes in flight and holds new ones back
+// for as long as reading the largest offset takes. Offsets up to that one are
+// final: an insert still to come takes a larger one.
+//
+// A look without locks comes first: when no message past the group's offset
+// is visible, there is nothing to read yet, and no reason to hold publishers
+// back. That is every poll of an idle topic.
+func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (mark int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, sqlTransportBarrierTimeout)
+	defer cancel()
+	var largest, acked sql.NullInt64
+	if err := t.barrierDB.QueryRowContext(ctx,
+		"SELECT (SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)+"), "+
+			"(SELECT `offset_acked` FROM "+t.offsets.MessagesOffsetsTable(topic)+" WHERE `consumer_group` = ?)",
+		consumerGroup).Scan(&largest, &acked); err != nil {
+		return 0, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
+	}
+	if largest.Int64 <= acked.Int64 {
+		return acked.Int64, nil
+	}
+
+	tx, err := t.barrierDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var gate string
+	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? FOR UPDATE",
+		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
+		return 0, fmt.Errorf("locking the gate of topic %s: %w", topic, err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)).Scan(&largest); err != nil {
+		return 0, fmt.Errorf("reading the last offset of topic %s: %w", topic, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return largest.Int64, nil
+}
+
+// sqlTransportSchema is the library's MySQL schema, read up to the high-water
+// mark.
+type sqlTransportSchema struct {
+	watermillsql.DefaultMySQLSchema
+	transport *SQL
+}
+
+// SelectQuery takes the high-water mark before it answers: the interface has
+// no better place, and the library asks for the query right before it runs
+// it. A failure reads nothing this round; the subscriber polls again.
+func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
+	mark, err := s.transport.highWaterMark(context.Background(), topic, consumerGroup)
+	if err != nil {
+		s.transport.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
+		mark = 0
+	}
+	next := offsets.NextOffsetQuery(topic, consumerGroup)
+	return watermillsql.Query{
+		Query: "SELECT `offset`, `uuid`, `payload`, `metadata` FROM " + s.MessagesTable(topic) +
+			" WHERE `offset` > (" + next.Query + ") AND `offset` <= ? ORDER BY `offset` ASC LIMIT " + strconv.Itoa(s.SubscribeBatchSize),
+		Args: append(append([]any{}, next.Args...), mark),
+	}
+}
+
+// SubscribeIsolationLevel is READ COMMITTED: the high-water mark makes the
+// library's SERIALIZABLE unneeded, and SERIALIZABLE reads lock the gap after
+// the last message, which held every publish to the topic back while a
+// subscriber handled its batch.
+func (s sqlTransportSchema) SubscribeIsolationLevel() sql.IsolationLevel {
+	return sql.LevelReadCommitted
+}
+
+// sqlTransportOffsets is the library's MySQL offsets table, with the group's
+// row created before the group first reads. Without the row, two subscribers
+// of a new group would both find no row to lock, and both read the first
+// batch.
+type sqlTransportOffsets struct {
+	watermillsql.DefaultMySQLOffsetsAdapter
+}
+
+func (a sqlTransportOffsets) BeforeSubscribingQueries(topic, consumerGroup string) []watermillsql.Query {
+	return []watermillsql.Query{{
+		Query: "INSERT IGNORE INTO " + a.MessagesOffsetsTable(topic) + " (consumer_group, offset_acked, offset_consumed) VALUES (?, 0, 0)",
+		Args:  []any{consumerGroup},
+	}}
+}
+
+// sqlTransportPublisher inserts with the library's schema, holding the
+// topic's gate shared.
+type sqlTransportPublisher struct {
+	transport *SQL
+	// mu is held shared by every publish and exclusively by close, which thus
+	// waits for the publishes in flight.
+	mu     sync.RWMutex
+	closed bool
+}
+
+var errSQLTransportPublisherClosed = errors.New("sql transport: publisher closed")
+
+// Publish writes messages in one transaction, in order. It creates the
+// topic's tables first if needed, so that a message published before any
+// subscriber exists is kept.
+func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Message) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return errSQLTransportPublisherClosed
+	}
+	if len(messages) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	t := p.transport
+	if err := t.checkTopic(topic); err != nil {
+		return err
+	}
+	topic = t.partitionOf(topic, messages)
+	if err := t.initializeTopic(ctx, topic); err != nil {
+		return err
+	}
+	insert, err := t.schema.InsertQuery(topic, messages)
+	if err != nil {
+		return fmt.Errorf("sql transport: building the insert into topic %s: %w", topic, err)
+	}
+	tx, err := t.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("sql transport: publishing to %s: %w", topic, err)
+	}
+	var gate string
+	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? LOCK IN SHARE MODE",
+		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("sql transport: locking the gate of topic %s: %w", topic, err)
+	}
+	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("sql transport: inserting into topic %s: %w", topic, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sql transport: committing to topic %s: %w", topic, err)
+	}
+	t.wakeups.of(topic).signal()
+	return nil
+}
+
+// Close refuses new publishes once those in flight are done; the transport
+// closes the pool.
+func (p *sqlTransportPublisher) Close() error {
+	p.close()
+	return nil
+}
+
+func (p *sqlTransportPublisher) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+// sqlTransportTable names a topic's table as the library does, prefix and
+// topic, but keeps it within MySQL's 64 characters: a longer name keeps its
+// start and ends with a hash of the whole topic, so that it stays unique.
+// Topics have been checked against sqlTopicCharacters before it is asked.
+func sqlTransportTable(prefix, topic string) string {
+	name := prefix + topic
+	if len(name) > mysqlMaxIdentifierLength {
+		sum := sha256.Sum256([]byte(topic))
+		suffix := "_" + hex.EncodeToString(sum[:8])
+		name = name[:mysqlMaxIdentifierLength-len(suffix)] + suffix
+	}
+	return name
+}
+
+func quoteSQLName(name string) string { return "`" + name + "`" }
