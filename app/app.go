@@ -17,12 +17,18 @@ type Application struct {
 }
 
 // Commands change state. Submit* run in the API and send a command on the bus;
-// the others are the command bus's handlers and run in workers.
+// CreateTech and SendSMS are the command bus's handlers and run in workers;
+// RecordPoisonedMessage runs in workers too, on the poison topic; the other
+// poison commands are the operator's.
 type Commands struct {
 	SubmitCreateTech command.SubmitCreateTechHandler
 	CreateTech       command.CreateTechHandler
 	SubmitSendSMS    command.SubmitSendSMSHandler
 	SendSMS          command.SendSMSHandler
+
+	RecordPoisonedMessage   command.RecordPoisonedMessageHandler
+	RequeuePoisonedMessages command.RequeuePoisonedMessagesHandler
+	DeletePoisonedMessages  command.DeletePoisonedMessagesHandler
 }
 
 // Queries read state.
@@ -31,6 +37,8 @@ type Queries struct {
 	TechByID      query.TechByIDHandler
 	CommandStatus query.CommandStatusHandler
 	SMSStatus     query.SMSStatusHandler
+
+	PoisonedMessages query.PoisonedMessagesHandler
 }
 
 // Events are the event bus's handlers.

@@ -8,6 +8,45 @@ import (
 	"github.com/techradar/techradar/app/apperr"
 )
 
+// submission is what every submission does once it has validated the
+// client's request: record it, then send the command that carries it to its
+// handler. The record comes first, so that a command a handler gets is always
+// known; when the send fails, the record this submission made is removed again,
+// for the client is told the command was not accepted and must not find it
+// pending.
+type submission[R any] struct {
+	// what names the record in errors: "the command", "the SMS".
+	what string
+	// record stores the request unless its id is known already, and returns
+	// what is stored under the id and whether this call stored it.
+	record func(ctx context.Context) (stored R, created bool, err error)
+	// command is the command to send for what is stored, or nil when there is
+	// nothing left to do. A record already known is sent again: if its first
+	// send was lost the handler gets it now, and if not the handler skips it.
+	command func(stored R) (any, error)
+	// forget removes the record this call made.
+	forget func(ctx context.Context) error
+}
+
+func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
+	var none R
+	stored, created, err := s.record(ctx)
+	if err != nil {
+		return none, apperr.Unavailablef(err, "cannot record %s", s.what)
+	}
+	cmd, err := s.command(stored)
+	if err != nil || cmd == nil {
+		return stored, err
+	}
+	if err := bus.Send(ctx, cmd); err != nil {
+		if created {
+			_ = s.forget(context.WithoutCancel(ctx))
+		}
+		return none, apperr.Unavailablef(err, "cannot send the command")
+	}
+	return stored, nil
+}
+
 // newCommandID is the id of a command the client gave no key for: a UUIDv7,
 // so that ids sort by the time they were made.
 func newCommandID() (string, error) {
@@ -16,17 +55,4 @@ func newCommandID() (string, error) {
 		return "", err
 	}
 	return id.String(), nil
-}
-
-// sendOrForget sends cmd on the bus. When that fails, and this submission is
-// the one that recorded the command, forget removes the record: the client is
-// told the command was not accepted, so it must not be found pending.
-func sendOrForget(ctx context.Context, bus CommandBus, cmd any, recorded bool, forget func(context.Context) error) error {
-	if err := bus.Send(ctx, cmd); err != nil {
-		if recorded {
-			_ = forget(context.WithoutCancel(ctx))
-		}
-		return apperr.Unavailablef(err, "cannot send the command")
-	}
-	return nil
 }

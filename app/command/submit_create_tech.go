@@ -52,7 +52,7 @@ type Submission struct {
 // SubmitCreateTechHandler validates a mention, records it as pending and sends
 // CreateTech on the command bus. It answers before the command is applied unless
 // the bus itself waits for the handler.
-type SubmitCreateTechHandler decorator.QueryHandler[SubmitCreateTech, Submission]
+type SubmitCreateTechHandler decorator.SubmissionHandler[SubmitCreateTech, Submission]
 
 type submitCreateTechHandler struct {
 	commands CommandLog
@@ -74,7 +74,7 @@ func NewSubmitCreateTechHandler(commands CommandLog, bus CommandBus, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	return decorator.ApplyQueryDecorators[SubmitCreateTech, Submission](
+	return decorator.ApplySubmissionDecorators[SubmitCreateTech, Submission](
 		submitCreateTechHandler{commands: commands, bus: bus, now: now},
 		logger,
 	)
@@ -94,16 +94,15 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 	}
 
 	now := h.now().UTC()
-	status, created, err := h.commands.Accept(ctx, id, now)
-	if err != nil {
-		return Submission{}, apperr.Unavailablef(err, "cannot record the command")
-	}
-
-	// A command already known is sent again: if its first send was lost the handler
-	// gets it now, and if not the handler skips it as already applied.
-	forget := func(ctx context.Context) error { return h.commands.Forget(ctx, id) }
-	if err := sendOrForget(ctx, h.bus, CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}, created, forget); err != nil {
-		return Submission{}, err
-	}
-	return Submission{CommandID: id, Status: status}, nil
+	return submission[Submission]{
+		what: "the command",
+		record: func(ctx context.Context) (Submission, bool, error) {
+			status, created, err := h.commands.Accept(ctx, id, now)
+			return Submission{CommandID: id, Status: status}, created, err
+		},
+		command: func(Submission) (any, error) {
+			return CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}, nil
+		},
+		forget: func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+	}.submit(ctx, h.bus)
 }

@@ -39,7 +39,7 @@ type SMSSubmission struct {
 
 // SubmitSendSMSHandler validates an SMS, stores it as queued and sends SendSMS
 // on the command bus.
-type SubmitSendSMSHandler decorator.QueryHandler[SubmitSendSMS, SMSSubmission]
+type SubmitSendSMSHandler decorator.SubmissionHandler[SubmitSendSMS, SMSSubmission]
 
 type submitSendSMSHandler struct {
 	submissions SMSSubmissions
@@ -61,7 +61,7 @@ func NewSubmitSendSMSHandler(submissions SMSSubmissions, bus CommandBus, now fun
 	if now == nil {
 		now = time.Now
 	}
-	return decorator.ApplyQueryDecorators[SubmitSendSMS, SMSSubmission](
+	return decorator.ApplySubmissionDecorators[SubmitSendSMS, SMSSubmission](
 		submitSendSMSHandler{submissions: submissions, bus: bus, now: now},
 		logger,
 	)
@@ -89,24 +89,27 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 		return SMSSubmission{}, err
 	}
 
-	stored, created, err := h.submissions.AddSMS(ctx, queued)
+	stored, err := submission[sms.SMS]{
+		what: "the SMS",
+		record: func(ctx context.Context) (sms.SMS, bool, error) {
+			return h.submissions.AddSMS(ctx, queued)
+		},
+		command: func(stored sms.SMS) (any, error) {
+			if stored.Number != queued.Number || stored.Text != queued.Text {
+				return nil, apperr.InvalidField("idempotencyKey", "the idempotency key was used before for an SMS to another number or with another text")
+			}
+			if stored.Status.IsFinal() {
+				return nil, nil
+			}
+			// An SMS already queued is sent again: if its first command was
+			// lost the handler gets this one, and if not the handler finds the
+			// SMS under way or done and sends nothing.
+			return SendSMS{CommandID: id, RequestedAt: now}, nil
+		},
+		forget: func(ctx context.Context) error { return h.submissions.RemoveUnsentSMS(ctx, id) },
+	}.submit(ctx, h.bus)
 	if err != nil {
-		return SMSSubmission{}, apperr.Unavailablef(err, "cannot record the SMS")
-	}
-	if !created && (stored.Number != queued.Number || stored.Text != queued.Text) {
-		return SMSSubmission{}, apperr.InvalidField("idempotencyKey", "the idempotency key was used before for an SMS to another number or with another text")
-	}
-	submission := SMSSubmission{ID: stored.ID, Number: stored.Number, Text: stored.Text, Status: stored.Status}
-	if stored.Status.IsFinal() {
-		return submission, nil
-	}
-
-	// An SMS already queued is sent again: if its first command was lost the
-	// handler gets this one, and if not the handler finds the SMS under way or
-	// done and sends nothing.
-	forget := func(ctx context.Context) error { return h.submissions.RemoveUnsentSMS(ctx, id) }
-	if err := sendOrForget(ctx, h.bus, SendSMS{CommandID: id, RequestedAt: now}, created, forget); err != nil {
 		return SMSSubmission{}, err
 	}
-	return submission, nil
+	return SMSSubmission{ID: stored.ID, Number: stored.Number, Text: stored.Text, Status: stored.Status}, nil
 }
