@@ -12,7 +12,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/app"
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/testenv"
 	"github.com/techradar/techradar/service"
@@ -28,14 +30,28 @@ func createTechMessage(commandID, name string) *message.Message {
 
 func commandTopic(cfg config.Config) string { return cfg.TopicPrefix + ".commands.CreateTech" }
 
-func poisonAdmin(t *testing.T, cfg config.Config) *service.PoisonAdmin {
+func poisonAdmin(t *testing.T, cfg config.Config) poisonOperator {
 	t.Helper()
-	admin, err := service.OpenPoisonAdmin(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	admin, err := service.OpenAdmin(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.Close() })
-	return admin
+	return poisonOperator{admin.App}
+}
+
+// poisonOperator runs the poison use cases as `techradar poison` does.
+type poisonOperator struct {
+	app app.Application
+}
+
+func (o poisonOperator) List(ctx context.Context, limit int) ([]query.PoisonedMessage, error) {
+	return o.app.Queries.PoisonedMessages.Handle(ctx, query.PoisonedMessages{Limit: limit})
+}
+
+// Requeue requeues ids, or every message when ids is empty.
+func (o poisonOperator) Requeue(ctx context.Context, ids []int64) (int, error) {
+	return o.app.Commands.RequeuePoisonedMessages.Handle(ctx, command.RequeuePoisonedMessages{IDs: ids, All: len(ids) == 0})
 }
 
 // TestDuplicateDeliveries publishes every command several times, as an
@@ -105,7 +121,7 @@ func TestUndecodableMessagesArePoisoned(t *testing.T) {
 			}
 
 			admin := poisonAdmin(t, cfg)
-			var poisoned []sqlstore.PoisonedMessage
+			var poisoned []query.PoisonedMessage
 			eventually(t, 4*time.Second, func() bool {
 				var err error
 				poisoned, err = admin.List(context.Background(), 10)

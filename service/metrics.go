@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/components/metrics"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -28,19 +26,6 @@ func newMetricsRegistry() *prometheus.Registry {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return registry
-}
-
-// addRouterMetrics times every handling attempt of every message handler and
-// counts its successes and failures, as
-// techradar_handler_execution_time_seconds{handler_name, success}.
-//
-// Only Watermill's handler middleware is used, not the subscriber and publisher
-// decorators of AddPrometheusRouterMetrics: the subscriber decorator hands
-// messages on through a goroutine of its own, and a message in that hand-over
-// when the router closes can start its handler after Router.Close has stopped
-// waiting for handlers, so the handler runs against a closed store.
-func addRouterMetrics(router *message.Router, registry *prometheus.Registry) {
-	router.AddMiddleware(metrics.NewPrometheusMetricsBuilder(registry, metricsNamespace, "").NewRouterMiddleware().Middleware)
 }
 
 // poisonCounter is the part of the store the poison gauge reads.

@@ -1,11 +1,11 @@
 // Package service wires techradar together: it builds the adapters the
-// configuration names, the application on top of them, the Watermill router and
-// the HTTP server, and runs and stops them in the right order.
+// configuration names, the application on top of them, and the ports that
+// drive it (the HTTP server and the message router), and runs and stops them
+// in the right order. It holds no logic of its own.
 package service
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,20 +16,14 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/techradar/techradar/adapters/cache"
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/adapters/transport"
-	"github.com/techradar/techradar/app"
-	"github.com/techradar/techradar/app/command"
-	"github.com/techradar/techradar/app/event"
-	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/config"
-	"github.com/techradar/techradar/domain/tech"
-	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/internal/tracecontext"
 	"github.com/techradar/techradar/ports/httpapi"
+	"github.com/techradar/techradar/ports/messaging"
 )
 
 // Service is one techradar process in one role.
@@ -40,7 +34,7 @@ type Service struct {
 
 	store     *sqlstore.Store
 	transport transport.Transport
-	router    *message.Router
+	router    *messaging.Router
 	http      *http.Server
 	listener  net.Listener
 	metrics   *prometheus.Registry
@@ -55,7 +49,6 @@ type Service struct {
 	relayDone   chan struct{}
 	routerErr   chan error
 	httpErr     chan error
-	inFlight    *inFlightHandlers
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -63,7 +56,7 @@ type Service struct {
 // New builds the service; nothing runs until Start. cfg must have passed
 // Validate for role.
 func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.Logger, opts ...Option) (*Service, error) {
-	s := &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1), inFlight: newInFlightHandlers()}
+	s := &Service{cfg: cfg, role: role, logger: logger, routerErr: make(chan error, 1), httpErr: make(chan error, 1)}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -74,172 +67,51 @@ func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.
 }
 
 func (s *Service) build(ctx context.Context) error {
-	cfg, role, logger := s.cfg, s.role, s.logger
-	topics := topics{prefix: cfg.TopicPrefix}
-
-	wmLogger := newWatermillLogger(logger.With(slog.String("component", "watermill")))
-	var checks []httpapi.DependencyCheck
+	cfg := s.cfg
 	s.metrics = newMetricsRegistry()
 	if err := s.setUpTracing(ctx); err != nil {
 		return err
 	}
-
-	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
+	b, err := s.buildBackends(ctx)
 	if err != nil {
 		return err
 	}
-
-	if s.store, err = s.openStore(ctx); err != nil {
-		return err
-	}
-	// Every flow writes its events through the same bus configuration.
-	newEventBus := newEventBusFactory(topics, wmLogger)
-	techs, err := sqlstore.NewTechRepository(s.store, newEventBus)
-	if err != nil {
-		return err
-	}
-	sms, err := newSMSFlow(s.store, newEventBus, cfg)
-	if err != nil {
-		return err
-	}
-	checks = append(checks, httpapi.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
 	if err := registerPoisonGauge(s.metrics, s.store); err != nil {
 		return err
 	}
-
-	if s.transport, err = NewTransport(cfg, wmLogger); err != nil {
+	if b.cache, err = newMeteredCache(b.cache, s.metrics); err != nil {
 		return err
 	}
-	s.closers = append(s.closers, s.transport.Close)
-	checks = append(checks, httpapi.DependencyCheck{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping})
+	application := newApplication(b, s.store, s.role, s.logger)
 
-	cache, err := s.openCache()
-	if err != nil {
-		return err
-	}
-	if cache, err = newMeteredCache(cache, s.metrics); err != nil {
-		return err
-	}
-	checks = append(checks, httpapi.DependencyCheck{Name: "cache (" + cfg.Cache + ")", Check: cache.Ping})
-
-	commandBus, err := newCommandBus(s.transport.Publisher(), topics, wmLogger)
-	if err != nil {
-		return err
-	}
-	application := newApplication(s.store, techs, sms, cache, commandBus, policy, role, logger)
-
-	if role.RunsWorkers() {
-		s.router, err = newRouter(routerConfig{
-			closeTimeout:   cfg.HandlerCloseTimeout,
-			handlerTimeout: cfg.HandlerTimeout,
-			maxRetries:     cfg.HandlerMaxRetries,
-			retryBackoff:   cfg.HandlerRetryBackoff,
-			poison:         s.transport.Publisher(),
-			poisonTopic:    topics.poison(),
-			inFlight:       s.inFlight,
-			dependenciesUp: func(ctx context.Context) bool { return s.store.Ping(ctx) == nil && cache.Ping(ctx) == nil },
-		}, wmLogger)
+	if s.role.RunsWorkers() {
+		s.router, err = messaging.NewRouter(messaging.RouterConfig{
+			Topics:         b.topics,
+			CloseTimeout:   cfg.HandlerCloseTimeout,
+			HandlerTimeout: cfg.HandlerTimeout,
+			MaxRetries:     cfg.HandlerMaxRetries,
+			RetryBackoff:   cfg.HandlerRetryBackoff,
+			DependenciesUp: func(ctx context.Context) bool { return s.store.Ping(ctx) == nil && b.cache.Ping(ctx) == nil },
+			Metrics:        s.metrics,
+			Tracing:        s.tracing,
+		}, s.transport, application, b.wmLogger)
 		if err != nil {
 			return err
 		}
-		addRouterMetrics(s.router, s.metrics)
-		addRouterTracing(s.router, s.tracing)
-		if err := addPoisonRecorder(s.router, s.transport, poisonRecorder{store: s.store, topics: topics, logger: logger}); err != nil {
-			return err
-		}
-		if err := addCommandHandlers(s.router, s.transport, topics, application, wmLogger); err != nil {
-			return err
-		}
-		if err := addEventHandlers(s.router, s.transport, topics, application, wmLogger); err != nil {
-			return err
-		}
 	}
 
+	checks := []httpapi.DependencyCheck{
+		{Name: "store (" + cfg.Store + ")", Check: s.store.Ping},
+		{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping},
+		{Name: "cache (" + cfg.Cache + ")", Check: b.cache.Ping},
+	}
 	s.http = &http.Server{
-		Handler:           httpapi.NewHTTPHandler(application, checks, logger, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracePropagator)),
+		Handler:           httpapi.NewHTTPHandler(application, checks, s.logger, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracecontext.Propagator)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	return nil
-}
-
-// newApplication builds the use cases the role runs; the others stay nil.
-func newApplication(
-	store *sqlstore.Store,
-	techs *sqlstore.TechRepository,
-	sms smsFlow,
-	cache readModelCache,
-	bus command.CommandBus,
-	policy tech.PriorityPolicy,
-	role config.Role,
-	logger *slog.Logger,
-) app.Application {
-	var a app.Application
-	if role.RunsAPI() {
-		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(store, bus, nil, logger)
-		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(techs, cache, logger)
-		a.Queries.CommandStatus = query.NewCommandStatusHandler(store, logger)
-		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(sms.messages, bus, nil, logger)
-		a.Queries.SMSStatus = query.NewSMSStatusHandler(sms.messages, logger)
-	}
-	if role.RunsWorkers() {
-		a.Commands.CreateTech = command.NewCreateTechHandler(techs, store, policy, nil, logger)
-		a.Events.InvalidateTechReadModel = event.NewInvalidateTechReadModel(cache)
-		a.Commands.SendSMS = command.NewSendSMSHandler(sms.messages, sms.provider, sms.config, nil, logger)
-	}
-	return a
-}
-
-type readModelCache interface {
-	query.ReadModelCache
-	Ping(ctx context.Context) error
-}
-
-func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
-	switch s.cfg.Store {
-	case config.StoreSQLite:
-		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)
-		if err != nil {
-			return nil, err
-		}
-		s.closers = append(s.closers, store.Close)
-		return store, nil
-	case config.StoreMySQL:
-		db, err := s.mysql()
-		if err != nil {
-			return nil, err
-		}
-		return sqlstore.NewMySQL(ctx, db)
-	default:
-		return nil, fmt.Errorf("STORE: unknown store %q", s.cfg.Store)
-	}
-}
-
-func (s *Service) mysql() (*sql.DB, error) {
-	db, err := mysqldb.Open(s.cfg.MySQLDSN, mysqldb.PoolConfig{
-		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
-		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
-		ConnMaxLifetime: 5 * time.Minute,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, db.Close)
-	return db, nil
-}
-
-func (s *Service) openCache() (readModelCache, error) {
-	switch s.cfg.Cache {
-	case config.CacheMemory:
-		return cache.NewMemory(0), nil
-	case config.CacheRedis:
-		client := redis.NewClient(redisOptions(s.cfg))
-		s.closers = append(s.closers, client.Close)
-		return cache.NewRedis(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
-	default:
-		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
-	}
 }
 
 // Start runs the message handlers and the outbox relay, then opens the HTTP
@@ -332,9 +204,6 @@ func (s *Service) Close() error {
 		if s.router != nil {
 			if err := s.router.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("router close: %w", err))
-			}
-			if !s.inFlight.closeAndWait(s.cfg.HandlerCloseTimeout) {
-				errs = append(errs, fmt.Errorf("handlers still running after %s", s.cfg.HandlerCloseTimeout))
 			}
 		}
 		if s.cancelRun != nil {

@@ -9,10 +9,6 @@ import (
 	"github.com/techradar/techradar/config"
 )
 
-// sendSMSHandlerName is the consumer group of the SendSMS handler: renaming it
-// starts a new group that reads its topic from the oldest message kept.
-const sendSMSHandlerName = "techradar.send-sms"
-
 // smsFlow is what the SMS use cases are built on.
 type smsFlow struct {
 	messages *sqlstore.SMSRepository

@@ -12,8 +12,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/testenv"
 )
@@ -232,7 +232,7 @@ func TestSMSUndecodableMessagesArePoisoned(t *testing.T) {
 			}
 
 			admin := poisonAdmin(t, cfg)
-			var poisoned []sqlstore.PoisonedMessage
+			var poisoned []query.PoisonedMessage
 			eventually(t, 20*time.Second, func() bool {
 				var err error
 				poisoned, err = admin.List(context.Background(), 10)

@@ -7,13 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -21,18 +17,9 @@ import (
 	"github.com/techradar/techradar/config"
 )
 
-// tracerName names the spans techradar starts itself, around message handlers.
-const tracerName = "github.com/techradar/techradar/service"
-
 // tracerShutdownTimeout bounds how long a stopping service waits to export the
 // spans it still holds.
 const tracerShutdownTimeout = 5 * time.Second
-
-// tracePropagator carries the trace in HTTP headers and in message metadata:
-// W3C Trace Context and Baggage, which every OpenTelemetry SDK reads.
-var tracePropagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
-	propagation.TraceContext{}, propagation.Baggage{},
-)
 
 // Option changes how New builds a Service.
 type Option func(*Service)
@@ -87,53 +74,4 @@ func newTracerProvider(ctx context.Context, cfg config.Config, role config.Role)
 		)),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.OTelSampleRatio))),
 	), nil
-}
-
-// injectTraceContext writes the trace of the message's context into its
-// metadata, where the handler that receives it, in this process or another,
-// continues the trace. A context without a span writes nothing.
-func injectTraceContext(msg *message.Message) {
-	if msg.Metadata == nil {
-		msg.Metadata = message.Metadata{}
-	}
-	tracePropagator.Inject(msg.Context(), propagation.MapCarrier(msg.Metadata))
-}
-
-// addRouterTracing makes every handler run in a span, the child of the span
-// that sent or published its message. A nil provider adds nothing.
-func addRouterTracing(router *message.Router, provider trace.TracerProvider) {
-	if provider == nil {
-		return
-	}
-	router.AddMiddleware(traceHandler(provider.Tracer(tracerName)))
-}
-
-// traceHandler starts one span per handling attempt, so that retries show as
-// spans of their own.
-func traceHandler(tracer trace.Tracer) message.HandlerMiddleware {
-	return func(h message.HandlerFunc) message.HandlerFunc {
-		return func(msg *message.Message) ([]*message.Message, error) {
-			ctx := tracePropagator.Extract(msg.Context(), propagation.MapCarrier(msg.Metadata))
-			handler := message.HandlerNameFromCtx(msg.Context())
-			ctx, span := tracer.Start(ctx, handler,
-				trace.WithSpanKind(trace.SpanKindConsumer),
-				trace.WithAttributes(
-					attribute.String("messaging.system", "watermill"),
-					attribute.String("messaging.operation.type", "process"),
-					attribute.String("messaging.destination.name", message.SubscribeTopicFromCtx(msg.Context())),
-					attribute.String("messaging.consumer.group.name", handler),
-					attribute.String("messaging.message.id", msg.UUID),
-					attribute.String("techradar.correlation_id", middleware.MessageCorrelationID(msg)),
-				))
-			defer span.End()
-			msg.SetContext(ctx)
-
-			produced, err := h(msg)
-			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, err.Error())
-			}
-			return produced, err
-		}
-	}
 }

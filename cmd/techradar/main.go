@@ -12,8 +12,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/mattn/go-isatty"
@@ -35,9 +33,12 @@ type cli struct {
 		} `cmd:"" help:"List poisoned messages, oldest first."`
 		Requeue struct {
 			IDs []int64 `arg:"" optional:"" name:"id" help:"Ids from 'poison list'."`
-			All bool    `help:"Requeue every poisoned message."`
+			All bool    `help:"Requeue every poisoned message (at most 10,000 a run)."`
 		} `cmd:"" help:"Put poisoned messages back on the topic they came from; a command goes back to pending."`
-	} `cmd:"" help:"Messages that failed for good: list them, put them back."`
+		Delete struct {
+			IDs []int64 `arg:"" name:"id" help:"Ids from 'poison list'."`
+		} `cmd:"" help:"Forget poisoned messages for good; their commands stay failed."`
+	} `cmd:"" help:"Messages that failed for good: list them, put them back, or delete them."`
 }
 
 func main() {
@@ -118,45 +119,4 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		handler = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(correlation.NewLogHandler(handler))
-}
-
-func runPoison(ctx context.Context, c cli, subcommand string, stdout io.Writer, logger *slog.Logger) error {
-	admin, err := service.OpenPoisonAdmin(ctx, c.Config, logger)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-
-	switch subcommand {
-	case "list":
-		poisoned, err := admin.List(ctx, c.Poison.List.Limit)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tPOISONED AT\tTOPIC\tHANDLER\tREASON\tPAYLOAD")
-		for _, p := range poisoned {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.PoisonedAt.Format(time.RFC3339), p.Topic, p.Handler,
-				oneLine(p.Reason, 60), oneLine(string(p.Message.Payload), 60))
-		}
-		return w.Flush()
-	case "requeue":
-		if len(c.Poison.Requeue.IDs) == 0 && !c.Poison.Requeue.All {
-			return errors.New("name the ids to requeue, or pass --all")
-		}
-		n, err := admin.Requeue(ctx, c.Poison.Requeue.IDs)
-		fmt.Fprintf(stdout, "requeued %d message(s)\n", n)
-		return err
-	default:
-		return fmt.Errorf("unknown poison command %q", subcommand)
-	}
-}
-
-// oneLine shortens s to at most n characters on one line, for a table cell.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

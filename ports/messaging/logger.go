@@ -1,4 +1,4 @@
-package service
+package messaging
 
 import (
 	"context"
@@ -7,11 +7,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 )
 
-// newWatermillLogger is Watermill's slog adapter, but a debug or trace line
+// NewLogger is Watermill's slog adapter, but a debug or trace line
 // whose level is off costs nothing: the libraries log several on every message,
 // and the adapter would turn their fields into attributes before slog drops
 // them.
-func newWatermillLogger(logger *slog.Logger) watermill.LoggerAdapter {
+func NewLogger(logger *slog.Logger) watermill.LoggerAdapter {
 	return leveledWatermillLogger{LoggerAdapter: watermill.NewSlogLogger(logger), logger: logger}
 }
 

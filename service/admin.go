@@ -1,0 +1,66 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/techradar/techradar/app"
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/ports/messaging"
+)
+
+// ErrRequeueNeedsDurableTransport is why an operator's command cannot requeue
+// on the in-process transport.
+var ErrRequeueNeedsDurableTransport = errors.New("TRANSPORT=gochannel lives inside the running process, which another process cannot publish to; " +
+	"requeue needs a durable transport (redisstream, kafka or sql)")
+
+// Admin runs the operator's commands from outside the running service: it
+// opens the store and the transport the configuration names, and no handler
+// and no listener.
+type Admin struct {
+	// App holds the poison use cases. RequeuePoisonedMessages is nil on the
+	// in-process transport: see ErrRequeueNeedsDurableTransport.
+	App     app.Application
+	closers []func() error
+}
+
+// OpenAdmin opens what cfg names. Close releases it.
+func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Admin, error) {
+	s := &Service{cfg: cfg, logger: logger}
+	store, err := s.openStore(ctx)
+	if err != nil {
+		return nil, errors.Join(err, s.closeAll())
+	}
+	queue := poisonBridge{store: store}
+	a := &Admin{closers: s.closers}
+	a.App.Queries.PoisonedMessages = query.NewPoisonedMessagesHandler(queue, logger)
+	a.App.Commands.DeletePoisonedMessages = command.NewDeletePoisonedMessagesHandler(queue, logger)
+	if cfg.Transport == config.TransportGoChannel {
+		return a, nil
+	}
+
+	transport, err := NewTransport(cfg, messaging.NewLogger(logger))
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	a.closers = append(a.closers, transport.Close)
+	requeuer, err := messaging.NewRequeuer(transport.Publisher(), messaging.Topics{Prefix: cfg.TopicPrefix})
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	a.App.Commands.RequeuePoisonedMessages = command.NewRequeuePoisonedMessagesHandler(queue, store, requeuer, logger)
+	return a, nil
+}
+
+// Close releases the store and the transport.
+func (a *Admin) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,119 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/techradar/techradar/adapters/cache"
+	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/ports/messaging"
+)
+
+// backends are the adapters of one process, as the configuration names them,
+// and what the flows build on them.
+type backends struct {
+	topics   messaging.Topics
+	wmLogger watermill.LoggerAdapter
+	bus      command.CommandBus
+	cache    readModelCache
+	techs    techFlow
+	sms      smsFlow
+	poison   poisonBridge
+}
+
+// buildBackends opens the store, the transport and the cache, and builds each
+// flow on them. What it opens is closed by s.closeAll.
+func (s *Service) buildBackends(ctx context.Context) (backends, error) {
+	b := backends{
+		topics:   messaging.Topics{Prefix: s.cfg.TopicPrefix},
+		wmLogger: messaging.NewLogger(s.logger.With(slog.String("component", "watermill"))),
+	}
+	var err error
+	if s.store, err = s.openStore(ctx); err != nil {
+		return b, err
+	}
+	b.poison = poisonBridge{store: s.store}
+	if s.transport, err = NewTransport(s.cfg, b.wmLogger); err != nil {
+		return b, err
+	}
+	s.closers = append(s.closers, s.transport.Close)
+	if b.cache, err = s.openCache(); err != nil {
+		return b, err
+	}
+	if b.bus, err = messaging.NewCommandBus(s.transport.Publisher(), b.topics, b.wmLogger); err != nil {
+		return b, err
+	}
+
+	// Every flow writes its events through the same bus configuration.
+	newEventBus := messaging.NewEventBusFactory(b.topics, b.wmLogger)
+	if b.techs, err = newTechFlow(s.store, newEventBus, s.cfg); err != nil {
+		return b, err
+	}
+	if b.sms, err = newSMSFlow(s.store, newEventBus, s.cfg); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
+	switch s.cfg.Store {
+	case config.StoreSQLite:
+		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, store.Close)
+		return store, nil
+	case config.StoreMySQL:
+		db, err := s.mysql()
+		if err != nil {
+			return nil, err
+		}
+		return sqlstore.NewMySQL(ctx, db)
+	default:
+		return nil, fmt.Errorf("STORE: unknown store %q", s.cfg.Store)
+	}
+}
+
+func (s *Service) mysql() (*sql.DB, error) {
+	db, err := mysqldb.Open(s.cfg.MySQLDSN, mysqldb.PoolConfig{
+		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
+		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
+		ConnMaxLifetime: 5 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, db.Close)
+	return db, nil
+}
+
+// readModelCache is the read-model cache as the service uses it: the app's
+// port, and a ping for /readyz.
+type readModelCache interface {
+	query.ReadModelCache
+	Ping(ctx context.Context) error
+}
+
+func (s *Service) openCache() (readModelCache, error) {
+	switch s.cfg.Cache {
+	case config.CacheMemory:
+		return cache.NewMemory(0), nil
+	case config.CacheRedis:
+		client := redis.NewClient(redisOptions(s.cfg))
+		s.closers = append(s.closers, client.Close)
+		return cache.NewRedis(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
+	default:
+		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
+	}
+}

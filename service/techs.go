@@ -1,0 +1,27 @@
+package service
+
+import (
+	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/domain/tech"
+)
+
+// techFlow is what the tech use cases are built on.
+type techFlow struct {
+	techs  *sqlstore.TechRepository
+	policy tech.PriorityPolicy
+}
+
+// newTechFlow builds the tech repository on store, and the priority policy
+// PRIORITY_MEDIUM_AT and PRIORITY_HIGH_AT set.
+func newTechFlow(store *sqlstore.Store, newEventBus sqlstore.EventBusFactory, cfg config.Config) (techFlow, error) {
+	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
+	if err != nil {
+		return techFlow{}, err
+	}
+	techs, err := sqlstore.NewTechRepository(store, newEventBus)
+	if err != nil {
+		return techFlow{}, err
+	}
+	return techFlow{techs: techs, policy: policy}, nil
+}
