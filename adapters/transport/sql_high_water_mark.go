@@ -1,0 +1,105 @@
+package transport
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+)
+
+// highWaterMark returns an offset below which every message of topic that
+// will ever be visible already is. Every publish holds the topic's gate row
+// shared from before its insert takes an offset until it commits; taking the
+// row exclusively waits for the publishes in flight and holds new ones back
+// for as long as reading the largest offset takes. Offsets up to that one are
+// final: an insert still to come takes a larger one.
+//
+// A look without locks comes first: when no message past the group's offset
+// is visible, there is nothing to read yet, and no reason to hold publishers
+// back. That is every poll of an idle topic.
+func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (mark int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, sqlTransportBarrierTimeout)
+	defer cancel()
+	var largest, acked sql.NullInt64
+	if err := t.barrierDB.QueryRowContext(ctx,
+		"SELECT (SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)+"), "+
+			"(SELECT `offset_acked` FROM "+t.offsets.MessagesOffsetsTable(topic)+" WHERE `consumer_group` = ?)",
+		consumerGroup).Scan(&largest, &acked); err != nil {
+		return 0, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
+	}
+	if largest.Int64 <= acked.Int64 {
+		return acked.Int64, nil
+	}
+
+	tx, err := t.barrierDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var gate string
+	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? FOR UPDATE",
+		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
+		return 0, fmt.Errorf("locking the gate of topic %s: %w", topic, err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)).Scan(&largest); err != nil {
+		return 0, fmt.Errorf("reading the last offset of topic %s: %w", topic, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return largest.Int64, nil
+}
+
+// sqlTransportSchema is the library's MySQL schema, read up to the high-water
+// mark.
+type sqlTransportSchema struct {
+	watermillsql.DefaultMySQLSchema
+	transport *SQL
+}
+
+// SelectQuery takes the high-water mark before it answers: the interface has
+// no better place, and the library asks for the query right before it runs
+// it. A failure reads nothing this round; the subscriber polls again.
+func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
+	mark, err := s.transport.highWaterMark(context.Background(), topic, consumerGroup)
+	if err != nil {
+		s.transport.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
+		mark = 0
+	}
+	next := offsets.NextOffsetQuery(topic, consumerGroup)
+	return watermillsql.Query{
+		Query: "SELECT `offset`, `uuid`, `payload`, `metadata` FROM " + s.MessagesTable(topic) +
+			" WHERE `offset` > (" + next.Query + ") AND `offset` <= ? ORDER BY `offset` ASC LIMIT " + strconv.Itoa(s.SubscribeBatchSize),
+		Args: append(append([]any{}, next.Args...), mark),
+	}
+}
+
+// SubscribeIsolationLevel is READ COMMITTED: the high-water mark makes the
+// library's SERIALIZABLE unneeded, and SERIALIZABLE reads lock the gap after
+// the last message, which held every publish to the topic back while a
+// subscriber handled its batch.
+func (s sqlTransportSchema) SubscribeIsolationLevel() sql.IsolationLevel {
+	return sql.LevelReadCommitted
+}
+
+// sqlTransportOffsets is the library's MySQL offsets table, with the group's
+// row created before the group first reads. Without the row, two subscribers
+// of a new group would both find no row to lock, and both read the first
+// batch.
+type sqlTransportOffsets struct {
+	watermillsql.DefaultMySQLOffsetsAdapter
+}
+
+func (a sqlTransportOffsets) BeforeSubscribingQueries(topic, consumerGroup string) []watermillsql.Query {
+	return []watermillsql.Query{{
+		Query: "INSERT IGNORE INTO " + a.MessagesOffsetsTable(topic) + " (consumer_group, offset_acked, offset_consumed) VALUES (?, 0, 0)",
+		Args:  []any{consumerGroup},
+	}}
+}
