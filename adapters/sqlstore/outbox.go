@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -60,18 +59,6 @@ func outboxInsert(entries []outboxEntry) statement {
 		args = append(args, e.topic, e.uuid, e.payload, e.metadata, now)
 	}
 	return statement{"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES " + placeholderRows(len(entries), 5), args}
-}
-
-// placeholderRows is the VALUES list of a statement inserting rows of width
-// columns: (?, ?), (?, ?), ...
-func placeholderRows(rows, width int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
-}
-
-// placeholderList is (?, ?, ...) with n placeholders, for IN.
-func placeholderList(n int) string {
-	return placeholderRows(1, n)
 }
 
 // OutboxRelayConfig tunes the relay that moves events from the outbox to the

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
@@ -165,18 +164,3 @@ func scanSMS(row rowScanner) (sms.SMS, error) {
 	s.SendingUntil, s.CreatedAt, s.UpdatedAt = sendingUntil.Time, createdAt.Time, updatedAt.Time
 	return s, nil
 }
-
-// nullSQLTime scans a nullable time column; NULL is the zero time.
-type nullSQLTime struct{ sqlTime }
-
-func (t *nullSQLTime) Scan(src any) error {
-	if src == nil {
-		*t = nullSQLTime{}
-		return nil
-	}
-	return t.sqlTime.Scan(src)
-}
-
-func nullIfEmpty(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-func nullIfZero(t time.Time) sql.NullTime { return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()} }

@@ -190,12 +190,6 @@ func (s *Store) notifyOutbox() {
 	}
 }
 
-// statement is one SQL statement and its arguments.
-type statement struct {
-	query string
-	args  []any
-}
-
 // execAll runs statements in tx, in order; where the connections allow it,
 // in one round trip.
 func (s *Store) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) error {
@@ -223,41 +217,4 @@ func (s *Store) execAll(ctx context.Context, tx *sql.Tx, statements ...statement
 	}
 	_, err := tx.ExecContext(ctx, query.String(), args...)
 	return err
-}
-
-// rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface {
-	Scan(dest ...any) error
-}
-
-// sqlTime scans the time types of both drivers: time.Time from MySQL, and from
-// SQLite either time.Time or the text it stored.
-type sqlTime struct{ time.Time }
-
-var sqliteTimeLayouts = []string{
-	"2006-01-02 15:04:05.999999999-07:00",
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999",
-}
-
-func (t *sqlTime) Scan(src any) error {
-	var text string
-	switch v := src.(type) {
-	case time.Time:
-		t.Time = v.UTC()
-		return nil
-	case string:
-		text = v
-	case []byte:
-		text = string(v)
-	default:
-		return fmt.Errorf("cannot scan %T into a time", src)
-	}
-	for _, layout := range sqliteTimeLayouts {
-		if parsed, err := time.Parse(layout, text); err == nil {
-			t.Time = parsed.UTC()
-			return nil
-		}
-	}
-	return fmt.Errorf("cannot parse time %q", text)
 }

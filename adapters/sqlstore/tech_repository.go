@@ -245,12 +245,6 @@ func (r *TechRepository) techWrites(techs map[string]tech.Tech, changed, existed
 	return statements
 }
 
-func sortedUnique(values []string) []string {
-	values = slices.Clone(values)
-	slices.Sort(values)
-	return slices.Compact(values)
-}
-
 const techColumns = "id, name_key, name, mentions, priority, created_at, updated_at"
 
 func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.Cursor) ([]query.Tech, error) {
