@@ -12,7 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/testenv"
 	"github.com/techradar/techradar/service"
@@ -105,7 +105,7 @@ func TestUndecodableMessagesArePoisoned(t *testing.T) {
 			}
 
 			admin := poisonAdmin(t, cfg)
-			var poisoned []sqlstore.PoisonedMessage
+			var poisoned []command.PoisonedMessage
 			eventually(t, 4*time.Second, func() bool {
 				var err error
 				poisoned, err = admin.List(context.Background(), 10)

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/adapters/transport"
+	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
 )
 
@@ -26,9 +28,10 @@ const poisonRecorderName = "techradar.record-poisoned-message"
 // the one handler the poison middleware skips: a message it cannot record is
 // retried and redelivered, never poisoned again.
 type poisonRecorder struct {
-	store  *sqlstore.Store
-	topics topics
-	logger *slog.Logger
+	queue    *sqlstore.PoisonQueue
+	commands *sqlstore.CommandLog
+	topics   topics
+	logger   *slog.Logger
 }
 
 func addPoisonRecorder(router *message.Router, transport transport.Transport, recorder poisonRecorder) error {
@@ -42,8 +45,8 @@ func addPoisonRecorder(router *message.Router, transport transport.Transport, re
 
 func (r poisonRecorder) record(msg *message.Message) error {
 	ctx := msg.Context()
-	poisoned := sqlstore.PoisonedMessageFrom(msg, time.Now())
-	if err := r.store.RecordPoisoned(ctx, poisoned); err != nil {
+	poisoned := poisonedMessageFrom(msg, time.Now())
+	if err := r.queue.Add(ctx, poisoned); err != nil {
 		return err
 	}
 	r.logger.ErrorContext(ctx, "message poisoned",
@@ -51,22 +54,44 @@ func (r poisonRecorder) record(msg *message.Message) error {
 		slog.String("message_uuid", msg.UUID), slog.String("reason", poisoned.Reason))
 
 	if id := commandIDOf(poisoned, r.topics); id != "" {
-		return r.store.MarkFailed(ctx, id, poisoned.Reason)
+		return r.commands.MarkFailed(ctx, id, poisoned.Reason)
 	}
 	return nil
+}
+
+// poisonedMessageFrom reads what the poison middleware recorded in msg's
+// metadata. The message itself keeps its UUID, payload and original metadata.
+func poisonedMessageFrom(msg *message.Message, at time.Time) command.PoisonedMessage {
+	original := map[string]string{}
+	for k, v := range msg.Metadata {
+		switch k {
+		case middleware.PoisonedTopicKey, middleware.PoisonedHandlerKey, middleware.PoisonedSubscriberKey, middleware.ReasonForPoisonedKey:
+		default:
+			original[k] = v
+		}
+	}
+	return command.PoisonedMessage{
+		UUID:       msg.UUID,
+		Topic:      msg.Metadata.Get(middleware.PoisonedTopicKey),
+		Handler:    msg.Metadata.Get(middleware.PoisonedHandlerKey),
+		Reason:     msg.Metadata.Get(middleware.ReasonForPoisonedKey),
+		Payload:    msg.Payload,
+		Metadata:   original,
+		PoisonedAt: at.UTC(),
+	}
 }
 
 // commandIDOf is the id of the command a poisoned message carries, or "" when
 // it is not a command or does not decode that far. Every command carries its id
 // as "commandId".
-func commandIDOf(p sqlstore.PoisonedMessage, topics topics) string {
+func commandIDOf(p command.PoisonedMessage, topics topics) string {
 	if !topics.isCommand(p.Topic) {
 		return ""
 	}
 	var cmd struct {
 		CommandID string `json:"commandId"`
 	}
-	if json.Unmarshal(p.Message.Payload, &cmd) != nil {
+	if json.Unmarshal(p.Payload, &cmd) != nil {
 		return ""
 	}
 	return cmd.CommandID
@@ -75,18 +100,22 @@ func commandIDOf(p sqlstore.PoisonedMessage, topics topics) string {
 // requeue publishes poisoned messages back on the topic they were poisoned
 // from and forgets them. A command goes back to pending first, so that its
 // handler applies it.
-func requeue(ctx context.Context, store *sqlstore.Store, publisher message.Publisher, topics topics, poisoned []sqlstore.PoisonedMessage) (int, error) {
+func (a *PoisonAdmin) requeue(ctx context.Context, publisher message.Publisher, topics topics, poisoned []command.PoisonedMessage) (int, error) {
 	for i, p := range poisoned {
 		if id := commandIDOf(p, topics); id != "" {
-			if err := store.ReopenFailed(ctx, id); err != nil {
+			if err := a.commands.ReopenFailed(ctx, id); err != nil {
 				return i, err
 			}
 		}
-		if err := publisher.Publish(p.Topic, p.Message); err != nil {
+		msg := message.NewMessage(p.UUID, p.Payload)
+		for k, v := range p.Metadata {
+			msg.Metadata.Set(k, v)
+		}
+		if err := publisher.Publish(p.Topic, msg); err != nil {
 			return i, err
 		}
 		// A crash here requeues the message twice at worst: handlers are idempotent.
-		if err := store.DeletePoisoned(ctx, p.ID); err != nil {
+		if err := a.queue.Delete(ctx, p.ID); err != nil {
 			return i, err
 		}
 	}
@@ -100,7 +129,8 @@ func (t topics) isCommand(topic string) bool { return strings.HasPrefix(topic, t
 // no handler.
 type PoisonAdmin struct {
 	cfg       config.Config
-	store     *sqlstore.Store
+	queue     *sqlstore.PoisonQueue
+	commands  *sqlstore.CommandLog
 	transport transport.Transport
 	closers   []func() error
 }
@@ -112,7 +142,13 @@ func OpenPoisonAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger
 	if err != nil {
 		return nil, errors.Join(err, s.closeAll())
 	}
-	a := &PoisonAdmin{cfg: cfg, store: store, closers: s.closers}
+	a := &PoisonAdmin{cfg: cfg, closers: s.closers}
+	if a.queue, err = sqlstore.NewPoisonQueue(store); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	if a.commands, err = sqlstore.NewCommandLog(store); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	if cfg.Transport != config.TransportGoChannel {
 		if a.transport, err = NewTransport(cfg, newWatermillLogger(logger)); err != nil {
 			return nil, errors.Join(err, a.Close())
@@ -123,8 +159,12 @@ func OpenPoisonAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger
 }
 
 // List returns up to limit poisoned messages, oldest first.
-func (a *PoisonAdmin) List(ctx context.Context, limit int) ([]sqlstore.PoisonedMessage, error) {
-	return a.store.ListPoisoned(ctx, limit)
+func (a *PoisonAdmin) List(ctx context.Context, limit int) ([]command.PoisonedMessage, error) {
+	ids, err := a.queue.OldestIDs(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	return a.queue.Poisoned(ctx, ids)
 }
 
 // Requeue puts the poisoned messages with the given ids (every one when ids is
@@ -134,7 +174,7 @@ func (a *PoisonAdmin) Requeue(ctx context.Context, ids []int64) (int, error) {
 		return 0, errors.New("TRANSPORT=gochannel lives inside the running process, which another process cannot publish to; " +
 			"requeue needs a durable transport (redisstream, kafka or sql)")
 	}
-	all, err := a.store.ListPoisoned(ctx, math.MaxInt32)
+	all, err := a.List(ctx, math.MaxInt32)
 	if err != nil {
 		return 0, err
 	}
@@ -155,7 +195,7 @@ func (a *PoisonAdmin) Requeue(ctx context.Context, ids []int64) (int, error) {
 			return 0, fmt.Errorf("no poisoned message %d", id)
 		}
 	}
-	return requeue(ctx, a.store, a.transport.Publisher(), topics{prefix: a.cfg.TopicPrefix}, selected)
+	return a.requeue(ctx, a.transport.Publisher(), topics{prefix: a.cfg.TopicPrefix}, selected)
 }
 
 // Close releases the store and the transport.

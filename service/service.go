@@ -38,7 +38,8 @@ type Service struct {
 	role   config.Role
 	logger *slog.Logger
 
-	store     *sqlstore.Store
+	store     *sqlstore.DB
+	relay     *sqlstore.OutboxRelay
 	transport transport.Transport
 	router    *message.Router
 	http      *http.Server
@@ -92,18 +93,29 @@ func (s *Service) build(ctx context.Context) error {
 	if s.store, err = s.openStore(ctx); err != nil {
 		return err
 	}
-	// Every flow writes its events through the same bus configuration.
-	newEventBus := newEventBusFactory(topics, wmLogger)
-	techs, err := sqlstore.NewTechRepository(s.store, newEventBus)
+	commands, err := sqlstore.NewCommandLog(s.store)
 	if err != nil {
 		return err
 	}
-	sms, err := newSMSFlow(s.store, newEventBus, cfg)
+	poison, err := sqlstore.NewPoisonQueue(s.store)
+	if err != nil {
+		return err
+	}
+	// Every flow writes its events through the same outbox and bus configuration.
+	outbox, err := sqlstore.NewOutbox(newEventBusFactory(topics, wmLogger))
+	if err != nil {
+		return err
+	}
+	techs, err := sqlstore.NewTechRepository(s.store, commands, outbox)
+	if err != nil {
+		return err
+	}
+	sms, err := newSMSFlow(s.store, commands, outbox, cfg)
 	if err != nil {
 		return err
 	}
 	checks = append(checks, httpapi.DependencyCheck{Name: "store (" + cfg.Store + ")", Check: s.store.Ping})
-	if err := registerPoisonGauge(s.metrics, s.store); err != nil {
+	if err := registerPoisonGauge(s.metrics, poison); err != nil {
 		return err
 	}
 
@@ -126,7 +138,7 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	application := newApplication(s.store, techs, sms, cache, commandBus, policy, role, logger)
+	application := newApplication(commands, techs, sms, cache, commandBus, policy, role, logger)
 
 	if role.RunsWorkers() {
 		s.router, err = newRouter(routerConfig{
@@ -144,7 +156,11 @@ func (s *Service) build(ctx context.Context) error {
 		}
 		addRouterMetrics(s.router, s.metrics)
 		addRouterTracing(s.router, s.tracing)
-		if err := addPoisonRecorder(s.router, s.transport, poisonRecorder{store: s.store, topics: topics, logger: logger}); err != nil {
+		if err := addPoisonRecorder(s.router, s.transport, poisonRecorder{queue: poison, commands: commands, topics: topics, logger: logger}); err != nil {
+			return err
+		}
+		relayConfig := sqlstore.OutboxRelayConfig{PollInterval: cfg.OutboxPollInterval}
+		if s.relay, err = sqlstore.NewOutboxRelay(s.store, outbox, s.transport.Publisher(), relayConfig, logger); err != nil {
 			return err
 		}
 		if err := addCommandHandlers(s.router, s.transport, topics, application, wmLogger); err != nil {
@@ -166,7 +182,7 @@ func (s *Service) build(ctx context.Context) error {
 
 // newApplication builds the use cases the role runs; the others stay nil.
 func newApplication(
-	store *sqlstore.Store,
+	commands *sqlstore.CommandLog,
 	techs *sqlstore.TechRepository,
 	sms smsFlow,
 	cache readModelCache,
@@ -177,14 +193,14 @@ func newApplication(
 ) app.Application {
 	var a app.Application
 	if role.RunsAPI() {
-		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(store, bus, nil, logger)
+		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(commands, bus, nil, logger)
 		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(techs, cache, logger)
-		a.Queries.CommandStatus = query.NewCommandStatusHandler(store, logger)
+		a.Queries.CommandStatus = query.NewCommandStatusHandler(commands, logger)
 		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(sms.messages, bus, nil, logger)
 		a.Queries.SMSStatus = query.NewSMSStatusHandler(sms.messages, logger)
 	}
 	if role.RunsWorkers() {
-		a.Commands.CreateTech = command.NewCreateTechHandler(techs, store, policy, nil, logger)
+		a.Commands.CreateTech = command.NewCreateTechHandler(techs, commands, policy, nil, logger)
 		a.Events.InvalidateTechReadModel = event.NewInvalidateTechReadModel(cache)
 		a.Commands.SendSMS = command.NewSendSMSHandler(sms.messages, sms.provider, sms.config, nil, logger)
 	}
@@ -196,7 +212,7 @@ type readModelCache interface {
 	Ping(ctx context.Context) error
 }
 
-func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
+func (s *Service) openStore(ctx context.Context) (*sqlstore.DB, error) {
 	switch s.cfg.Store {
 	case config.StoreSQLite:
 		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)
@@ -263,7 +279,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.relayDone = make(chan struct{})
 		go func() {
 			defer close(s.relayDone)
-			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), sqlstore.OutboxRelayConfig{PollInterval: s.cfg.OutboxPollInterval}, s.logger)
+			_ = s.relay.Run(relayCtx)
 		}()
 	}
 

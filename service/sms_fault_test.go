@@ -12,7 +12,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/testenv"
@@ -232,7 +231,7 @@ func TestSMSUndecodableMessagesArePoisoned(t *testing.T) {
 			}
 
 			admin := poisonAdmin(t, cfg)
-			var poisoned []sqlstore.PoisonedMessage
+			var poisoned []command.PoisonedMessage
 			eventually(t, 20*time.Second, func() bool {
 				var err error
 				poisoned, err = admin.List(context.Background(), 10)

@@ -12,10 +12,12 @@ import (
 	"github.com/techradar/techradar/domain/sms"
 )
 
-// SMSRepository keeps SMS in a Store, SQLite or MySQL alike.
+// SMSRepository keeps SMS in a DB, SQLite or MySQL alike, with the commands
+// that change them and the events they cause.
 type SMSRepository struct {
-	store       *Store
-	newEventBus EventBusFactory
+	db       *DB
+	commands *CommandLog
+	outbox   *Outbox
 }
 
 var (
@@ -24,15 +26,18 @@ var (
 	_ query.SMSReadModel     = (*SMSRepository)(nil)
 )
 
-// NewSMSRepository writes events through buses newEventBus builds.
-func NewSMSRepository(store *Store, newEventBus EventBusFactory) (*SMSRepository, error) {
-	if store == nil {
-		return nil, errors.New("nil store")
+// NewSMSRepository keeps SMS in db, claims their commands in commands and
+// writes their events to outbox.
+func NewSMSRepository(db *DB, commands *CommandLog, outbox *Outbox) (*SMSRepository, error) {
+	switch {
+	case db == nil:
+		return nil, errors.New("nil db")
+	case commands == nil:
+		return nil, errors.New("nil command log")
+	case outbox == nil:
+		return nil, errors.New("nil outbox")
 	}
-	if newEventBus == nil {
-		return nil, errors.New("nil event bus factory")
-	}
-	return &SMSRepository{store: store, newEventBus: newEventBus}, nil
+	return &SMSRepository{db: db, commands: commands, outbox: outbox}, nil
 }
 
 const smsColumns = "id, number, text, status, attempts, provider_message_id, error, sending_until, created_at, updated_at"
@@ -42,9 +47,9 @@ func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, e
 		stored  sms.SMS
 		created bool
 	)
-	err := r.store.inTx(ctx, func(tx *sql.Tx) error {
+	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		created = false
-		existing, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.store.dialect.forUpdate, s.ID))
+		existing, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, s.ID))
 		if err == nil {
 			stored = existing
 			return nil
@@ -67,22 +72,29 @@ func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, e
 }
 
 func (r *SMSRepository) RemoveUnsentSMS(ctx context.Context, id string) error {
-	_, err := r.store.writeDB.ExecContext(ctx, "DELETE FROM sms_messages WHERE id = ? AND status = ? AND attempts = 0", id, sms.StatusQueued)
+	_, err := r.db.writer().ExecContext(ctx, "DELETE FROM sms_messages WHERE id = ? AND status = ? AND attempts = 0", id, sms.StatusQueued)
 	return err
 }
 
 // UpdateSMS takes the command's row, then the SMS's, in every transaction that
 // changes an SMS: deliveries of one command take turns on them.
 func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command.SMSUpdate) (bool, error) {
-	var applied bool
-	err := r.store.InEventTx(ctx, r.newEventBus, func(tx *sql.Tx, events command.EventPublisher) error {
-		applied = false
-		pending, err := r.store.ClaimCommand(ctx, tx, id)
+	var (
+		applied bool
+		batch   *OutboxBatch
+	)
+	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
+		applied, batch = false, nil
+		pending, err := r.commands.ClaimCommand(ctx, tx, id)
 		if err != nil || !pending {
 			return err
 		}
+		if batch, err = r.outbox.Begin(); err != nil {
+			return err
+		}
+		events := batch.Events()
 
-		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.store.dialect.forUpdate, id))
+		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.NotFoundf("no SMS with id %q", id)
 		}
@@ -97,7 +109,7 @@ func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command
 		}
 		applied = true
 		if !changed {
-			return nil
+			return r.outbox.Write(ctx, tx, batch)
 		}
 		if next.ID != current.ID || next.Number != current.Number || next.Text != current.Text {
 			return fmt.Errorf("the update of SMS %s changed its id, number or text", id)
@@ -110,15 +122,20 @@ func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command
 		}
 		if next.Status.IsFinal() {
 			// The command is done; its outcome is the SMS's status, not a tech.
-			return r.store.MarkProcessed(ctx, tx, []processedCommand{{commandID: id}})
+			if err := r.commands.MarkProcessed(ctx, tx, []ProcessedCommand{{CommandID: id}}); err != nil {
+				return err
+			}
 		}
-		return nil
+		return r.outbox.Write(ctx, tx, batch)
 	})
+	if err == nil {
+		r.outbox.Committed(batch)
+	}
 	return applied, err
 }
 
 func (r *SMSRepository) SMSReport(ctx context.Context, id string) (query.SMSReport, error) {
-	s, err := scanSMS(r.store.readDB.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?", id))
+	s, err := scanSMS(r.db.reader().QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.SMSReport{}, apperr.NotFoundf("no SMS with id %q", id)
 	}
@@ -134,7 +151,7 @@ func (r *SMSRepository) SMSReport(ctx context.Context, id string) (query.SMSRepo
 			status string
 			reason sql.NullString
 		)
-		err := r.store.readDB.QueryRowContext(ctx, "SELECT status, error FROM commands WHERE id = ?", id).Scan(&status, &reason)
+		err := r.db.reader().QueryRowContext(ctx, "SELECT status, error FROM commands WHERE id = ?", id).Scan(&status, &reason)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return query.SMSReport{}, err
 		}

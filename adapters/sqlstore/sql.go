@@ -12,8 +12,8 @@ import (
 
 // statement is one SQL statement and its arguments.
 type statement struct {
-	query string
-	args  []any
+	Query string
+	Args  []any
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.

@@ -137,7 +137,7 @@ func runPoison(ctx context.Context, c cli, subcommand string, stdout io.Writer, 
 		fmt.Fprintln(w, "ID\tPOISONED AT\tTOPIC\tHANDLER\tREASON\tPAYLOAD")
 		for _, p := range poisoned {
 			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.PoisonedAt.Format(time.RFC3339), p.Topic, p.Handler,
-				oneLine(p.Reason, 60), oneLine(string(p.Message.Payload), 60))
+				oneLine(p.Reason, 60), oneLine(string(p.Payload), 60))
 		}
 		return w.Flush()
 	case "requeue":
