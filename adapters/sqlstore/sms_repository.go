@@ -15,9 +15,8 @@ import (
 // SMSRepository keeps SMS in a DB, SQLite or MySQL alike, with the commands
 // that change them and the events they cause.
 type SMSRepository struct {
-	db       *DB
-	commands *CommandLog
-	outbox   *Outbox
+	db      *DB
+	applier *CommandApplier
 }
 
 var (
@@ -29,15 +28,11 @@ var (
 // NewSMSRepository keeps SMS in db, claims their commands in commands and
 // writes their events to outbox.
 func NewSMSRepository(db *DB, commands *CommandLog, outbox *Outbox) (*SMSRepository, error) {
-	switch {
-	case db == nil:
-		return nil, errors.New("nil db")
-	case commands == nil:
-		return nil, errors.New("nil command log")
-	case outbox == nil:
-		return nil, errors.New("nil outbox")
+	applier, err := NewCommandApplier(db, commands, outbox)
+	if err != nil {
+		return nil, err
 	}
-	return &SMSRepository{db: db, commands: commands, outbox: outbox}, nil
+	return &SMSRepository{db: db, applier: applier}, nil
 }
 
 const smsColumns = "id, number, text, status, attempts, provider_message_id, error, sending_until, created_at, updated_at"
@@ -76,62 +71,36 @@ func (r *SMSRepository) RemoveUnsentSMS(ctx context.Context, id string) error {
 	return err
 }
 
-// UpdateSMS takes the command's row, then the SMS's, in every transaction that
-// changes an SMS: deliveries of one command take turns on them.
+// UpdateSMS applies the SendSMS command id to the SMS of the same id: the
+// command's row is taken, then the SMS's, in every transaction that changes
+// an SMS, so that deliveries of one command take turns on them. The command
+// is done once the SMS is sent or failed.
 func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command.SMSUpdate) (bool, error) {
-	var (
-		applied bool
-		batch   *OutboxBatch
-	)
-	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
-		applied, batch = false, nil
-		pending, err := r.commands.ClaimCommand(ctx, tx, id)
-		if err != nil || !pending {
-			return err
-		}
-		if batch, err = r.outbox.Begin(); err != nil {
-			return err
-		}
-		events := batch.Events()
-
+	return r.applier.ApplyCommand(ctx, id, func(tx *sql.Tx, events command.EventPublisher) (Outcome, error) {
 		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return apperr.NotFoundf("no SMS with id %q", id)
+			return Outcome{}, apperr.NotFoundf("no SMS with id %q", id)
 		}
 		if err != nil {
-			return fmt.Errorf("reading SMS: %w", err)
+			return Outcome{}, fmt.Errorf("reading SMS: %w", err)
 		}
 
 		next := current
 		changed, err := update(ctx, &next, events)
-		if err != nil {
-			return err
-		}
-		applied = true
-		if !changed {
-			return r.outbox.Write(ctx, tx, batch)
+		if err != nil || !changed {
+			return Outcome{}, err
 		}
 		if next.ID != current.ID || next.Number != current.Number || next.Text != current.Text {
-			return fmt.Errorf("the update of SMS %s changed its id, number or text", id)
+			return Outcome{}, fmt.Errorf("the update of SMS %s changed its id, number or text", id)
 		}
-
 		if _, err := tx.ExecContext(ctx,
 			"UPDATE sms_messages SET status = ?, attempts = ?, provider_message_id = ?, error = ?, sending_until = ?, updated_at = ? WHERE id = ?",
 			next.Status, next.Attempts, nullIfEmpty(next.ProviderMessageID), nullIfEmpty(next.Error), nullIfZero(next.SendingUntil), next.UpdatedAt.UTC(), id); err != nil {
-			return fmt.Errorf("storing SMS: %w", err)
+			return Outcome{}, fmt.Errorf("storing SMS: %w", err)
 		}
-		if next.Status.IsFinal() {
-			// The command is done; its outcome is the SMS's status, not a tech.
-			if err := r.commands.MarkProcessed(ctx, tx, []ProcessedCommand{{CommandID: id}}); err != nil {
-				return err
-			}
-		}
-		return r.outbox.Write(ctx, tx, batch)
+		// The command's outcome is the SMS's status, not an aggregate id.
+		return Outcome{Done: next.Status.IsFinal()}, nil
 	})
-	if err == nil {
-		r.outbox.Committed(batch)
-	}
-	return applied, err
 }
 
 func (r *SMSRepository) SMSReport(ctx context.Context, id string) (query.SMSReport, error) {
