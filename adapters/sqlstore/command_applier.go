@@ -38,15 +38,24 @@ type CommandApplier struct {
 // NewCommandApplier applies commands in db, claiming them in commands and
 // writing their events to outbox.
 func NewCommandApplier(db *DB, commands *CommandLog, outbox *Outbox) (*CommandApplier, error) {
-	switch {
-	case db == nil:
-		return nil, errors.New("nil db")
-	case commands == nil:
-		return nil, errors.New("nil command log")
-	case outbox == nil:
-		return nil, errors.New("nil outbox")
+	if err := requireCommandParts(db, commands, outbox); err != nil {
+		return nil, err
 	}
 	return &CommandApplier{db: db, commands: commands, outbox: outbox}, nil
+}
+
+// requireCommandParts fails unless every part that applying a command takes
+// is there.
+func requireCommandParts(db *DB, commands *CommandLog, outbox *Outbox) error {
+	switch {
+	case db == nil:
+		return errors.New("nil db")
+	case commands == nil:
+		return errors.New("nil command log")
+	case outbox == nil:
+		return errors.New("nil outbox")
+	}
+	return nil
 }
 
 // ApplyCommand applies the command commandID through change, all in one

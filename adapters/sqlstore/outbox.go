@@ -49,13 +49,7 @@ func NewOutbox(newEventBus EventBusFactory) (*Outbox, error) {
 
 // Begin starts the batch of events of one transaction.
 func (o *Outbox) Begin() (*OutboxBatch, error) {
-	b := &OutboxBatch{}
-	events, err := o.newEventBus(b)
-	if err != nil {
-		return nil, err
-	}
-	b.events = events
-	return b, nil
+	return newOutboxBatch(o.newEventBus)
 }
 
 // Write inserts the events of batch in tx, in order, in one statement.
@@ -114,6 +108,17 @@ type outboxEntry struct {
 	UUID     string
 	Payload  []byte
 	Metadata string
+}
+
+// newOutboxBatch is an empty batch whose event bus newEventBus builds.
+func newOutboxBatch(newEventBus EventBusFactory) (*OutboxBatch, error) {
+	b := &OutboxBatch{}
+	events, err := newEventBus(b)
+	if err != nil {
+		return nil, err
+	}
+	b.events = events
+	return b, nil
 }
 
 // Events is the event bus whose events the batch keeps.

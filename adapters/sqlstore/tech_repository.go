@@ -31,13 +31,8 @@ var (
 // NewTechRepository keeps techs in db, claims their commands in commands and
 // writes their events to outbox.
 func NewTechRepository(db *DB, commands *CommandLog, outbox *Outbox) (*TechRepository, error) {
-	switch {
-	case db == nil:
-		return nil, errors.New("nil db")
-	case commands == nil:
-		return nil, errors.New("nil command log")
-	case outbox == nil:
-		return nil, errors.New("nil outbox")
+	if err := requireCommandParts(db, commands, outbox); err != nil {
+		return nil, err
 	}
 	r := &TechRepository{db: db, commands: commands, outbox: outbox}
 	r.mentions = newGroupCommit(db, r.mentionBatch)
