@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/app/query"
@@ -30,12 +31,19 @@ type Admin struct {
 // OpenAdmin opens what cfg names. Close releases it.
 func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Admin, error) {
 	s := &Service{cfg: cfg, logger: logger}
-	store, err := s.openStore(ctx)
+	db, err := s.openStore(ctx)
 	if err != nil {
 		return nil, errors.Join(err, s.closeAll())
 	}
-	queue := poisonBridge{store: store}
 	a := &Admin{closers: s.closers}
+	queue, err := sqlstore.NewPoisonQueue(db)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	commands, err := sqlstore.NewCommandLog(db)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	a.App.Queries.PoisonedMessages = query.NewPoisonedMessagesHandler(queue, logger)
 	a.App.Commands.DeletePoisonedMessages = command.NewDeletePoisonedMessagesHandler(queue, logger)
 	if cfg.Transport == config.TransportGoChannel {
@@ -51,7 +59,7 @@ func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Ad
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
-	a.App.Commands.RequeuePoisonedMessages = command.NewRequeuePoisonedMessagesHandler(queue, store, requeuer, logger)
+	a.App.Commands.RequeuePoisonedMessages = command.NewRequeuePoisonedMessagesHandler(queue, commands, requeuer, logger)
 	return a, nil
 }
 

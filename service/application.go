@@ -11,27 +11,20 @@ import (
 )
 
 // newApplication builds the use cases the role runs on b; the others stay nil.
-func newApplication(b backends, store commandStore, role config.Role, logger *slog.Logger) app.Application {
+func newApplication(b backends, role config.Role, logger *slog.Logger) app.Application {
 	var a app.Application
 	if role.RunsAPI() {
-		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(store, b.bus, nil, logger)
+		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(b.commands, b.bus, nil, logger)
 		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(b.techs.techs, b.cache, logger)
-		a.Queries.CommandStatus = query.NewCommandStatusHandler(store, logger)
+		a.Queries.CommandStatus = query.NewCommandStatusHandler(b.commands, logger)
 		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(b.sms.messages, b.bus, nil, logger)
 		a.Queries.SMSStatus = query.NewSMSStatusHandler(b.sms.messages, logger)
 	}
 	if role.RunsWorkers() {
-		a.Commands.CreateTech = command.NewCreateTechHandler(b.techs.techs, store, b.techs.policy, nil, logger)
+		a.Commands.CreateTech = command.NewCreateTechHandler(b.techs.techs, b.commands, b.techs.policy, nil, logger)
 		a.Events.InvalidateTechReadModel = event.NewInvalidateTechReadModel(b.cache)
 		a.Commands.SendSMS = command.NewSendSMSHandler(b.sms.messages, b.sms.provider, b.sms.config, nil, logger)
-		a.Commands.RecordPoisonedMessage = command.NewRecordPoisonedMessageHandler(b.poison, store, logger)
+		a.Commands.RecordPoisonedMessage = command.NewRecordPoisonedMessageHandler(b.poison, b.commands, logger)
 	}
 	return a
-}
-
-// commandStore is the command log as the application sees it.
-type commandStore interface {
-	command.CommandLog
-	command.FailedCommands
-	query.CommandReadModel
 }

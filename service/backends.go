@@ -26,9 +26,12 @@ type backends struct {
 	wmLogger watermill.LoggerAdapter
 	bus      command.CommandBus
 	cache    readModelCache
+	db       *sqlstore.DB
+	commands *sqlstore.CommandLog
+	poison   *sqlstore.PoisonQueue
+	outbox   *sqlstore.Outbox
 	techs    techFlow
 	sms      smsFlow
-	poison   poisonBridge
 }
 
 // buildBackends opens the store, the transport and the cache, and builds each
@@ -39,10 +42,15 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		wmLogger: messaging.NewLogger(s.logger.With(slog.String("component", "watermill"))),
 	}
 	var err error
-	if s.store, err = s.openStore(ctx); err != nil {
+	if b.db, err = s.openStore(ctx); err != nil {
 		return b, err
 	}
-	b.poison = poisonBridge{store: s.store}
+	if b.commands, err = sqlstore.NewCommandLog(b.db); err != nil {
+		return b, err
+	}
+	if b.poison, err = sqlstore.NewPoisonQueue(b.db); err != nil {
+		return b, err
+	}
 	if s.transport, err = NewTransport(s.cfg, b.wmLogger); err != nil {
 		return b, err
 	}
@@ -54,18 +62,20 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		return b, err
 	}
 
-	// Every flow writes its events through the same bus configuration.
-	newEventBus := messaging.NewEventBusFactory(b.topics, b.wmLogger)
-	if b.techs, err = newTechFlow(s.store, newEventBus, s.cfg); err != nil {
+	// Every flow writes its events through the same outbox and bus configuration.
+	if b.outbox, err = sqlstore.NewOutbox(messaging.NewEventBusFactory(b.topics, b.wmLogger)); err != nil {
 		return b, err
 	}
-	if b.sms, err = newSMSFlow(s.store, newEventBus, s.cfg); err != nil {
+	if b.techs, err = newTechFlow(b.db, b.commands, b.outbox, s.cfg); err != nil {
+		return b, err
+	}
+	if b.sms, err = newSMSFlow(b.db, b.commands, b.outbox, s.cfg); err != nil {
 		return b, err
 	}
 	return b, nil
 }
 
-func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
+func (s *Service) openStore(ctx context.Context) (*sqlstore.DB, error) {
 	switch s.cfg.Store {
 	case config.StoreSQLite:
 		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)

@@ -30,7 +30,7 @@ func newMetricsRegistry() *prometheus.Registry {
 
 // poisonCounter is the part of the store the poison gauge reads.
 type poisonCounter interface {
-	CountPoisoned(ctx context.Context) (int, error)
+	Count(ctx context.Context) (int, error)
 }
 
 // registerPoisonGauge exports how many poisoned messages wait for an operator.
@@ -44,7 +44,7 @@ func registerPoisonGauge(registry prometheus.Registerer, store poisonCounter) er
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), poisonCountTimeout)
 		defer cancel()
-		n, err := store.CountPoisoned(ctx)
+		n, err := store.Count(ctx)
 		if err != nil {
 			return math.NaN()
 		}

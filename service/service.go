@@ -32,7 +32,8 @@ type Service struct {
 	role   config.Role
 	logger *slog.Logger
 
-	store     *sqlstore.Store
+	store     *sqlstore.DB
+	relay     *sqlstore.OutboxRelay
 	transport transport.Transport
 	router    *messaging.Router
 	http      *http.Server
@@ -76,13 +77,14 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := registerPoisonGauge(s.metrics, s.store); err != nil {
+	s.store = b.db
+	if err := registerPoisonGauge(s.metrics, b.poison); err != nil {
 		return err
 	}
 	if b.cache, err = newMeteredCache(b.cache, s.metrics); err != nil {
 		return err
 	}
-	application := newApplication(b, s.store, s.role, s.logger)
+	application := newApplication(b, s.role, s.logger)
 
 	if s.role.RunsWorkers() {
 		s.router, err = messaging.NewRouter(messaging.RouterConfig{
@@ -96,6 +98,10 @@ func (s *Service) build(ctx context.Context) error {
 			Tracing:        s.tracing,
 		}, s.transport, application, b.wmLogger)
 		if err != nil {
+			return err
+		}
+		relayConfig := sqlstore.OutboxRelayConfig{PollInterval: cfg.OutboxPollInterval}
+		if s.relay, err = sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), relayConfig, s.logger); err != nil {
 			return err
 		}
 	}
@@ -135,7 +141,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.relayDone = make(chan struct{})
 		go func() {
 			defer close(s.relayDone)
-			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), sqlstore.OutboxRelayConfig{PollInterval: s.cfg.OutboxPollInterval}, s.logger)
+			_ = s.relay.Run(relayCtx)
 		}()
 	}
 

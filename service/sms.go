@@ -16,10 +16,10 @@ type smsFlow struct {
 	config   command.SendSMSConfig
 }
 
-// newSMSFlow builds the SMS repository on store, and the provider SMS_PROVIDER
+// newSMSFlow builds the SMS repository on db, and the provider SMS_PROVIDER
 // names.
-func newSMSFlow(store *sqlstore.Store, newEventBus sqlstore.EventBusFactory, cfg config.Config) (smsFlow, error) {
-	messages, err := sqlstore.NewSMSRepository(store, newEventBus)
+func newSMSFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore.Outbox, cfg config.Config) (smsFlow, error) {
+	messages, err := sqlstore.NewSMSRepository(db, commands, outbox)
 	if err != nil {
 		return smsFlow{}, err
 	}

@@ -12,14 +12,14 @@ type techFlow struct {
 	policy tech.PriorityPolicy
 }
 
-// newTechFlow builds the tech repository on store, and the priority policy
+// newTechFlow builds the tech repository on db, and the priority policy
 // PRIORITY_MEDIUM_AT and PRIORITY_HIGH_AT set.
-func newTechFlow(store *sqlstore.Store, newEventBus sqlstore.EventBusFactory, cfg config.Config) (techFlow, error) {
+func newTechFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore.Outbox, cfg config.Config) (techFlow, error) {
 	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
 	if err != nil {
 		return techFlow{}, err
 	}
-	techs, err := sqlstore.NewTechRepository(store, newEventBus)
+	techs, err := sqlstore.NewTechRepository(db, commands, outbox)
 	if err != nil {
 		return techFlow{}, err
 	}

@@ -15,14 +15,41 @@ import (
 	"github.com/techradar/techradar/internal/groupcommit"
 )
 
-// The command log: every command the API accepted, and what became of it.
+// CommandLog is every command the API accepted, and what became of it:
+// pending, processed (and the aggregate it changed) or failed (and why).
+//
+// The API records a command as it accepts it (Accept, with a group commit:
+// the commands accepted while the database is busy are recorded in one
+// transaction); a handler claims it in the transaction that applies it
+// (ClaimCommands) and closes it there (MarkProcessed); CommandApplier puts the
+// two around a change.
+type CommandLog struct {
+	db      *DB
+	accepts *groupcommit.Committer[*acceptCall]
+}
+
+var (
+	_ command.CommandLog     = (*CommandLog)(nil)
+	_ command.FailedCommands = (*CommandLog)(nil)
+	_ query.CommandReadModel = (*CommandLog)(nil)
+)
+
+// NewCommandLog is the command log kept in db.
+func NewCommandLog(db *DB) (*CommandLog, error) {
+	if db == nil {
+		return nil, errors.New("nil db")
+	}
+	l := &CommandLog{db: db}
+	l.accepts = newGroupCommit(db, l.acceptBatch)
+	return l, nil
+}
 
 // ClaimCommands is the first step of applying commands in tx: it records
 // those that are new and locks their rows, in id order, so that two deliveries
 // of one command take turns, and reports which are still pending. Only a
 // pending command may be applied; MarkProcessed, in the same transaction,
 // closes it.
-func (s *Store) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pending map[string]bool, err error) {
+func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pending map[string]bool, err error) {
 	ids = sortedUnique(ids)
 	pending = make(map[string]bool, len(ids))
 	if len(ids) == 0 {
@@ -31,7 +58,7 @@ func (s *Store) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pe
 	// The API recorded nearly every command when it accepted it: lock those
 	// first, and insert only the others (sent by another producer, or before
 	// the API recorded commands).
-	statuses, err := s.commandStatuses(ctx, tx, ids, true)
+	statuses, err := l.commandStatuses(ctx, tx, ids, true)
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +75,11 @@ func (s *Store) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pe
 			args = append(args, id, command.StatusPending, now, now)
 		}
 		if _, err := tx.ExecContext(ctx,
-			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+s.dialect.ignoreDuplicateCommand,
+			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+l.db.sqlDialect().IgnoreDuplicateCommand,
 			args...); err != nil {
 			return nil, fmt.Errorf("recording commands: %w", err)
 		}
-		inserted, err := s.commandStatuses(ctx, tx, missing, true)
+		inserted, err := l.commandStatuses(ctx, tx, missing, true)
 		if err != nil {
 			return nil, err
 		}
@@ -66,14 +93,14 @@ func (s *Store) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pe
 
 // commandStatuses reads the status of each of ids that is recorded; with lock
 // set it also locks their rows for the transaction, in id order.
-func (s *Store) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, lock bool) (map[string]command.Status, error) {
+func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, lock bool) (map[string]command.Status, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
 	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids))
 	if lock {
-		query += " ORDER BY id" + s.dialect.forUpdate
+		query += " ORDER BY id" + l.db.sqlDialect().ForUpdate
 	}
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -95,31 +122,32 @@ func (s *Store) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, l
 }
 
 // ClaimCommand is ClaimCommands for one command.
-func (s *Store) ClaimCommand(ctx context.Context, tx *sql.Tx, id string) (pending bool, err error) {
-	claimed, err := s.ClaimCommands(ctx, tx, []string{id})
+func (l *CommandLog) ClaimCommand(ctx context.Context, tx *sql.Tx, id string) (pending bool, err error) {
+	claimed, err := l.ClaimCommands(ctx, tx, []string{id})
 	return claimed[id], err
 }
 
-// processedCommand is a command applied, and what it applied to.
-type processedCommand struct {
-	commandID, subjectID string
+// ProcessedCommand is a command applied, and the id of the aggregate it
+// changed ("" for none).
+type ProcessedCommand struct {
+	CommandID, AggregateID string
 }
 
 // MarkProcessed records in tx that the commands were applied, and to what.
-func (s *Store) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []processedCommand) error {
+func (l *CommandLog) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []ProcessedCommand) error {
 	if len(commands) == 0 {
 		return nil
 	}
-	update := markProcessed(commands)
-	if _, err := tx.ExecContext(ctx, update.query, update.args...); err != nil {
+	update := l.processedStatement(commands)
+	if _, err := tx.ExecContext(ctx, update.Query, update.Args...); err != nil {
 		return fmt.Errorf("marking commands processed: %w", err)
 	}
 	return nil
 }
 
-// markProcessed is the statement that marks commands processed; there must be
-// at least one.
-func markProcessed(commands []processedCommand) statement {
+// processedStatement is the statement that marks commands processed, for a
+// write of several statements; there must be at least one.
+func (l *CommandLog) processedStatement(commands []ProcessedCommand) statement {
 	var (
 		subject strings.Builder
 		args    = make([]any, 0, 3*len(commands)+2)
@@ -128,8 +156,8 @@ func markProcessed(commands []processedCommand) statement {
 	subject.WriteString("CASE id")
 	for _, c := range commands {
 		subject.WriteString(" WHEN ? THEN ?")
-		args = append(args, c.commandID, c.subjectID)
-		ids = append(ids, c.commandID)
+		args = append(args, c.CommandID, c.AggregateID)
+		ids = append(ids, c.CommandID)
 	}
 	subject.WriteString(" END")
 	args = append(append(args, command.StatusProcessed, time.Now().UTC()), ids...)
@@ -139,29 +167,29 @@ func markProcessed(commands []processedCommand) statement {
 // acceptCall is one command waiting to be recorded as accepted.
 type acceptCall struct {
 	groupcommit.Pending
-	id      string
-	at      time.Time
-	status  command.Status
-	created bool
+	ID      string
+	At      time.Time
+	Status  command.Status
+	Created bool
 }
 
 // Accept records id as pending. The commands accepted while the store is busy
 // are recorded together, in one transaction.
-func (s *Store) Accept(ctx context.Context, id string, at time.Time) (command.Status, bool, error) {
-	call := &acceptCall{Pending: groupcommit.NewPending(ctx), id: id, at: at.UTC()}
-	s.accepts.Submit(call)
+func (l *CommandLog) Accept(ctx context.Context, id string, at time.Time) (command.Status, bool, error) {
+	call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: id, At: at.UTC()}
+	l.accepts.Submit(call)
 	if err := call.Await(); err != nil {
 		return "", false, err
 	}
-	return call.status, call.created, nil
+	return call.Status, call.Created, nil
 }
 
-func (s *Store) acceptBatch(ctx context.Context, batch []*acceptCall) {
+func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 	if len(batch) == 1 {
-		s.acceptOne(ctx, batch[0])
+		l.acceptOne(ctx, batch[0])
 		return
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.acceptInTx(ctx, tx, batch) })
+	err := l.db.inTx(ctx, func(tx *sql.Tx) error { return l.acceptInTx(ctx, tx, batch) })
 	if err != nil {
 		// Whatever failed must fail alone: each call is tried on its own.
 		for _, call := range batch {
@@ -169,7 +197,7 @@ func (s *Store) acceptBatch(ctx context.Context, batch []*acceptCall) {
 				call.Settle(call.Context().Err())
 				continue
 			}
-			s.acceptOne(ctx, call)
+			l.acceptOne(ctx, call)
 		}
 		return
 	}
@@ -183,12 +211,12 @@ func (s *Store) acceptBatch(ctx context.Context, batch []*acceptCall) {
 // call by call, which tells who was first.
 var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
 
-func (s *Store) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
+func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
 	ids := make([]string, len(batch))
 	for i, call := range batch {
-		ids[i] = call.id
+		ids[i] = call.ID
 	}
-	known, err := s.commandStatuses(ctx, tx, sortedUnique(ids), false)
+	known, err := l.commandStatuses(ctx, tx, sortedUnique(ids), false)
 	if err != nil {
 		return err
 	}
@@ -198,20 +226,20 @@ func (s *Store) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall)
 		fresh int64
 	)
 	for _, call := range batch {
-		if status, ok := known[call.id]; ok {
-			call.status, call.created = status, false
+		if status, ok := known[call.ID]; ok {
+			call.Status, call.Created = status, false
 			continue
 		}
 		// A second call with the same id, later in the batch, finds it.
-		known[call.id] = command.StatusPending
-		call.status, call.created = command.StatusPending, true
-		args = append(args, call.id, command.StatusPending, call.at, call.at)
+		known[call.ID] = command.StatusPending
+		call.Status, call.Created = command.StatusPending, true
+		args = append(args, call.ID, command.StatusPending, call.At, call.At)
 		fresh++
 	}
 	if fresh == 0 {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(int(fresh), 4)+s.dialect.ignoreDuplicateCommand, args...)
+	res, err := tx.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(int(fresh), 4)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
 	if err != nil {
 		return err
 	}
@@ -226,10 +254,10 @@ func (s *Store) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall)
 }
 
 // acceptOne records one command in a statement of its own.
-func (s *Store) acceptOne(ctx context.Context, call *acceptCall) {
-	call.status, call.created = "", false
-	res, err := s.writeDB.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?)"+s.dialect.ignoreDuplicateCommand,
-		call.id, command.StatusPending, call.at, call.at)
+func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
+	call.Status, call.Created = "", false
+	res, err := l.db.writer().ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?)"+l.db.sqlDialect().IgnoreDuplicateCommand,
+		call.ID, command.StatusPending, call.At, call.At)
 	if err != nil {
 		call.Settle(err)
 		return
@@ -240,38 +268,38 @@ func (s *Store) acceptOne(ctx context.Context, call *acceptCall) {
 		return
 	}
 	if inserted > 0 {
-		call.status, call.created = command.StatusPending, true
+		call.Status, call.Created = command.StatusPending, true
 		call.Settle(nil)
 		return
 	}
-	call.Settle(s.writeDB.QueryRowContext(ctx, "SELECT status FROM commands WHERE id = ?", call.id).Scan(&call.status))
+	call.Settle(l.db.writer().QueryRowContext(ctx, "SELECT status FROM commands WHERE id = ?", call.ID).Scan(&call.Status))
 }
 
-func (s *Store) Forget(ctx context.Context, id string) error {
-	_, err := s.writeDB.ExecContext(ctx, "DELETE FROM commands WHERE id = ? AND status = ?", id, command.StatusPending)
+func (l *CommandLog) Forget(ctx context.Context, id string) error {
+	_, err := l.db.writer().ExecContext(ctx, "DELETE FROM commands WHERE id = ? AND status = ?", id, command.StatusPending)
 	return err
 }
 
-func (s *Store) MarkFailed(ctx context.Context, id string, reason string) error {
+func (l *CommandLog) MarkFailed(ctx context.Context, id string, reason string) error {
 	now := time.Now().UTC()
-	_, err := s.writeDB.ExecContext(ctx, s.dialect.markFailed, id, command.StatusFailed, reason, now, now)
+	_, err := l.db.writer().ExecContext(ctx, l.db.sqlDialect().MarkFailed, id, command.StatusFailed, reason, now, now)
 	return err
 }
 
 // ReopenFailed puts a failed command back to pending, so that it is applied when
 // it is delivered again: what requeuing a poisoned command needs.
-func (s *Store) ReopenFailed(ctx context.Context, id string) error {
-	_, err := s.writeDB.ExecContext(ctx, "UPDATE commands SET status = ?, error = NULL, updated_at = ? WHERE id = ? AND status = ?",
+func (l *CommandLog) ReopenFailed(ctx context.Context, id string) error {
+	_, err := l.db.writer().ExecContext(ctx, "UPDATE commands SET status = ?, error = NULL, updated_at = ? WHERE id = ? AND status = ?",
 		command.StatusPending, time.Now().UTC(), id, command.StatusFailed)
 	return err
 }
 
-func (s *Store) CommandReport(ctx context.Context, id string) (query.CommandReport, error) {
+func (l *CommandLog) CommandReport(ctx context.Context, id string) (query.CommandReport, error) {
 	var (
 		report         query.CommandReport
 		techID, reason sql.NullString
 	)
-	err := s.readDB.QueryRowContext(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?", id).
+	err := l.db.reader().QueryRowContext(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?", id).
 		Scan(&report.CommandID, &report.Status, &techID, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.CommandReport{}, apperr.NotFoundf("no command with id %q", id)

@@ -10,23 +10,23 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-var mysqlDialect = sqlDialect{
-	name:                   "mysql",
-	isolation:              sql.LevelReadCommitted,
-	ignoreDuplicateCommand: " ON DUPLICATE KEY UPDATE id = id",
-	upsertTech: " ON DUPLICATE KEY UPDATE mentions = VALUES(mentions), priority = VALUES(priority), " +
+var mysqlDialect = dialect{
+	Name:                   "mysql",
+	Isolation:              sql.LevelReadCommitted,
+	IgnoreDuplicateCommand: " ON DUPLICATE KEY UPDATE id = id",
+	UpsertTech: " ON DUPLICATE KEY UPDATE mentions = VALUES(mentions), priority = VALUES(priority), " +
 		"priority_rank = VALUES(priority_rank), updated_at = VALUES(updated_at)",
-	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
+	InsertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
 		"ON DUPLICATE KEY UPDATE id = id",
 	// Assignments run left to right and all read the old status, so a processed
 	// command keeps both its status and its (empty) error.
-	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+	MarkFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
 		"ON DUPLICATE KEY UPDATE error = IF(status = 'processed', error, VALUES(error)), " +
 		"updated_at = IF(status = 'processed', updated_at, VALUES(updated_at)), " +
 		"status = IF(status = 'processed', status, VALUES(status))",
-	forUpdate:  " FOR UPDATE",
-	skipLocked: " SKIP LOCKED",
-	retryable:  isMySQLConflict,
+	ForUpdate:  " FOR UPDATE",
+	SkipLocked: " SKIP LOCKED",
+	Retryable:  isMySQLConflict,
 }
 
 // isMySQLConflict is true for the errors a concurrent transaction causes: a
@@ -56,25 +56,25 @@ func sessionIsolation(ctx context.Context, db *sql.DB) (string, error) {
 	return level, err
 }
 
-// NewMySQL brings the schema of db up to date and returns the store on it,
-// the store of the production backends. It does not own db: the caller closes it.
-func NewMySQL(ctx context.Context, db *sql.DB) (*Store, error) {
+// NewMySQL brings the schema of db up to date and returns the DB on it, the
+// store of the production backends. It does not own db: the caller closes it.
+func NewMySQL(ctx context.Context, db *sql.DB) (*DB, error) {
 	if db == nil {
 		return nil, errors.New("nil db")
 	}
 	if err := migrateMySQL(ctx, db); err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
-	dialect := mysqlDialect
+	d := mysqlDialect
 	if level, err := sessionIsolation(ctx, db); err == nil && level == "READ-COMMITTED" {
 		// A pool from OpenMySQL: its transactions need not set their level.
-		dialect.isolation = sql.LevelDefault
+		d.Isolation = sql.LevelDefault
 	}
 	if _, err := db.ExecContext(ctx, "DO 1; DO 1"); err == nil {
 		// A pool from OpenMySQL: a batch's writes go in one round trip.
-		dialect.multiStatements = true
+		d.MultiStatements = true
 	}
-	return newSQLStore(db, db, dialect, nil), nil
+	return newDB(db, db, d, nil), nil
 }
 
 // migrationLockTimeout bounds how long a process waits for another one's

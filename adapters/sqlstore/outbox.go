@@ -4,206 +4,146 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/techradar/techradar/app/command"
 )
 
-// outboxPublisher is a watermill publisher that keeps the messages published
-// on it for the outbox of a transaction: write puts them in the outbox table as
-// part of that transaction, so that they exist if, and only if, it commits.
-type outboxPublisher struct {
-	rows []outboxEntry
+// EventBusFactory builds an event bus that publishes through publisher. The
+// outbox uses it so that the events it keeps have exactly the topics, names
+// and metadata the real event bus would give them.
+type EventBusFactory func(publisher message.Publisher) (command.EventPublisher, error)
+
+// Outbox writes the events of a change into the outbox table, in the
+// transaction of the change: they exist if, and only if, it commits. Every
+// flow writes its events through it, the same way:
+//
+//	batch, err := outbox.Begin()           // with the transaction
+//	batch.Events().Publish(ctx, event)     // what the use case publishes
+//	err = outbox.Write(ctx, tx, batch)     // all of them, in one statement
+//	outbox.Committed(batch)                // after the commit: wakes the relay
+//
+// A write of several statements in one round trip (the tech flow's batch)
+// includes that one statement among its own instead of calling Write.
+//
+// One Outbox serves a process: the OutboxRelay built on it is woken by the
+// commits it is told of.
+type Outbox struct {
+	newEventBus EventBusFactory
+	// written wakes the relay of this process after a commit that wrote
+	// events, so that they are relayed at once rather than at the next poll.
+	written chan struct{}
 }
 
-type outboxEntry struct {
-	topic    string
-	uuid     string
-	payload  []byte
-	metadata string
-}
-
-func (p *outboxPublisher) Publish(topic string, messages ...*message.Message) error {
-	for _, msg := range messages {
-		metadata, err := json.Marshal(msg.Metadata)
-		if err != nil {
-			return err
-		}
-		p.rows = append(p.rows, outboxEntry{topic: topic, uuid: msg.UUID, payload: msg.Payload, metadata: string(metadata)})
+// NewOutbox writes events through buses newEventBus builds.
+func NewOutbox(newEventBus EventBusFactory) (*Outbox, error) {
+	if newEventBus == nil {
+		return nil, errors.New("nil event bus factory")
 	}
-	return nil
+	return &Outbox{newEventBus: newEventBus, written: make(chan struct{}, 1)}, nil
 }
 
-func (p *outboxPublisher) Close() error { return nil }
+// Begin starts the batch of events of one transaction.
+func (o *Outbox) Begin() (*OutboxBatch, error) {
+	return newOutboxBatch(o.newEventBus)
+}
 
-// writeOutbox inserts entries into the outbox in tx, in order, in one statement.
-func writeOutbox(ctx context.Context, tx *sql.Tx, entries []outboxEntry) error {
-	if len(entries) == 0 {
+// Write inserts the events of batch in tx, in order, in one statement.
+func (o *Outbox) Write(ctx context.Context, tx *sql.Tx, batch *OutboxBatch) error {
+	insert, ok := o.insert(batch)
+	if !ok {
 		return nil
 	}
-	insert := outboxInsert(entries)
-	if _, err := tx.ExecContext(ctx, insert.query, insert.args...); err != nil {
+	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
 		return fmt.Errorf("writing events to the outbox: %w", err)
 	}
 	return nil
 }
 
-// outboxInsert is the statement inserting entries, in order; there must be at
-// least one.
-func outboxInsert(entries []outboxEntry) statement {
+// insert is the statement inserting the events of batch, in order; ok is
+// false when there are none.
+func (o *Outbox) insert(batch *OutboxBatch) (insert statement, ok bool) {
+	entries := batch.entries()
+	if len(entries) == 0 {
+		return statement{}, false
+	}
 	now := time.Now().UTC()
 	args := make([]any, 0, 5*len(entries))
 	for _, e := range entries {
-		args = append(args, e.topic, e.uuid, e.payload, e.metadata, now)
+		args = append(args, e.Topic, e.UUID, e.Payload, e.Metadata, now)
 	}
-	return statement{"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES " + placeholderRows(len(entries), 5), args}
+	return statement{"INSERT INTO outbox (topic, uuid, payload, metadata, created_at) VALUES " + placeholderRows(len(entries), 5), args}, true
 }
 
-// placeholderRows is the VALUES list of a statement inserting rows of width
-// columns: (?, ?), (?, ?), ...
-func placeholderRows(rows, width int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
-}
-
-// placeholderList is (?, ?, ...) with n placeholders, for IN.
-func placeholderList(n int) string {
-	return placeholderRows(1, n)
-}
-
-// OutboxRelayConfig tunes the relay that moves events from the outbox to the
-// event bus.
-type OutboxRelayConfig struct {
-	// BatchSize is how many events one round relays at most.
-	BatchSize int
-	// PollInterval is how often the relay looks for events written by other
-	// processes; events of this process wake it at once.
-	PollInterval time.Duration
-	// MaxBackoff bounds the wait after a failed round.
-	MaxBackoff time.Duration
-}
-
-func (c *OutboxRelayConfig) setDefaults() {
-	if c.BatchSize <= 0 {
-		c.BatchSize = 100
+// Committed tells the outbox that the transaction that wrote batch has
+// committed: the relay is woken if there is anything to relay.
+func (o *Outbox) Committed(batch *OutboxBatch) {
+	if batch == nil || batch.Len() == 0 {
+		return
 	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = 500 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 5 * time.Second
+	select {
+	case o.written <- struct{}{}:
+	default: // a wake-up is pending already
 	}
 }
 
-// RelayOutbox publishes the events of the outbox on publisher, oldest first,
-// deleting each batch once published, until ctx is done. An event is deleted only
-// after its publish succeeded, so a crash at any point leads to a second publish,
-// never to none: event handlers must be idempotent.
-func (s *Store) RelayOutbox(ctx context.Context, publisher message.Publisher, config OutboxRelayConfig, logger *slog.Logger) error {
-	config.setDefaults()
-	backoff := time.Duration(0)
-	for {
-		relayed, err := s.relayOutboxBatch(ctx, publisher, config.BatchSize)
-		wait := config.PollInterval
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			backoff = min(max(2*backoff, 50*time.Millisecond), config.MaxBackoff)
-			wait = backoff
-			logger.WarnContext(ctx, "outbox relay failed, retrying", slog.Any("error", err), slog.Duration("retry_in", wait))
-		case relayed == config.BatchSize:
-			backoff = 0
-			continue // more may be waiting
-		default:
-			backoff = 0
-		}
+// wakeups delivers a value after commits that wrote events.
+func (o *Outbox) wakeups() <-chan struct{} { return o.written }
 
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-s.outboxWritten:
-			timer.Stop()
-		case <-timer.C:
-		}
-	}
+// OutboxBatch is the events one transaction publishes, kept until the
+// Outbox writes them. It is the watermill publisher under the event bus it
+// hands out, and is used by one goroutine at a time.
+type OutboxBatch struct {
+	events command.EventPublisher
+	kept   []outboxEntry
 }
 
-type outboxRow struct {
-	id  int64
-	msg *message.Message
-	to  string
+// outboxEntry is one event as the outbox table keeps it.
+type outboxEntry struct {
+	Topic    string
+	UUID     string
+	Payload  []byte
+	Metadata string
 }
 
-func (s *Store) relayOutboxBatch(ctx context.Context, publisher message.Publisher, batchSize int) (int, error) {
-	tx, err := s.writeDB.BeginTx(ctx, &sql.TxOptions{Isolation: s.dialect.isolation})
+// newOutboxBatch is an empty batch whose event bus newEventBus builds.
+func newOutboxBatch(newEventBus EventBusFactory) (*OutboxBatch, error) {
+	b := &OutboxBatch{}
+	events, err := newEventBus(b)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer func() { _ = tx.Rollback() }()
-
-	// Where the dialect can, rows being relayed by another process are skipped
-	// rather than waited for or relayed twice.
-	rows, err := tx.QueryContext(ctx, "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"+s.dialect.forUpdate+s.dialect.skipLocked, batchSize)
-	if err != nil {
-		return 0, err
-	}
-	var batch []outboxRow
-	for rows.Next() {
-		var (
-			row      outboxRow
-			uuid     string
-			payload  []byte
-			metadata string
-		)
-		if err := rows.Scan(&row.id, &row.to, &uuid, &payload, &metadata); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		row.msg = message.NewMessage(uuid, payload)
-		if err := json.Unmarshal([]byte(metadata), &row.msg.Metadata); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("outbox row %d: bad metadata: %w", row.id, err)
-		}
-		batch = append(batch, row)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
-
-	// One publish per topic, in the order of the outbox: a transport that can
-	// send several messages at once does so, and order only matters, and is
-	// kept, within a topic.
-	var (
-		ids     = make([]any, len(batch))
-		topics  []string
-		byTopic = map[string][]*message.Message{}
-	)
-	for i, row := range batch {
-		if _, seen := byTopic[row.to]; !seen {
-			topics = append(topics, row.to)
-		}
-		byTopic[row.to] = append(byTopic[row.to], row.msg)
-		ids[i] = row.id
-	}
-	for _, topic := range topics {
-		if err := publisher.Publish(topic, byTopic[topic]...); err != nil {
-			return 0, fmt.Errorf("publishing %d outbox rows to %s: %w", len(byTopic[topic]), topic, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
-		return 0, err
-	}
-	return len(batch), tx.Commit()
+	b.events = events
+	return b, nil
 }
+
+// Events is the event bus whose events the batch keeps.
+func (b *OutboxBatch) Events() command.EventPublisher { return b.events }
+
+// Publish keeps messages for the outbox; it is what the event bus calls.
+func (b *OutboxBatch) Publish(topic string, messages ...*message.Message) error {
+	for _, msg := range messages {
+		metadata, err := json.Marshal(msg.Metadata)
+		if err != nil {
+			return err
+		}
+		b.kept = append(b.kept, outboxEntry{Topic: topic, UUID: msg.UUID, Payload: msg.Payload, Metadata: string(metadata)})
+	}
+	return nil
+}
+
+// Close does nothing: a batch holds no resource.
+func (b *OutboxBatch) Close() error { return nil }
+
+// Len is how many events the batch keeps.
+func (b *OutboxBatch) Len() int { return len(b.kept) }
+
+// Truncate forgets the events kept after the first n: those of a change
+// that failed alone within a shared transaction.
+func (b *OutboxBatch) Truncate(n int) { b.kept = b.kept[:n] }
+
+func (b *OutboxBatch) entries() []outboxEntry { return b.kept }

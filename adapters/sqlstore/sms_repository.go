@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
@@ -13,10 +12,11 @@ import (
 	"github.com/techradar/techradar/domain/sms"
 )
 
-// SMSRepository keeps SMS in a Store, SQLite or MySQL alike.
+// SMSRepository keeps SMS in a DB, SQLite or MySQL alike, with the commands
+// that change them and the events they cause.
 type SMSRepository struct {
-	store       *Store
-	newEventBus EventBusFactory
+	db      *DB
+	applier *CommandApplier
 }
 
 var (
@@ -25,15 +25,14 @@ var (
 	_ query.SMSReadModel     = (*SMSRepository)(nil)
 )
 
-// NewSMSRepository writes events through buses newEventBus builds.
-func NewSMSRepository(store *Store, newEventBus EventBusFactory) (*SMSRepository, error) {
-	if store == nil {
-		return nil, errors.New("nil store")
+// NewSMSRepository keeps SMS in db, claims their commands in commands and
+// writes their events to outbox.
+func NewSMSRepository(db *DB, commands *CommandLog, outbox *Outbox) (*SMSRepository, error) {
+	applier, err := NewCommandApplier(db, commands, outbox)
+	if err != nil {
+		return nil, err
 	}
-	if newEventBus == nil {
-		return nil, errors.New("nil event bus factory")
-	}
-	return &SMSRepository{store: store, newEventBus: newEventBus}, nil
+	return &SMSRepository{db: db, applier: applier}, nil
 }
 
 const smsColumns = "id, number, text, status, attempts, provider_message_id, error, sending_until, created_at, updated_at"
@@ -43,9 +42,9 @@ func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, e
 		stored  sms.SMS
 		created bool
 	)
-	err := r.store.inTx(ctx, func(tx *sql.Tx) error {
+	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		created = false
-		existing, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.store.dialect.forUpdate, s.ID))
+		existing, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, s.ID))
 		if err == nil {
 			stored = existing
 			return nil
@@ -68,58 +67,44 @@ func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, e
 }
 
 func (r *SMSRepository) RemoveUnsentSMS(ctx context.Context, id string) error {
-	_, err := r.store.writeDB.ExecContext(ctx, "DELETE FROM sms_messages WHERE id = ? AND status = ? AND attempts = 0", id, sms.StatusQueued)
+	_, err := r.db.writer().ExecContext(ctx, "DELETE FROM sms_messages WHERE id = ? AND status = ? AND attempts = 0", id, sms.StatusQueued)
 	return err
 }
 
-// UpdateSMS takes the command's row, then the SMS's, in every transaction that
-// changes an SMS: deliveries of one command take turns on them.
+// UpdateSMS applies the SendSMS command id to the SMS of the same id: the
+// command's row is taken, then the SMS's, in every transaction that changes
+// an SMS, so that deliveries of one command take turns on them. The command
+// is done once the SMS is sent or failed.
 func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command.SMSUpdate) (bool, error) {
-	var applied bool
-	err := r.store.InEventTx(ctx, r.newEventBus, func(tx *sql.Tx, events command.EventPublisher) error {
-		applied = false
-		pending, err := r.store.ClaimCommand(ctx, tx, id)
-		if err != nil || !pending {
-			return err
-		}
-
-		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.store.dialect.forUpdate, id))
+	return r.applier.ApplyCommand(ctx, id, func(tx *sql.Tx, events command.EventPublisher) (Outcome, error) {
+		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return apperr.NotFoundf("no SMS with id %q", id)
+			return Outcome{}, apperr.NotFoundf("no SMS with id %q", id)
 		}
 		if err != nil {
-			return fmt.Errorf("reading SMS: %w", err)
+			return Outcome{}, fmt.Errorf("reading SMS: %w", err)
 		}
 
 		next := current
 		changed, err := update(ctx, &next, events)
-		if err != nil {
-			return err
-		}
-		applied = true
-		if !changed {
-			return nil
+		if err != nil || !changed {
+			return Outcome{}, err
 		}
 		if next.ID != current.ID || next.Number != current.Number || next.Text != current.Text {
-			return fmt.Errorf("the update of SMS %s changed its id, number or text", id)
+			return Outcome{}, fmt.Errorf("the update of SMS %s changed its id, number or text", id)
 		}
-
 		if _, err := tx.ExecContext(ctx,
 			"UPDATE sms_messages SET status = ?, attempts = ?, provider_message_id = ?, error = ?, sending_until = ?, updated_at = ? WHERE id = ?",
 			next.Status, next.Attempts, nullIfEmpty(next.ProviderMessageID), nullIfEmpty(next.Error), nullIfZero(next.SendingUntil), next.UpdatedAt.UTC(), id); err != nil {
-			return fmt.Errorf("storing SMS: %w", err)
+			return Outcome{}, fmt.Errorf("storing SMS: %w", err)
 		}
-		if next.Status.IsFinal() {
-			// The command is done; its outcome is the SMS's status, not a tech.
-			return r.store.MarkProcessed(ctx, tx, []processedCommand{{commandID: id}})
-		}
-		return nil
+		// The command's outcome is the SMS's status, not an aggregate id.
+		return Outcome{Done: next.Status.IsFinal()}, nil
 	})
-	return applied, err
 }
 
 func (r *SMSRepository) SMSReport(ctx context.Context, id string) (query.SMSReport, error) {
-	s, err := scanSMS(r.store.readDB.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?", id))
+	s, err := scanSMS(r.db.reader().QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.SMSReport{}, apperr.NotFoundf("no SMS with id %q", id)
 	}
@@ -135,7 +120,7 @@ func (r *SMSRepository) SMSReport(ctx context.Context, id string) (query.SMSRepo
 			status string
 			reason sql.NullString
 		)
-		err := r.store.readDB.QueryRowContext(ctx, "SELECT status, error FROM commands WHERE id = ?", id).Scan(&status, &reason)
+		err := r.db.reader().QueryRowContext(ctx, "SELECT status, error FROM commands WHERE id = ?", id).Scan(&status, &reason)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return query.SMSReport{}, err
 		}
@@ -165,18 +150,3 @@ func scanSMS(row rowScanner) (sms.SMS, error) {
 	s.SendingUntil, s.CreatedAt, s.UpdatedAt = sendingUntil.Time, createdAt.Time, updatedAt.Time
 	return s, nil
 }
-
-// nullSQLTime scans a nullable time column; NULL is the zero time.
-type nullSQLTime struct{ sqlTime }
-
-func (t *nullSQLTime) Scan(src any) error {
-	if src == nil {
-		*t = nullSQLTime{}
-		return nil
-	}
-	return t.sqlTime.Scan(src)
-}
-
-func nullIfEmpty(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-func nullIfZero(t time.Time) sql.NullTime { return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()} }

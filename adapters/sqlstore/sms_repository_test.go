@@ -18,25 +18,13 @@ import (
 )
 
 // smsStore is a store with the SMS repository on it.
-type smsStore struct {
-	*sqlstore.Store
-	*sqlstore.SMSRepository
-}
-
-func withSMSRepository(t *testing.T, store *sqlstore.Store) smsStore {
-	t.Helper()
-	repo, err := sqlstore.NewSMSRepository(store, eventBusFactory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return smsStore{Store: store, SMSRepository: repo}
-}
+type smsStore = storeUnderTest
 
 func newSMSStores(t *testing.T) map[string]smsStore {
 	t.Helper()
 	stores := map[string]smsStore{}
 	for name, store := range openSQLStores(t) {
-		stores[name] = withSMSRepository(t, store)
+		stores[name] = newStoreUnderTest(t, store)
 	}
 	return stores
 }

@@ -18,21 +18,21 @@ import (
 // SQLite lets one writer in at a time, so writes go through a pool of one
 // connection that begins every transaction IMMEDIATE (no upgrade deadlocks),
 // while reads use a pool of their own and, in WAL mode, never wait for writers.
-var sqliteDialect = sqlDialect{
-	name:                   "sqlite",
-	ignoreDuplicateCommand: " ON CONFLICT (id) DO NOTHING",
-	upsertTech: " ON CONFLICT (id) DO UPDATE SET mentions = excluded.mentions, priority = excluded.priority, " +
+var sqliteDialect = dialect{
+	Name:                   "sqlite",
+	IgnoreDuplicateCommand: " ON CONFLICT (id) DO NOTHING",
+	UpsertTech: " ON CONFLICT (id) DO UPDATE SET mentions = excluded.mentions, priority = excluded.priority, " +
 		"priority_rank = excluded.priority_rank, updated_at = excluded.updated_at",
-	insertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
+	InsertPoisonedIfAbsent: "INSERT INTO poisoned_messages (uuid, topic, handler, reason, payload, metadata, poisoned_at) VALUES (?, ?, ?, ?, ?, ?, ?) " +
 		"ON CONFLICT (uuid, handler) DO NOTHING",
-	markFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+	MarkFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
 		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_at = excluded.updated_at " +
 		"WHERE commands.status <> 'processed'",
 }
 
 // OpenSQLite opens (creating it if needed) the database at path and brings
 // its schema up to date. Close closes it.
-func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating the directory of %s: %w", path, err)
@@ -68,5 +68,5 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	readDB.SetMaxIdleConns(8)
 
 	closeBoth := func() error { return errors.Join(readDB.Close(), writeDB.Close()) }
-	return newSQLStore(writeDB, readDB, sqliteDialect, closeBoth), nil
+	return newDB(writeDB, readDB, sqliteDialect, closeBoth), nil
 }

@@ -14,11 +14,13 @@ import (
 	"github.com/techradar/techradar/internal/groupcommit"
 )
 
-// TechRepository keeps techs in a Store, SQLite or MySQL alike.
+// TechRepository keeps techs in a DB, SQLite or MySQL alike, with the
+// commands that change them and the events they cause.
 type TechRepository struct {
-	store       *Store
-	newEventBus EventBusFactory
-	mentions    *groupcommit.Committer[*mentionCall]
+	db       *DB
+	commands *CommandLog
+	outbox   *Outbox
+	mentions *groupcommit.Committer[*mentionCall]
 }
 
 var (
@@ -26,38 +28,36 @@ var (
 	_ query.TechReadModel    = (*TechRepository)(nil)
 )
 
-// NewTechRepository writes events through buses newEventBus builds.
-func NewTechRepository(store *Store, newEventBus EventBusFactory) (*TechRepository, error) {
-	if store == nil {
-		return nil, errors.New("nil store")
+// NewTechRepository keeps techs in db, claims their commands in commands and
+// writes their events to outbox.
+func NewTechRepository(db *DB, commands *CommandLog, outbox *Outbox) (*TechRepository, error) {
+	if err := requireCommandParts(db, commands, outbox); err != nil {
+		return nil, err
 	}
-	if newEventBus == nil {
-		return nil, errors.New("nil event bus factory")
-	}
-	r := &TechRepository{store: store, newEventBus: newEventBus}
-	r.mentions = groupcommit.New(groupcommit.MaxBatch, storeWriters, &store.batches, r.mentionBatch)
+	r := &TechRepository{db: db, commands: commands, outbox: outbox}
+	r.mentions = newGroupCommit(db, r.mentionBatch)
 	return r, nil
 }
 
 // mentionCall is one command waiting to mention its tech.
 type mentionCall struct {
 	groupcommit.Pending
-	commandID string
-	key       string
-	mention   command.MentionFunc
-	applied   bool
+	CommandID string
+	Key       string
+	Mention   command.MentionFunc
+	Applied   bool
 }
 
 // MentionTech applies one mention. The mentions that arrive while the store is
 // busy are applied together, in one transaction, each as if alone: in the
 // order they came, each command claimed once, each failure its own.
 func (r *TechRepository) MentionTech(ctx context.Context, commandID string, key string, mention command.MentionFunc) (bool, error) {
-	call := &mentionCall{Pending: groupcommit.NewPending(ctx), commandID: commandID, key: key, mention: mention}
+	call := &mentionCall{Pending: groupcommit.NewPending(ctx), CommandID: commandID, Key: key, Mention: mention}
 	r.mentions.Submit(call)
 	if err := call.Await(); err != nil {
 		return false, err
 	}
-	return call.applied, nil
+	return call.Applied, nil
 }
 
 func (r *TechRepository) mentionBatch(ctx context.Context, batch []*mentionCall) {
@@ -79,43 +79,42 @@ func (r *TechRepository) mentionBatch(ctx context.Context, batch []*mentionCall)
 			call.Settle(err)
 			continue
 		}
-		call.applied = outcomes[i].applied
-		call.Settle(outcomes[i].err)
+		call.Applied = outcomes[i].Applied
+		call.Settle(outcomes[i].Err)
 	}
 }
 
 // mentionOutcome is what became of one call of a batch.
 type mentionOutcome struct {
-	applied bool
-	err     error
+	Applied bool
+	Err     error
 }
 
 func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) ([]mentionOutcome, error) {
 	var (
-		outcomes []mentionOutcome
-		outbox   *outboxPublisher
+		outcomes   []mentionOutcome
+		eventBatch *OutboxBatch
 	)
-	err := r.store.inTx(ctx, func(tx *sql.Tx) error {
+	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		outcomes = make([]mentionOutcome, len(batch))
-		outbox = &outboxPublisher{}
-		events, err := r.newEventBus(outbox)
-		if err != nil {
+		var err error
+		if eventBatch, err = r.outbox.Begin(); err != nil {
 			return err
 		}
 
 		commandIDs := make([]string, 0, len(batch))
 		for _, call := range batch {
-			commandIDs = append(commandIDs, call.commandID)
+			commandIDs = append(commandIDs, call.CommandID)
 		}
-		pending, err := r.store.ClaimCommands(ctx, tx, commandIDs)
+		pending, err := r.commands.ClaimCommands(ctx, tx, commandIDs)
 		if err != nil {
 			return err
 		}
 
 		keys := make([]string, 0, len(batch))
 		for _, call := range batch {
-			if pending[call.commandID] {
-				keys = append(keys, call.key)
+			if pending[call.CommandID] {
+				keys = append(keys, call.Key)
 			}
 		}
 		current, err := r.lockTechs(ctx, tx, keys)
@@ -129,51 +128,51 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 
 		var (
 			changed   = map[string]bool{}
-			processed []processedCommand
+			processed []ProcessedCommand
 		)
 		for i, call := range batch {
-			if !pending[call.commandID] {
+			if !pending[call.CommandID] {
 				continue
 			}
 			// A second delivery of a command in the same batch changes nothing.
-			pending[call.commandID] = false
+			pending[call.CommandID] = false
 
 			var before *tech.Tech
-			if t, ok := current[call.key]; ok {
+			if t, ok := current[call.Key]; ok {
 				before = &t
 			}
-			published := len(outbox.rows)
-			next, err := call.mention(call.Context(), before, events)
-			if err == nil && next.Key != call.key {
-				err = fmt.Errorf("mention changed the tech's key from %q to %q", call.key, next.Key)
+			published := eventBatch.Len()
+			next, err := call.Mention(call.Context(), before, eventBatch.Events())
+			if err == nil && next.Key != call.Key {
+				err = fmt.Errorf("mention changed the tech's key from %q to %q", call.Key, next.Key)
 			}
 			if err != nil {
 				// This call fails alone, with the events it published; the
 				// command stays pending.
-				outbox.rows = outbox.rows[:published]
-				outcomes[i].err = err
+				eventBatch.Truncate(published)
+				outcomes[i].Err = err
 				continue
 			}
-			current[call.key] = next
-			changed[call.key] = true
-			processed = append(processed, processedCommand{commandID: call.commandID, subjectID: next.ID})
-			outcomes[i].applied = true
+			current[call.Key] = next
+			changed[call.Key] = true
+			processed = append(processed, ProcessedCommand{CommandID: call.CommandID, AggregateID: next.ID})
+			outcomes[i].Applied = true
 		}
 
 		writes := r.techWrites(current, changed, existed)
 		if len(processed) > 0 {
-			writes = append(writes, markProcessed(processed))
+			writes = append(writes, r.commands.processedStatement(processed))
 		}
-		if len(outbox.rows) > 0 {
-			writes = append(writes, outboxInsert(outbox.rows))
+		if insert, ok := r.outbox.insert(eventBatch); ok {
+			writes = append(writes, insert)
 		}
-		if err := r.store.execAll(ctx, tx, writes...); err != nil {
+		if err := r.db.execAll(ctx, tx, writes...); err != nil {
 			return fmt.Errorf("storing the batch: %w", err)
 		}
 		return nil
 	})
-	if err == nil && len(outbox.rows) > 0 {
-		r.store.notifyOutbox()
+	if err == nil {
+		r.outbox.Committed(eventBatch)
 	}
 	return outcomes, err
 }
@@ -192,7 +191,7 @@ func (r *TechRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []strin
 		args[i] = key
 	}
 	rows, err := tx.QueryContext(ctx,
-		"SELECT "+techColumns+" FROM techs WHERE name_key IN "+placeholderList(len(keys))+" ORDER BY name_key"+r.store.dialect.forUpdate,
+		"SELECT "+techColumns+" FROM techs WHERE name_key IN "+placeholderList(len(keys))+" ORDER BY name_key"+r.db.sqlDialect().ForUpdate,
 		args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading techs: %w", err)
@@ -226,7 +225,7 @@ func (r *TechRepository) techWrites(techs map[string]tech.Tech, changed, existed
 	for _, write := range []struct {
 		keys   []string
 		suffix string
-	}{{created, ""}, {updated, r.store.dialect.upsertTech}} {
+	}{{created, ""}, {updated, r.db.sqlDialect().UpsertTech}} {
 		if len(write.keys) == 0 {
 			continue
 		}
@@ -245,12 +244,6 @@ func (r *TechRepository) techWrites(techs map[string]tech.Tech, changed, existed
 	return statements
 }
 
-func sortedUnique(values []string) []string {
-	values = slices.Clone(values)
-	slices.Sort(values)
-	return slices.Compact(values)
-}
-
 const techColumns = "id, name_key, name, mentions, priority, created_at, updated_at"
 
 func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.Cursor) ([]query.Tech, error) {
@@ -263,7 +256,7 @@ func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.
 	q += " ORDER BY priority_rank DESC, mentions DESC, name_key LIMIT ?"
 	args = append(args, limit)
 
-	rows, err := r.store.readDB.QueryContext(ctx, q, args...)
+	rows, err := r.db.reader().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +274,7 @@ func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.
 }
 
 func (r *TechRepository) TechByID(ctx context.Context, id string) (query.Tech, error) {
-	t, err := scanTech(r.store.readDB.QueryRowContext(ctx, "SELECT "+techColumns+" FROM techs WHERE id = ?", id))
+	t, err := scanTech(r.db.reader().QueryRowContext(ctx, "SELECT "+techColumns+" FROM techs WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.Tech{}, apperr.NotFoundf("no tech with id %q", id)
 	}

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/adapters/sqlstore"
@@ -20,7 +17,6 @@ import (
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/domain/tech"
-	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/internal/testenv"
 )
 
@@ -31,59 +27,6 @@ type techStore interface {
 	query.TechReadModel
 	query.CommandReadModel
 	RelayOutbox(ctx context.Context, publisher message.Publisher, config sqlstore.OutboxRelayConfig, logger *slog.Logger) error
-}
-
-func newStores(t testing.TB) map[string]techStore {
-	t.Helper()
-	stores := map[string]techStore{}
-	for name, store := range openSQLStores(t) {
-		stores[name] = withTechRepository(t, store)
-	}
-	return stores
-}
-
-func eventBusFactory(publisher message.Publisher) (command.EventPublisher, error) {
-	return cqrs.NewEventBusWithConfig(publisher, cqrs.EventBusConfig{
-		GeneratePublishTopic: func(p cqrs.GenerateEventPublishTopicParams) (string, error) { return "events." + p.EventName, nil },
-		Marshaler:            cqrs.JSONMarshaler{GenerateName: cqrs.StructName},
-	})
-}
-
-// storeUnderTest is a store with the tech repository on it.
-type storeUnderTest struct {
-	*sqlstore.Store
-	*sqlstore.TechRepository
-}
-
-func withTechRepository(t testing.TB, store *sqlstore.Store) techStore {
-	t.Helper()
-	repo, err := sqlstore.NewTechRepository(store, eventBusFactory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return storeUnderTest{Store: store, TechRepository: repo}
-}
-
-// openSQLStores opens every store the suites run against, each empty: SQLite
-// in a file of the test's own, MySQL in a database of the test's own.
-func openSQLStores(t testing.TB) map[string]*sqlstore.Store {
-	t.Helper()
-	sqlite, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sqlite.Close() })
-
-	db, err := mysqldb.Open(testenv.MySQLDatabase(t), mysqldb.PoolConfig{MaxOpenConns: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mysql, err := sqlstore.NewMySQL(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]*sqlstore.Store{"sqlite": sqlite, "mysql": mysql}
 }
 
 func TestTechStore(t *testing.T) {
@@ -98,24 +41,16 @@ func TestTechStore(t *testing.T) {
 			t.Run("a failed mention changes nothing", func(t *testing.T) { t.Parallel(); testFailedMentionRollsBack(t, store) })
 			t.Run("concurrent mentions all count", func(t *testing.T) { t.Parallel(); testConcurrentMentions(t, store) })
 			t.Run("a failing mention fails alone", func(t *testing.T) { t.Parallel(); testFailingMentionFailsAlone(t, store) })
-			t.Run("command log", func(t *testing.T) { t.Parallel(); testCommandLog(t, store) })
 			t.Run("unknown tech", func(t *testing.T) { t.Parallel(); testUnknownTech(t, store) })
 		})
 	}
 }
 
-// The list and outbox tests need a store of their own: they see every tech and event.
+// The list test needs a store of its own: it sees every tech.
 func TestTechStoreList(t *testing.T) {
 	t.Parallel()
 	for name, store := range newStores(t) {
 		t.Run(name, func(t *testing.T) { t.Parallel(); testListOrderAndPages(t, store) })
-	}
-}
-
-func TestTechStoreOutbox(t *testing.T) {
-	t.Parallel()
-	for name, store := range newStores(t) {
-		t.Run(name, func(t *testing.T) { t.Parallel(); testOutboxRelay(t, store) })
 	}
 }
 
@@ -304,59 +239,6 @@ func testFailingMentionFailsAlone(t *testing.T, store techStore) {
 	}
 }
 
-func testCommandLog(t *testing.T, store techStore) {
-	ctx := context.Background()
-	id := testenv.UniqueName("cmd-")
-
-	if _, err := store.CommandReport(ctx, id); apperr.CodeOf(err) != apperr.NotFound {
-		t.Fatalf("unknown command: %v", err)
-	}
-	status, created, err := store.Accept(ctx, id, time.Now())
-	if err != nil || !created || status != command.StatusPending {
-		t.Fatalf("Accept = %s, %v, %v", status, created, err)
-	}
-	status, created, err = store.Accept(ctx, id, time.Now())
-	if err != nil || created || status != command.StatusPending {
-		t.Fatalf("second Accept = %s, %v, %v", status, created, err)
-	}
-	if report, err := store.CommandReport(ctx, id); err != nil || report.Status != "pending" {
-		t.Fatalf("report = %+v, %v", report, err)
-	}
-
-	if err := store.Forget(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.CommandReport(ctx, id); apperr.CodeOf(err) != apperr.NotFound {
-		t.Fatalf("forgotten command: %v", err)
-	}
-
-	if err := store.MarkFailed(ctx, id, "no such thing"); err != nil {
-		t.Fatal(err)
-	}
-	report, err := store.CommandReport(ctx, id)
-	if err != nil || report.Status != "failed" || report.Error != "no such thing" {
-		t.Fatalf("failed report = %+v, %v", report, err)
-	}
-	if mention(t, store, id, testenv.UniqueName("Failed ")) {
-		t.Fatal("a failed command was applied")
-	}
-
-	processed := testenv.UniqueName("cmd-")
-	mention(t, store, processed, testenv.UniqueName("Processed "))
-	if err := store.MarkFailed(ctx, processed, "too late"); err != nil {
-		t.Fatal(err)
-	}
-	if report, _ := store.CommandReport(ctx, processed); report.Status != "processed" || report.Error != "" {
-		t.Fatalf("a processed command was marked failed: %+v", report)
-	}
-	if err := store.Forget(ctx, processed); err != nil {
-		t.Fatal(err)
-	}
-	if report, _ := store.CommandReport(ctx, processed); report.Status != "processed" {
-		t.Fatalf("a processed command was forgotten: %+v", report)
-	}
-}
-
 func testUnknownTech(t *testing.T, store techStore) {
 	_, err := store.TechByID(context.Background(), "no-such-id")
 	if apperr.CodeOf(err) != apperr.NotFound {
@@ -410,167 +292,12 @@ func testListOrderAndPages(t *testing.T, store techStore) {
 	}
 }
 
-func testOutboxRelay(t *testing.T, store techStore) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	publisher := &recordingPublisher{failures: 2}
-	relayDone := make(chan error, 1)
-	go func() {
-		relayDone <- store.RelayOutbox(ctx, publisher, sqlstore.OutboxRelayConfig{BatchSize: 3, PollInterval: 20 * time.Millisecond}, slog.New(slog.DiscardHandler))
-	}()
-
-	const n = 10
-	name := testenv.UniqueName("Outbox ")
-	for i := range n {
-		mention(t, store, fmt.Sprintf("outbox-cmd-%d", i), name)
-	}
-
-	deadline := time.Now().Add(10 * time.Second)
-	for publisher.count() < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	// A relay round that published must not publish again.
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	if err := <-relayDone; err != nil {
-		t.Fatal(err)
-	}
-
-	got := publisher.messages()
-	if len(got) != n {
-		t.Fatalf("relayed %d events, want %d", len(got), n)
-	}
-	for i, m := range got {
-		wantTopic := "events.TechMentioned"
-		if i == 0 {
-			wantTopic = "events.TechCreated"
-		}
-		if m.topic != wantTopic || m.msg.Metadata.Get("name") != wantTopic[len("events."):] {
-			t.Fatalf("event %d: topic %s, metadata %v", i, m.topic, m.msg.Metadata)
-		}
-		if want := fmt.Sprintf(`"mentions":%d`, i+1); !strings.Contains(string(m.msg.Payload), want) {
-			t.Fatalf("event %d out of order: %s", i, m.msg.Payload)
-		}
-	}
-}
-
-type published struct {
-	topic string
-	msg   *message.Message
-}
-
-// recordingPublisher fails its first calls, then records what it is given.
-type recordingPublisher struct {
-	mu       sync.Mutex
-	failures int
-	got      []published
-}
-
-func (p *recordingPublisher) Publish(topic string, msgs ...*message.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failures > 0 {
-		p.failures--
-		return errors.New("transport down")
-	}
-	for _, m := range msgs {
-		p.got = append(p.got, published{topic: topic, msg: m})
-	}
-	return nil
-}
-
-func (p *recordingPublisher) Close() error { return nil }
-
-func (p *recordingPublisher) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.got)
-}
-
-func (p *recordingPublisher) messages() []published {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]published(nil), p.got...)
-}
-
 func names(techs []query.Tech) []string {
 	out := make([]string, len(techs))
 	for i, t := range techs {
 		out[i] = t.Name
 	}
 	return out
-}
-
-func TestMySQLMigrationsRunConcurrently(t *testing.T) {
-	t.Parallel()
-	dsn := testenv.MySQLDatabase(t)
-
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Go(func() {
-			db, err := mysqldb.Open(dsn, mysqldb.PoolConfig{})
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer db.Close()
-			_, err = sqlstore.NewMySQL(context.Background(), db)
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-}
-
-// Concurrent accepts are recorded together; each id is created once, however
-// many submissions carry it.
-func TestCommandLogConcurrentAccepts(t *testing.T) {
-	t.Parallel()
-	for name, store := range newStores(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			shared := testenv.UniqueName("shared-")
-			const n = 40
-			var (
-				wg      sync.WaitGroup
-				created atomic.Int32
-				errs    = make([]error, n)
-			)
-			for i := range n {
-				wg.Go(func() {
-					id := shared
-					if i%2 == 1 {
-						id = fmt.Sprintf("%s-own-%d", shared, i)
-					}
-					status, wasCreated, err := store.Accept(context.Background(), id, time.Now())
-					if err == nil && status != command.StatusPending {
-						err = fmt.Errorf("status %s, want pending", status)
-					}
-					if wasCreated && id == shared {
-						created.Add(1)
-					}
-					if !wasCreated && id != shared {
-						err = fmt.Errorf("%s was not created", id)
-					}
-					errs[i] = err
-				})
-			}
-			wg.Wait()
-			if err := errors.Join(errs...); err != nil {
-				t.Fatal(err)
-			}
-			if got := created.Load(); got != 1 {
-				t.Fatalf("the shared id was created %d times, want once", got)
-			}
-		})
-	}
 }
 
 // A write the database refuses fails the command that made it, not the

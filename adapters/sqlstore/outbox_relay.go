@@ -1,0 +1,185 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// OutboxRelayConfig tunes the relay that moves events from the outbox to the
+// event bus.
+type OutboxRelayConfig struct {
+	// BatchSize is how many events one round relays at most.
+	BatchSize int
+	// PollInterval is how often the relay looks for events written by other
+	// processes; events of this process wake it at once.
+	PollInterval time.Duration
+	// MaxBackoff bounds the wait after a failed round.
+	MaxBackoff time.Duration
+}
+
+func (c *OutboxRelayConfig) setDefaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 500 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+}
+
+// OutboxRelay publishes the events of the outbox table on the real
+// transport, oldest first, and deletes them once published. The commits of
+// this process that wrote events (those the Outbox it is built on is told
+// of) wake it at once; those of other processes are found at the next poll.
+type OutboxRelay struct {
+	db        *DB
+	wakeups   <-chan struct{}
+	publisher message.Publisher
+	config    OutboxRelayConfig
+	logger    *slog.Logger
+}
+
+// NewOutboxRelay relays the outbox of db on publisher, woken by the commits
+// outbox is told of.
+func NewOutboxRelay(db *DB, outbox *Outbox, publisher message.Publisher, config OutboxRelayConfig, logger *slog.Logger) (*OutboxRelay, error) {
+	switch {
+	case db == nil:
+		return nil, errors.New("nil db")
+	case outbox == nil:
+		return nil, errors.New("nil outbox")
+	case publisher == nil:
+		return nil, errors.New("nil publisher")
+	case logger == nil:
+		return nil, errors.New("nil logger")
+	}
+	config.setDefaults()
+	return &OutboxRelay{db: db, wakeups: outbox.wakeups(), publisher: publisher, config: config, logger: logger}, nil
+}
+
+// Run relays until ctx is done. An event is deleted only after its publish
+// succeeded, so a crash at any point leads to a second publish, never to
+// none: event handlers must be idempotent. A failed round is retried after a
+// backoff that doubles up to MaxBackoff.
+func (r *OutboxRelay) Run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for {
+		relayed, err := r.relayBatch(ctx)
+		wait := r.config.PollInterval
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			backoff = min(max(2*backoff, 50*time.Millisecond), r.config.MaxBackoff)
+			wait = backoff
+			r.logger.WarnContext(ctx, "outbox relay failed, retrying", slog.Any("error", err), slog.Duration("retry_in", wait))
+		case relayed == r.config.BatchSize:
+			backoff = 0
+			continue // more may be waiting
+		default:
+			backoff = 0
+		}
+
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-r.wakeups:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// relayedEvent is one row of the outbox, as it is published.
+type relayedEvent struct {
+	ID    int64
+	Topic string
+	Msg   *message.Message
+}
+
+func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
+	tx, err := r.db.beginTx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	// Where the dialect can, rows being relayed by another process are skipped
+	// rather than waited for or relayed twice.
+	d := r.db.sqlDialect()
+	rows, err := tx.QueryContext(ctx, "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	var batch []relayedEvent
+	for rows.Next() {
+		var (
+			e        relayedEvent
+			uuid     string
+			payload  []byte
+			metadata string
+		)
+		if err := rows.Scan(&e.ID, &e.Topic, &uuid, &payload, &metadata); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		e.Msg = message.NewMessage(uuid, payload)
+		if err := json.Unmarshal([]byte(metadata), &e.Msg.Metadata); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox row %d: bad metadata: %w", e.ID, err)
+		}
+		batch = append(batch, e)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+
+	if err := r.publish(batch); err != nil {
+		return 0, err
+	}
+	ids := make([]any, len(batch))
+	for i, e := range batch {
+		ids[i] = e.ID
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
+		return 0, err
+	}
+	return len(batch), tx.Commit()
+}
+
+// publish makes one publish per topic, in the order of the outbox: a
+// transport that can send several messages at once does so, and order only
+// matters, and is kept, within a topic.
+func (r *OutboxRelay) publish(batch []relayedEvent) error {
+	var (
+		topics  []string
+		byTopic = map[string][]*message.Message{}
+	)
+	for _, e := range batch {
+		if _, seen := byTopic[e.Topic]; !seen {
+			topics = append(topics, e.Topic)
+		}
+		byTopic[e.Topic] = append(byTopic[e.Topic], e.Msg)
+	}
+	for _, topic := range topics {
+		if err := r.publisher.Publish(topic, byTopic[topic]...); err != nil {
+			return fmt.Errorf("publishing %d outbox rows to %s: %w", len(byTopic[topic]), topic, err)
+		}
+	}
+	return nil
+}
