@@ -236,7 +236,7 @@ func (s *Service) openCache() (readModelCache, error) {
 	case config.CacheRedis:
 		client := redis.NewClient(redisOptions(s.cfg))
 		s.closers = append(s.closers, client.Close)
-		return cache.NewRedis(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
+		return cache.NewRedis(client, cache.RedisConfig{KeyPrefix: s.cfg.CacheKeyPrefix, TTL: s.cfg.CacheTTL})
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}

@@ -44,13 +44,13 @@ func openRedisStreamTransport(cfg config.Config, logger watermill.LoggerAdapter)
 
 func openKafkaTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
 	return transport.NewKafka(transport.KafkaConfig{
-		Brokers:            cfg.KafkaBrokers,
-		ClientID:           cfg.KafkaClientID,
-		TopicPartitions:    int32(cfg.KafkaTopicPartitions),   // Validate bounds it
-		ReplicationFactor:  int16(cfg.KafkaReplicationFactor), // Validate bounds it
-		SessionTimeout:     cfg.KafkaSessionTimeout,
-		NackResendSleep:    cfg.KafkaNackResendSleep,
-		DisableIdempotence: !cfg.KafkaIdempotent,
+		Brokers:           cfg.KafkaBrokers,
+		ClientID:          cfg.KafkaClientID,
+		TopicPartitions:   int32(cfg.KafkaTopicPartitions),   // Validate bounds it
+		ReplicationFactor: int16(cfg.KafkaReplicationFactor), // Validate bounds it
+		SessionTimeout:    cfg.KafkaSessionTimeout,
+		NackResendSleep:   cfg.KafkaNackResendSleep,
+		Idempotent:        cfg.KafkaIdempotent,
 	}, logger)
 }
 
