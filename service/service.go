@@ -84,7 +84,7 @@ func (s *Service) build(ctx context.Context) error {
 		return err
 	}
 
-	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
+	policy, err := tech.NewThresholdPolicy(cfg.Priority.MediumAt, cfg.Priority.HighAt)
 	if err != nil {
 		return err
 	}
@@ -130,10 +130,10 @@ func (s *Service) build(ctx context.Context) error {
 
 	if role.RunsWorkers() {
 		s.router, err = newRouter(routerConfig{
-			closeTimeout:   cfg.HandlerCloseTimeout,
-			handlerTimeout: cfg.HandlerTimeout,
-			maxRetries:     cfg.HandlerMaxRetries,
-			retryBackoff:   cfg.HandlerRetryBackoff,
+			closeTimeout:   cfg.Handlers.CloseTimeout,
+			handlerTimeout: cfg.Handlers.Timeout,
+			maxRetries:     cfg.Handlers.MaxRetries,
+			retryBackoff:   cfg.Handlers.RetryBackoff,
 			poison:         s.transport.Publisher(),
 			poisonTopic:    topics.poison(),
 			inFlight:       s.inFlight,
@@ -199,7 +199,7 @@ type readModelCache interface {
 func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	switch s.cfg.Store {
 	case config.StoreSQLite:
-		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)
+		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLite.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -217,9 +217,9 @@ func (s *Service) openStore(ctx context.Context) (*sqlstore.Store, error) {
 }
 
 func (s *Service) mysql() (*sql.DB, error) {
-	db, err := mysqldb.Open(s.cfg.MySQLDSN, mysqldb.PoolConfig{
-		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
-		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
+	db, err := mysqldb.Open(s.cfg.MySQL.DSN, mysqldb.PoolConfig{
+		MaxOpenConns:    s.cfg.MySQL.MaxOpenConns,
+		MaxIdleConns:    s.cfg.MySQL.MaxOpenConns,
 		ConnMaxLifetime: 5 * time.Minute,
 	})
 	if err != nil {
@@ -234,9 +234,9 @@ func (s *Service) openCache() (readModelCache, error) {
 	case config.CacheMemory:
 		return cache.NewMemory(0), nil
 	case config.CacheRedis:
-		client := redis.NewClient(redisOptions(s.cfg))
+		client := redis.NewClient(redisOptions(s.cfg.Redis))
 		s.closers = append(s.closers, client.Close)
-		return cache.NewRedis(client, cache.RedisConfig{KeyPrefix: s.cfg.CacheKeyPrefix, TTL: s.cfg.CacheTTL})
+		return cache.NewRedis(client, s.cfg.RedisCache)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}
@@ -263,14 +263,14 @@ func (s *Service) Start(ctx context.Context) error {
 		s.relayDone = make(chan struct{})
 		go func() {
 			defer close(s.relayDone)
-			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), sqlstore.OutboxRelayConfig{PollInterval: s.cfg.OutboxPollInterval}, s.logger)
+			_ = s.store.RelayOutbox(relayCtx, s.transport.Publisher(), sqlstore.OutboxRelayConfig{PollInterval: s.cfg.Outbox.PollInterval}, s.logger)
 		}()
 	}
 
 	if err := s.startPprof(); err != nil {
 		return fmt.Errorf("PPROF_ADDR: %w", err)
 	}
-	listener, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	listener, err := net.Listen("tcp", s.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
@@ -319,7 +319,7 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.listener != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPShutdownTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 			if err := s.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 			}
@@ -333,8 +333,8 @@ func (s *Service) Close() error {
 			if err := s.router.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("router close: %w", err))
 			}
-			if !s.inFlight.closeAndWait(s.cfg.HandlerCloseTimeout) {
-				errs = append(errs, fmt.Errorf("handlers still running after %s", s.cfg.HandlerCloseTimeout))
+			if !s.inFlight.closeAndWait(s.cfg.Handlers.CloseTimeout) {
+				errs = append(errs, fmt.Errorf("handlers still running after %s", s.cfg.Handlers.CloseTimeout))
 			}
 		}
 		if s.cancelRun != nil {

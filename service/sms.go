@@ -34,29 +34,25 @@ func newSMSFlow(store *sqlstore.Store, newEventBus sqlstore.EventBusFactory, cfg
 	return smsFlow{
 		messages: messages,
 		provider: provider,
-		config:   command.SendSMSConfig{MaxAttempts: cfg.SMSMaxAttempts, AttemptTimeout: cfg.SMSProviderTimeout},
+		config:   command.SendSMSConfig{MaxAttempts: cfg.SMS.MaxAttempts, AttemptTimeout: cfg.SMS.AttemptTimeout()},
 	}, nil
 }
 
 func newSMSProvider(cfg config.Config) (command.SMSProvider, error) {
-	switch cfg.SMSProvider {
+	switch cfg.SMS.Provider {
 	case config.SMSProviderFake:
-		fake, err := smsprovider.NewFake(smsprovider.FakeConfig{FailureRate: cfg.SMSFakeFailureRate, Latency: cfg.SMSFakeLatency})
+		fake, err := smsprovider.NewFake(cfg.SMS.Fake)
 		if err != nil {
 			return nil, fmt.Errorf("SMS_PROVIDER=fake: %w", err)
 		}
 		return fake, nil
 	case config.SMSProviderHTTP:
-		provider, err := smsprovider.NewHTTP(smsprovider.HTTPConfig{
-			URL:           cfg.SMSProviderURL,
-			Timeout:       cfg.SMSProviderTimeout,
-			Authorization: cfg.SMSProviderAuthHeader,
-		})
+		provider, err := smsprovider.NewHTTP(cfg.SMS.HTTP)
 		if err != nil {
 			return nil, fmt.Errorf("SMS_PROVIDER=http: %w", err)
 		}
 		return provider, nil
 	default:
-		return nil, fmt.Errorf("SMS_PROVIDER: %q is not available in this build", cfg.SMSProvider)
+		return nil, fmt.Errorf("SMS_PROVIDER: %q is not available in this build", cfg.SMS.Provider)
 	}
 }
