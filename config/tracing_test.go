@@ -11,7 +11,7 @@ import (
 func TestTracingSettings(t *testing.T) {
 	t.Parallel()
 
-	if c := config.Default(); c.OTelEnabled {
+	if c := config.Default(); c.OTel.Enabled {
 		t.Fatal("tracing is on by default")
 	}
 	tests := []struct {
@@ -19,16 +19,16 @@ func TestTracingSettings(t *testing.T) {
 		change func(*config.Config)
 		want   string // the variable the error must name; "" for none
 	}{
-		{"off ignores the endpoint", func(c *config.Config) { c.OTelEndpoint = "not a url" }, ""},
-		{"on with the default endpoint", func(c *config.Config) { c.OTelEnabled = true }, ""},
+		{"off ignores the endpoint", func(c *config.Config) { c.OTel.Endpoint = "not a url" }, ""},
+		{"on with the default endpoint", func(c *config.Config) { c.OTel.Enabled = true }, ""},
 		{"on with an https endpoint", func(c *config.Config) {
-			c.OTelEnabled, c.OTelEndpoint = true, "https://collector.example:4318"
+			c.OTel.Enabled, c.OTel.Endpoint = true, "https://collector.example:4318"
 		}, ""},
-		{"endpoint without scheme", func(c *config.Config) { c.OTelEnabled, c.OTelEndpoint = true, "localhost:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT"},
-		{"grpc scheme", func(c *config.Config) { c.OTelEnabled, c.OTelEndpoint = true, "grpc://localhost:4317" }, "OTEL_EXPORTER_OTLP_ENDPOINT"},
-		{"empty service name", func(c *config.Config) { c.OTelEnabled, c.OTelServiceName = true, " " }, "OTEL_SERVICE_NAME"},
-		{"ratio above one", func(c *config.Config) { c.OTelSampleRatio = 1.5 }, "OTEL_TRACES_SAMPLER_ARG"},
-		{"ratio NaN", func(c *config.Config) { c.OTelSampleRatio = math.NaN() }, "OTEL_TRACES_SAMPLER_ARG"},
+		{"endpoint without scheme", func(c *config.Config) { c.OTel.Enabled, c.OTel.Endpoint = true, "localhost:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"grpc scheme", func(c *config.Config) { c.OTel.Enabled, c.OTel.Endpoint = true, "grpc://localhost:4317" }, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"empty service name", func(c *config.Config) { c.OTel.Enabled, c.OTel.ServiceName = true, " " }, "OTEL_SERVICE_NAME"},
+		{"ratio above one", func(c *config.Config) { c.OTel.SampleRatio = 1.5 }, "OTEL_TRACES_SAMPLER_ARG"},
+		{"ratio NaN", func(c *config.Config) { c.OTel.SampleRatio = math.NaN() }, "OTEL_TRACES_SAMPLER_ARG"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,10 +66,10 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if b.outbox, err = sqlstore.NewOutbox(messaging.NewEventBusFactory(b.topics, b.wmLogger)); err != nil {
 		return b, err
 	}
-	if b.techs, err = newTechFlow(b.db, b.commands, b.outbox, s.cfg); err != nil {
+	if b.techs, err = newTechFlow(b.db, b.commands, b.outbox, s.cfg.Priority); err != nil {
 		return b, err
 	}
-	if b.sms, err = newSMSFlow(b.db, b.commands, b.outbox, s.cfg); err != nil {
+	if b.sms, err = newSMSFlow(b.db, b.commands, b.outbox, s.cfg.SMS); err != nil {
 		return b, err
 	}
 	return b, nil
@@ -78,7 +78,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 func (s *Service) openStore(ctx context.Context) (*sqlstore.DB, error) {
 	switch s.cfg.Store {
 	case config.StoreSQLite:
-		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLitePath)
+		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLite.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -96,16 +96,18 @@ func (s *Service) openStore(ctx context.Context) (*sqlstore.DB, error) {
 }
 
 func (s *Service) mysql() (*sql.DB, error) {
-	db, err := mysqldb.Open(s.cfg.MySQLDSN, mysqldb.PoolConfig{
-		MaxOpenConns:    s.cfg.MySQLMaxOpenConns,
-		MaxIdleConns:    s.cfg.MySQLMaxOpenConns,
-		ConnMaxLifetime: 5 * time.Minute,
-	})
+	db, err := mysqldb.Open(s.cfg.MySQL.DSN, mysqlPool(s.cfg.MySQL))
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, db.Close)
 	return db, nil
+}
+
+// mysqlPool sizes each MySQL pool, the store's and the SQL transport's, as
+// MYSQL_MAX_OPEN_CONNS says.
+func mysqlPool(cfg config.MySQLConfig) mysqldb.PoolConfig {
+	return mysqldb.PoolConfig{MaxOpenConns: cfg.MaxOpenConns, MaxIdleConns: cfg.MaxOpenConns, ConnMaxLifetime: 5 * time.Minute}
 }
 
 // readModelCache is the read-model cache as the service uses it: the app's
@@ -120,9 +122,9 @@ func (s *Service) openCache() (readModelCache, error) {
 	case config.CacheMemory:
 		return cache.NewMemory(0), nil
 	case config.CacheRedis:
-		client := redis.NewClient(redisOptions(s.cfg))
+		client := redis.NewClient(redisOptions(s.cfg.Redis))
 		s.closers = append(s.closers, client.Close)
-		return cache.NewRedis(client, s.cfg.CacheKeyPrefix, s.cfg.CacheTTL)
+		return cache.NewRedis(client, s.cfg.RedisCache)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}

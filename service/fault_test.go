@@ -96,7 +96,7 @@ func TestUndecodableMessagesArePoisoned(t *testing.T) {
 			cfg := b.config(t)
 			// Long enough that a retried message would miss the deadlines below:
 			// what cannot succeed is poisoned without retries.
-			cfg.HandlerRetryBackoff, cfg.HandlerMaxRetries = 5*time.Second, 4
+			cfg.Handlers.RetryBackoff, cfg.Handlers.MaxRetries = 5*time.Second, 4
 			app := start(t, cfg, config.RoleServe)
 
 			garbage := message.NewMessage("garbage-1", []byte("\x00 not json"))
@@ -185,18 +185,18 @@ func TestDatabaseDown(t *testing.T) {
 	t.Parallel()
 	cfg := sharedBackends(t)
 	cfg.Transport = config.TransportRedisStream
-	cfg.RedisStreamNackResendSleep = 200 * time.Millisecond
+	cfg.RedisStream.NackResendSleep = 200 * time.Millisecond
 	api := start(t, cfg, config.RoleAPI)
 
-	dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
+	dsn, err := mysql.ParseDSN(cfg.MySQL.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := testenv.NewProxy(t, dsn.Addr)
 	dsn.Addr = proxy.Addr()
 	workerCfg := cfg
-	workerCfg.MySQLDSN = dsn.FormatDSN()
-	workerCfg.HTTPAddr = "127.0.0.1:0"
+	workerCfg.MySQL.DSN = dsn.FormatDSN()
+	workerCfg.HTTP.Addr = "127.0.0.1:0"
 	worker := start(t, workerCfg, config.RoleWorker)
 
 	api.waitProcessed(api.postTech("Before", nil).CommandID)
@@ -237,7 +237,7 @@ func TestCacheDownOrHung(t *testing.T) {
 	cfg := embeddedConfig(t)
 	opts, prefix := testenv.Redis(t)
 	proxy := testenv.NewProxy(t, opts.Addr)
-	cfg.Cache, cfg.RedisAddr, cfg.CacheKeyPrefix = config.CacheRedis, proxy.Addr(), prefix
+	cfg.Cache, cfg.Redis.Addr, cfg.RedisCache.KeyPrefix = config.CacheRedis, proxy.Addr(), prefix
 	app := start(t, cfg, config.RoleServe)
 
 	app.waitProcessed(app.postTech("Cached", nil).CommandID)
@@ -272,7 +272,7 @@ func TestTransportDown(t *testing.T) {
 	cfg := embeddedConfig(t)
 	opts, prefix := testenv.Redis(t)
 	proxy := testenv.NewProxy(t, opts.Addr)
-	cfg.Transport, cfg.RedisAddr, cfg.TopicPrefix = config.TransportRedisStream, proxy.Addr(), prefix
+	cfg.Transport, cfg.Redis.Addr, cfg.TopicPrefix = config.TransportRedisStream, proxy.Addr(), prefix
 	app := start(t, cfg, config.RoleServe)
 	app.waitProcessed(app.postTech("Fine", nil).CommandID)
 

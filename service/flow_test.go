@@ -31,7 +31,7 @@ var backends = []backend{
 	{name: "kafka", durable: true, config: func(t *testing.T) config.Config {
 		c := sharedBackends(t)
 		c.Transport = config.TransportKafka
-		c.KafkaBrokers = kafkaCluster(t)
+		c.Kafka.Brokers = kafkaCluster(t)
 		return c
 	}},
 	{name: "sql", durable: true, config: func(t *testing.T) config.Config {
@@ -48,9 +48,9 @@ func sharedBackends(t *testing.T) config.Config {
 	c := embeddedConfig(t)
 	opts, prefix := testenv.Redis(t)
 	c.Store, c.Cache = config.StoreMySQL, config.CacheRedis
-	c.MySQLDSN = testenv.MySQLDatabase(t)
-	c.RedisAddr = opts.Addr
-	c.CacheKeyPrefix = prefix + ":readmodel"
+	c.MySQL.DSN = testenv.MySQLDatabase(t)
+	c.Redis.Addr = opts.Addr
+	c.RedisCache.KeyPrefix = prefix + ":readmodel"
 	c.TopicPrefix = prefix
 	return c
 }

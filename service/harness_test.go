@@ -22,9 +22,9 @@ import (
 func embeddedConfig(t *testing.T) config.Config {
 	t.Helper()
 	c := config.Default()
-	c.HTTPAddr = "127.0.0.1:0"
-	c.SQLitePath = filepath.Join(t.TempDir(), "techradar.db")
-	c.OutboxPollInterval = 50 * time.Millisecond
+	c.HTTP.Addr = "127.0.0.1:0"
+	c.SQLite.Path = filepath.Join(t.TempDir(), "techradar.db")
+	c.Outbox.PollInterval = 50 * time.Millisecond
 	return c
 }
 

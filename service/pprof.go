@@ -12,7 +12,7 @@ import (
 // startPprof serves Go's profiles on a listener of their own, apart from the
 // API, so that profiling is a deliberate choice of address (PPROF_ADDR).
 func (s *Service) startPprof() error {
-	if s.cfg.PprofAddr == "" {
+	if s.cfg.Pprof.Addr == "" {
 		return nil
 	}
 	mux := http.NewServeMux()
@@ -21,7 +21,7 @@ func (s *Service) startPprof() error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	listener, err := net.Listen("tcp", s.cfg.PprofAddr)
+	listener, err := net.Listen("tcp", s.cfg.Pprof.Addr)
 	if err != nil {
 		return err
 	}

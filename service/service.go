@@ -89,10 +89,10 @@ func (s *Service) build(ctx context.Context) error {
 	if s.role.RunsWorkers() {
 		s.router, err = messaging.NewRouter(messaging.RouterConfig{
 			Topics:         b.topics,
-			CloseTimeout:   cfg.HandlerCloseTimeout,
-			HandlerTimeout: cfg.HandlerTimeout,
-			MaxRetries:     cfg.HandlerMaxRetries,
-			RetryBackoff:   cfg.HandlerRetryBackoff,
+			CloseTimeout:   cfg.Handlers.CloseTimeout,
+			HandlerTimeout: cfg.Handlers.Timeout,
+			MaxRetries:     cfg.Handlers.MaxRetries,
+			RetryBackoff:   cfg.Handlers.RetryBackoff,
 			DependenciesUp: func(ctx context.Context) bool { return s.store.Ping(ctx) == nil && b.cache.Ping(ctx) == nil },
 			Metrics:        s.metrics,
 			Tracing:        s.tracing,
@@ -100,7 +100,7 @@ func (s *Service) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		relayConfig := sqlstore.OutboxRelayConfig{PollInterval: cfg.OutboxPollInterval}
+		relayConfig := sqlstore.OutboxRelayConfig{PollInterval: cfg.Outbox.PollInterval}
 		if s.relay, err = sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), relayConfig, s.logger); err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.startPprof(); err != nil {
 		return fmt.Errorf("PPROF_ADDR: %w", err)
 	}
-	listener, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	listener, err := net.Listen("tcp", s.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
@@ -197,7 +197,7 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.listener != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPShutdownTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 			if err := s.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 			}

@@ -18,7 +18,7 @@ type smsFlow struct {
 
 // newSMSFlow builds the SMS repository on db, and the provider SMS_PROVIDER
 // names.
-func newSMSFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore.Outbox, cfg config.Config) (smsFlow, error) {
+func newSMSFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore.Outbox, cfg config.SMSConfig) (smsFlow, error) {
 	messages, err := sqlstore.NewSMSRepository(db, commands, outbox)
 	if err != nil {
 		return smsFlow{}, err
@@ -30,29 +30,25 @@ func newSMSFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore
 	return smsFlow{
 		messages: messages,
 		provider: provider,
-		config:   command.SendSMSConfig{MaxAttempts: cfg.SMSMaxAttempts, AttemptTimeout: cfg.SMSProviderTimeout},
+		config:   command.SendSMSConfig{MaxAttempts: cfg.MaxAttempts, AttemptTimeout: cfg.AttemptTimeout()},
 	}, nil
 }
 
-func newSMSProvider(cfg config.Config) (command.SMSProvider, error) {
-	switch cfg.SMSProvider {
+func newSMSProvider(cfg config.SMSConfig) (command.SMSProvider, error) {
+	switch cfg.Provider {
 	case config.SMSProviderFake:
-		fake, err := smsprovider.NewFake(smsprovider.FakeConfig{FailureRate: cfg.SMSFakeFailureRate, Latency: cfg.SMSFakeLatency})
+		fake, err := smsprovider.NewFake(cfg.Fake)
 		if err != nil {
 			return nil, fmt.Errorf("SMS_PROVIDER=fake: %w", err)
 		}
 		return fake, nil
 	case config.SMSProviderHTTP:
-		provider, err := smsprovider.NewHTTP(smsprovider.HTTPConfig{
-			URL:           cfg.SMSProviderURL,
-			Timeout:       cfg.SMSProviderTimeout,
-			Authorization: cfg.SMSProviderAuthHeader,
-		})
+		provider, err := smsprovider.NewHTTP(cfg.HTTP)
 		if err != nil {
 			return nil, fmt.Errorf("SMS_PROVIDER=http: %w", err)
 		}
 		return provider, nil
 	default:
-		return nil, fmt.Errorf("SMS_PROVIDER: %q is not available in this build", cfg.SMSProvider)
+		return nil, fmt.Errorf("SMS_PROVIDER: %q is not available in this build", cfg.Provider)
 	}
 }

@@ -24,7 +24,7 @@ func smsBackend(t *testing.T, b backend) (config.Config, *testenv.SMSProvider) {
 	t.Helper()
 	provider := testenv.NewSMSProvider(t, nil)
 	cfg := b.config(t)
-	cfg.SMSProvider, cfg.SMSProviderURL = config.SMSProviderHTTP, provider.URL
+	cfg.SMS.Provider, cfg.SMS.HTTP.URL = config.SMSProviderHTTP, provider.URL
 	return cfg, provider
 }
 
@@ -203,7 +203,7 @@ func TestSMSUndecodableMessagesArePoisoned(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			cfg, provider := smsBackend(t, b)
-			cfg.HandlerRetryBackoff = 10 * time.Millisecond
+			cfg.Handlers.RetryBackoff = 10 * time.Millisecond
 			app := start(t, cfg, config.RoleServe)
 
 			named := func(payload string) *message.Message {

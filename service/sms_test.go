@@ -203,10 +203,10 @@ func TestSMSProviderFailures(t *testing.T) {
 		return http.StatusOK
 	})
 	cfg := embeddedConfig(t)
-	cfg.SMSProvider, cfg.SMSProviderURL, cfg.SMSProviderAuthHeader = config.SMSProviderHTTP, provider.URL, "Bearer test-token"
-	cfg.HandlerRetryBackoff = time.Millisecond
+	cfg.SMS.Provider, cfg.SMS.HTTP.URL, cfg.SMS.HTTP.Authorization = config.SMSProviderHTTP, provider.URL, "Bearer test-token"
+	cfg.Handlers.RetryBackoff = time.Millisecond
 	// The most attempts there are: one per try the router gives a delivery.
-	cfg.SMSMaxAttempts = cfg.HandlerMaxRetries + 1
+	cfg.SMS.MaxAttempts = cfg.Handlers.MaxRetries + 1
 	app := start(t, cfg, config.RoleServe)
 
 	t.Run("transient failures are retried", func(t *testing.T) {
@@ -237,12 +237,12 @@ func TestSMSProviderFailures(t *testing.T) {
 	t.Run("attempts run out", func(t *testing.T) {
 		id := app.postSMS(down, "into the void", nil).ID
 		got := app.waitSMS(id)
-		want := fmt.Sprintf("gave up after %d attempts: ", cfg.SMSMaxAttempts)
-		if got.Status != "failed" || got.Attempts != cfg.SMSMaxAttempts || !strings.HasPrefix(got.Error, want) || !strings.Contains(got.Error, "503") {
+		want := fmt.Sprintf("gave up after %d attempts: ", cfg.SMS.MaxAttempts)
+		if got.Status != "failed" || got.Attempts != cfg.SMS.MaxAttempts || !strings.HasPrefix(got.Error, want) || !strings.Contains(got.Error, "503") {
 			t.Fatalf("SMS = %+v, want failed with %q...", got, want)
 		}
-		if n := provider.Requests(id); n != cfg.SMSMaxAttempts {
-			t.Fatalf("%d requests for %d attempts", n, cfg.SMSMaxAttempts)
+		if n := provider.Requests(id); n != cfg.SMS.MaxAttempts {
+			t.Fatalf("%d requests for %d attempts", n, cfg.SMS.MaxAttempts)
 		}
 		if _, sent := provider.Sent(id); sent {
 			t.Fatal("the provider sent it after all")
@@ -255,7 +255,7 @@ func TestSMSProviderFailures(t *testing.T) {
 func TestSMSFakeProviderFailing(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t)
-	cfg.SMSFakeFailureRate, cfg.SMSMaxAttempts, cfg.HandlerRetryBackoff = 1, 3, time.Millisecond
+	cfg.SMS.Fake.FailureRate, cfg.SMS.MaxAttempts, cfg.Handlers.RetryBackoff = 1, 3, time.Millisecond
 	app := start(t, cfg, config.RoleServe)
 
 	got := app.waitSMS(app.postSMS("+541112345678", "never", nil).ID)
@@ -278,11 +278,11 @@ func TestSMSSentOnce(t *testing.T) {
 			provider := testenv.NewSMSProvider(t, nil)
 			provider.SetLatency(5 * time.Millisecond)
 			cfg := b.config(t)
-			cfg.SMSProvider, cfg.SMSProviderURL = config.SMSProviderHTTP, provider.URL
+			cfg.SMS.Provider, cfg.SMS.HTTP.URL = config.SMSProviderHTTP, provider.URL
 			// What a stopped worker had taken but not handled comes back soon, and
 			// an attempt whose outcome was lost is given up for lost soon too.
-			cfg.RedisStreamClaimIdle, cfg.RedisStreamClaimInterval = 2*time.Second, 200*time.Millisecond
-			cfg.SMSProviderTimeout = time.Second
+			cfg.RedisStream.ClaimIdle, cfg.RedisStream.ClaimInterval = 2*time.Second, 200*time.Millisecond
+			cfg.SMS.HTTP.Timeout = time.Second
 
 			api := start(t, cfg, config.RoleAPI)
 			first := start(t, cfg, config.RoleWorker)

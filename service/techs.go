@@ -14,8 +14,8 @@ type techFlow struct {
 
 // newTechFlow builds the tech repository on db, and the priority policy
 // PRIORITY_MEDIUM_AT and PRIORITY_HIGH_AT set.
-func newTechFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore.Outbox, cfg config.Config) (techFlow, error) {
-	policy, err := tech.NewThresholdPolicy(cfg.PriorityMediumAt, cfg.PriorityHighAt)
+func newTechFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstore.Outbox, cfg config.PriorityConfig) (techFlow, error) {
+	policy, err := tech.NewThresholdPolicy(cfg.MediumAt, cfg.HighAt)
 	if err != nil {
 		return techFlow{}, err
 	}

@@ -35,7 +35,7 @@ func WithTracerProvider(provider trace.TracerProvider) Option {
 // provider was given. With tracing off s.tracing stays nil and nothing is
 // installed: no middleware, no span, no exporter.
 func (s *Service) setUpTracing(ctx context.Context) error {
-	if s.tracing != nil || !s.cfg.OTelEnabled {
+	if s.tracing != nil || !s.cfg.OTel.Enabled {
 		return nil
 	}
 	provider, err := newTracerProvider(ctx, s.cfg, s.role)
@@ -62,16 +62,16 @@ func (s *Service) setUpTracing(ctx context.Context) error {
 // OTEL_EXPORTER_OTLP_ENDPOINT, a base URL as the OpenTelemetry specification
 // defines it: spans go to its /v1/traces.
 func newTracerProvider(ctx context.Context, cfg config.Config, role config.Role) (*sdktrace.TracerProvider, error) {
-	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimRight(cfg.OTelEndpoint, "/")+"/v1/traces"))
+	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimRight(cfg.OTel.Endpoint, "/")+"/v1/traces"))
 	if err != nil {
 		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
 	}
 	return sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exporter),
 		sdktrace.WithResource(resource.NewSchemaless(
-			attribute.String("service.name", cfg.OTelServiceName),
+			attribute.String("service.name", cfg.OTel.ServiceName),
 			attribute.String("techradar.role", string(role)),
 		)),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.OTelSampleRatio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.OTel.SampleRatio))),
 	), nil
 }

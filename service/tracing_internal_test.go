@@ -27,8 +27,8 @@ func TestTracingOffInstallsNothing(t *testing.T) {
 func TestTracingOnBuildsTheExporter(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
-	cfg.OTelEnabled = true
-	cfg.OTelEndpoint = "http://127.0.0.1:1" // nothing listens: nothing must be sent before spans exist
+	cfg.OTel.Enabled = true
+	cfg.OTel.Endpoint = "http://127.0.0.1:1" // nothing listens: nothing must be sent before spans exist
 	s := &Service{cfg: cfg, role: config.RoleServe, logger: slog.New(slog.DiscardHandler)}
 	if err := s.setUpTracing(context.Background()); err != nil {
 		t.Fatal(err)

@@ -104,7 +104,7 @@ func TestTracingFollowsACommand(t *testing.T) {
 func TestTracingOffByDefault(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t)
-	if cfg.OTelEnabled {
+	if cfg.OTel.Enabled {
 		t.Fatal("OTEL_ENABLED is on by default")
 	}
 	app := start(t, cfg, config.RoleServe)

@@ -18,7 +18,7 @@ func newCaches(t testing.TB) map[string]query.ReadModelCache {
 	opts, prefix := testenv.Redis(t)
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
-	redisCache, err := cache.NewRedis(client, prefix, time.Minute)
+	redisCache, err := cache.NewRedis(client, cache.RedisConfig{KeyPrefix: prefix, TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestReadModelRedisCacheNearCopies(t *testing.T) {
 	open := func(ttl time.Duration) *cache.Redis {
 		client := redis.NewClient(opts)
 		t.Cleanup(func() { _ = client.Close() })
-		cache, err := cache.NewRedis(client, prefix, ttl)
+		cache, err := cache.NewRedis(client, cache.RedisConfig{KeyPrefix: prefix, TTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/internal/groupcommit"
+	"github.com/techradar/techradar/internal/settings"
 )
 
 // Redis keeps the read-model cache in Redis, shared by every API
@@ -52,19 +53,34 @@ const maxNearEntries = 64
 
 var _ query.ReadModelCache = (*Redis)(nil)
 
-// NewRedis uses client under keys starting with prefix; entries
-// expire after ttl even when nothing invalidates them.
-func NewRedis(client *redis.Client, prefix string, ttl time.Duration) (*Redis, error) {
+// RedisConfig names and ages the entries of the Redis cache. The
+// configuration embeds it under CACHE_: the tags are the settings' flags,
+// variables, defaults and help.
+type RedisConfig struct {
+	TTL       time.Duration `name:"ttl" env:"TTL" default:"10m" help:"Longest life of a cached answer, invalidated or not."`
+	KeyPrefix string        `name:"key-prefix" env:"KEY_PREFIX" default:"techradar:readmodel" help:"Prefix of the read-model keys in Redis."`
+}
+
+// Check reports every setting out of range, naming its variable.
+func (c RedisConfig) Check() error {
+	var p settings.Problems
+	p.Positive("CACHE_TTL", c.TTL)
+	if c.KeyPrefix == "" {
+		p.Add("CACHE_KEY_PREFIX", "is empty")
+	}
+	return p.Err()
+}
+
+// NewRedis uses client under keys starting with config.KeyPrefix; entries
+// expire after config.TTL even when nothing invalidates them.
+func NewRedis(client *redis.Client, config RedisConfig) (*Redis, error) {
 	if client == nil {
 		return nil, errors.New("nil redis client")
 	}
-	if prefix == "" {
-		return nil, errors.New("empty key prefix")
+	if err := config.Check(); err != nil {
+		return nil, err
 	}
-	if ttl <= 0 {
-		return nil, errors.New("ttl must be positive")
-	}
-	c := &Redis{client: client, prefix: prefix, ttl: ttl, near: map[string]nearEntry{}}
+	c := &Redis{client: client, prefix: config.KeyPrefix, ttl: config.TTL, near: map[string]nearEntry{}}
 	c.invalidations = groupcommit.New(groupcommit.MaxBatch, 1, &c.flushing, c.incrementGeneration)
 	return c, nil
 }

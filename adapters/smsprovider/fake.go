@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -12,17 +11,32 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/internal/settings"
 )
 
-// FakeConfig tunes Fake.
+// FakeConfig tunes Fake. The configuration embeds it under SMS_FAKE_: the
+// tags are the settings' flags, variables, defaults and help.
 type FakeConfig struct {
 	// FailureRate is the fraction of calls, from 0 to 1, that fail as an
 	// outage would: transiently, before anything is sent.
-	FailureRate float64
+	FailureRate float64 `name:"failure-rate" env:"FAILURE_RATE" default:"0" help:"Fraction of sends, from 0 to 1, that the fake SMS provider fails transiently (SMS_PROVIDER=fake)."`
 	// Latency is how long every call takes.
-	Latency time.Duration
-	// Seed makes the failures reproducible; zero picks one at random.
-	Seed uint64
+	Latency time.Duration `name:"latency" env:"LATENCY" default:"0s" help:"How long each send takes on the fake SMS provider, below SMS_PROVIDER_TIMEOUT (SMS_PROVIDER=fake)."`
+	// Seed makes the failures reproducible; zero picks one at random. Tests
+	// set it; it is no setting.
+	Seed uint64 `kong:"-"`
+}
+
+// Check reports every setting out of range, naming its variable.
+func (c FakeConfig) Check() error {
+	var p settings.Problems
+	if !(c.FailureRate >= 0 && c.FailureRate <= 1) {
+		p.Add("SMS_FAKE_FAILURE_RATE", "must be between 0 and 1, got %v", c.FailureRate)
+	}
+	if c.Latency < 0 {
+		p.Add("SMS_FAKE_LATENCY", "must not be negative, got %s", c.Latency)
+	}
+	return p.Err()
 }
 
 // Fake is the SMS provider of the embedded mode and of tests: it
@@ -46,11 +60,8 @@ var errFakeOutage = errors.New("the fake SMS provider is failing as configured (
 
 // NewFake checks config and builds the fake.
 func NewFake(config FakeConfig) (*Fake, error) {
-	if math.IsNaN(config.FailureRate) || config.FailureRate < 0 || config.FailureRate > 1 {
-		return nil, fmt.Errorf("fake SMS provider failure rate must be between 0 and 1, got %v", config.FailureRate)
-	}
-	if config.Latency < 0 {
-		return nil, fmt.Errorf("fake SMS provider latency must not be negative, got %s", config.Latency)
+	if err := config.Check(); err != nil {
+		return nil, err
 	}
 	seed := config.Seed
 	if seed == 0 {

@@ -15,17 +15,37 @@ import (
 	"unicode/utf8"
 
 	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/internal/settings"
 )
 
-// HTTPConfig configures HTTP.
+// HTTPConfig configures HTTP. The configuration embeds it under
+// SMS_PROVIDER_: the tags are the settings' flags, variables, defaults and
+// help.
 type HTTPConfig struct {
 	// URL receives one POST per attempt to send an SMS.
-	URL string
+	URL string `name:"url" env:"URL" help:"URL the http SMS provider gets one POST at per attempt (SMS_PROVIDER=http)."`
 	// Timeout bounds one request, the answer's body included.
-	Timeout time.Duration
+	Timeout time.Duration `name:"timeout" env:"TIMEOUT" default:"10s" help:"How long one attempt to send an SMS may take; below HANDLER_TIMEOUT."`
 	// Authorization is the value of the Authorization header, e.g.
 	// "Bearer <token>"; empty sends none.
-	Authorization string
+	Authorization string `name:"auth-header" env:"AUTH_HEADER" help:"Value of the Authorization header sent to the http SMS provider, e.g. 'Bearer <token>'."`
+}
+
+// Check reports every setting out of range, naming its variable. An empty URL
+// is not among them: only SMS_PROVIDER=http needs one.
+func (c HTTPConfig) Check() error {
+	var p settings.Problems
+	if c.URL != "" {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Add("SMS_PROVIDER_URL", "%q is not an absolute http or https URL", c.URL)
+		}
+	}
+	p.Positive("SMS_PROVIDER_TIMEOUT", c.Timeout)
+	if strings.IndexFunc(c.Authorization, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) >= 0 {
+		// The value is a secret: the message does not repeat it.
+		p.Add("SMS_PROVIDER_AUTH_HEADER", "must not contain line breaks or other control characters")
+	}
+	return p.Err()
 }
 
 // HTTP sends SMS through a provider's HTTP API. Every attempt is
@@ -58,15 +78,11 @@ const (
 
 // NewHTTP checks config and builds the provider.
 func NewHTTP(config HTTPConfig) (*HTTP, error) {
-	u, err := url.Parse(config.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("SMS provider URL %q must be an absolute http or https URL", config.URL)
+	if config.URL == "" {
+		return nil, errors.New("SMS_PROVIDER_URL: is empty, but the http SMS provider needs the provider's URL")
 	}
-	if config.Timeout <= 0 {
-		return nil, fmt.Errorf("SMS provider timeout must be positive, got %s", config.Timeout)
-	}
-	if !printableHeaderValue(config.Authorization) {
-		return nil, errors.New("SMS provider authorization must be printable, without line breaks")
+	if err := config.Check(); err != nil {
+		return nil, err
 	}
 	client := &http.Client{
 		Timeout: config.Timeout,
@@ -172,14 +188,4 @@ func quoteProviderAnswer(answer []byte) string {
 		text = text[:cut] + "…"
 	}
 	return text
-}
-
-// printableHeaderValue refuses what would break the header or inject another.
-func printableHeaderValue(v string) bool {
-	for _, r := range v {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"sync"
 	"time"
 
@@ -12,56 +14,59 @@ import (
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/techradar/techradar/internal/settings"
 )
 
-// KafkaConfig tunes the Kafka transport. Zero values take the defaults below.
+// KafkaConfig tunes the Kafka transport. The configuration embeds it under
+// KAFKA_: the tags are the settings' flags, variables, defaults and help.
 type KafkaConfig struct {
-	Brokers  []string
-	ClientID string
+	Brokers  []string `name:"brokers" env:"BROKERS" sep:"," help:"Kafka bootstrap brokers, comma-separated (TRANSPORT=kafka)."`
+	ClientID string   `name:"client-id" env:"CLIENT_ID" default:"techradar" help:"Client id sent to the Kafka brokers."`
 	// TopicPartitions is the partition count of the topics the transport
 	// creates: the most consumers of one group that can share a topic, and how
 	// many messages of it one subscriber handles at once.
-	TopicPartitions int32
+	TopicPartitions int32 `name:"topic-partitions" env:"TOPIC_PARTITIONS" default:"32" help:"Partitions of the topics techradar creates: the most workers that can share a handler's messages."`
 	// ReplicationFactor of the topics the transport creates.
-	ReplicationFactor int16
+	ReplicationFactor int16 `name:"replication-factor" env:"REPLICATION_FACTOR" default:"1" help:"Replication factor of the topics techradar creates (3 on a production cluster)."`
 	// SessionTimeout is how long a consumer that stopped heartbeating keeps
 	// its partitions: how soon a crashed worker's messages go to another.
-	SessionTimeout time.Duration
+	SessionTimeout time.Duration `name:"session-timeout" env:"SESSION_TIMEOUT" default:"10s" help:"How long a silent consumer keeps its partitions before the group takes them back; the broker bounds it."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
-	NackResendSleep time.Duration
-	// DisableIdempotence turns the idempotent producer off, for brokers that do
-	// not grant it; retried sends may then be written twice.
-	DisableIdempotence bool
+	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
+	// Idempotent turns the idempotent producer on, so that a retried send is
+	// written once. Brokers that do not grant it need it off; retried sends
+	// may then be written twice.
+	Idempotent bool `name:"idempotent" env:"IDEMPOTENT" default:"true" negatable:"" help:"Use the idempotent producer, so that a retried send is written once; turn off for brokers that do not allow it."`
 }
 
 const (
-	defaultKafkaClientID          = "techradar"
-	defaultKafkaTopicPartitions   = 32
-	defaultKafkaReplicationFactor = 1
-	defaultKafkaSessionTimeout    = 10 * time.Second
-	defaultKafkaNackResendSleep   = time.Second
-	kafkaReconnectRetrySleep      = time.Second
-	kafkaDialTimeout              = 10 * time.Second
+	kafkaReconnectRetrySleep = time.Second
+	kafkaDialTimeout         = 10 * time.Second
 )
 
-func (c KafkaConfig) withDefaults() KafkaConfig {
-	if c.ClientID == "" {
-		c.ClientID = defaultKafkaClientID
+// kafkaClientID is what Kafka accepts as a client id.
+var kafkaClientID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Check reports every setting out of range, naming its variable. The brokers
+// are not among them: only TRANSPORT=kafka needs them.
+func (c KafkaConfig) Check() error {
+	var p settings.Problems
+	if !kafkaClientID.MatchString(c.ClientID) {
+		p.Add("KAFKA_CLIENT_ID", "%q must be letters, digits, '.', '_' or '-'", c.ClientID)
 	}
-	if c.TopicPartitions == 0 {
-		c.TopicPartitions = defaultKafkaTopicPartitions
+	if c.TopicPartitions < 1 {
+		p.Add("KAFKA_TOPIC_PARTITIONS", "must be between 1 and %d, got %d", math.MaxInt32, c.TopicPartitions)
 	}
-	if c.ReplicationFactor == 0 {
-		c.ReplicationFactor = defaultKafkaReplicationFactor
+	if c.ReplicationFactor < 1 {
+		p.Add("KAFKA_REPLICATION_FACTOR", "must be between 1 and %d, got %d", math.MaxInt16, c.ReplicationFactor)
 	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = defaultKafkaSessionTimeout
+	if c.SessionTimeout < time.Second {
+		p.Add("KAFKA_SESSION_TIMEOUT", "must be at least 1s (brokers refuse less than 6s by default), got %s", c.SessionTimeout)
 	}
-	if c.NackResendSleep == 0 {
-		c.NackResendSleep = defaultKafkaNackResendSleep
-	}
-	return c
+	p.Positive("KAFKA_NACK_RESEND_SLEEP", c.NackResendSleep)
+	return p.Err()
 }
 
 // saramaConfig holds what producer, consumers and admin share.
@@ -79,7 +84,7 @@ func (c KafkaConfig) producerConfig() *sarama.Config {
 	config.Producer.RequiredAcks = sarama.WaitForAll
 	config.Producer.Return.Successes = true
 	config.Producer.Retry.Max = 10
-	if !c.DisableIdempotence {
+	if c.Idempotent {
 		config.Producer.Idempotent = true
 		// The broker can only put a producer's batches back in order one
 		// request at a time.
@@ -104,20 +109,9 @@ func (c KafkaConfig) consumerConfig() *sarama.Config {
 	return config
 }
 
-func (c KafkaConfig) validate() error {
+// checkSarama has Sarama check the configurations built from c.
+func (c KafkaConfig) checkSarama() error {
 	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("no brokers"))
-	}
-	if c.TopicPartitions < 1 {
-		errs = append(errs, fmt.Errorf("topic partitions must be at least 1, got %d", c.TopicPartitions))
-	}
-	if c.ReplicationFactor < 1 {
-		errs = append(errs, fmt.Errorf("replication factor must be at least 1, got %d", c.ReplicationFactor))
-	}
-	if c.NackResendSleep <= 0 {
-		errs = append(errs, fmt.Errorf("nack resend sleep must be positive, got %s", c.NackResendSleep))
-	}
 	for _, config := range []*sarama.Config{c.producerConfig(), c.consumerConfig()} {
 		if err := config.Validate(); err != nil {
 			errs = append(errs, err)
@@ -158,8 +152,10 @@ func NewKafka(config KafkaConfig, logger watermill.LoggerAdapter) (*Kafka, error
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	config = config.withDefaults()
-	if err := config.validate(); err != nil {
+	if len(config.Brokers) == 0 {
+		return nil, errors.New("kafka transport: KAFKA_BROKERS: no brokers")
+	}
+	if err := errors.Join(config.Check(), config.checkSarama()); err != nil {
 		return nil, fmt.Errorf("kafka transport: %w", err)
 	}
 	admin, err := sarama.NewClusterAdmin(config.Brokers, config.saramaConfig())

@@ -5,100 +5,73 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/techradar/techradar/internal/settings"
 )
 
-// RedisStreamConfig tunes the Redis Streams transport. Zero durations take the
-// defaults below; a zero MaxLen never trims.
+// RedisStreamConfig tunes the Redis Streams transport. The configuration
+// embeds it under REDISSTREAM_: the tags are the settings' flags, variables,
+// defaults and help.
 type RedisStreamConfig struct {
 	// Consumer names this process inside every consumer group. It must differ
 	// between the processes sharing a group; empty means
 	// DefaultRedisStreamConsumer.
-	Consumer string
+	Consumer string `name:"consumer" env:"CONSUMER" help:"This process's consumer name in every Redis Streams group; it must differ between processes. Empty: host name and process id."`
 	// MaxLen is the length a stream is trimmed to, approximately, on every
 	// publish. Trimming drops the oldest entries whether or not every group has
 	// read them, so it must stay above the largest backlog expected. Zero keeps
 	// every entry.
-	MaxLen int64
+	MaxLen int64 `name:"max-len" env:"MAX_LEN" default:"1000000" help:"Entries a stream is trimmed to, approximately, on publish; 0 never trims. Trimming drops entries read or not: keep it above the largest backlog."`
 	// BlockTime is how long one read waits for new entries before the
 	// subscriber reads again.
-	BlockTime time.Duration
+	BlockTime time.Duration `name:"block-time" env:"BLOCK_TIME" default:"1s" help:"How long one Redis Streams read waits for new entries."`
 	// ClaimIdle is how long a delivered, unacknowledged entry waits before
 	// another consumer of the group takes it over: how a message held by a
 	// crashed process comes back. Set it above the longest handling time,
 	// retries included, or slow messages get handled twice.
-	ClaimIdle time.Duration
+	ClaimIdle time.Duration `name:"claim-idle" env:"CLAIM_IDLE" default:"30s" help:"How long an unacknowledged entry waits before another consumer takes it over (how a crashed worker's messages come back); above the longest handling time."`
 	// ClaimInterval is how often each subscriber looks for such entries.
-	ClaimInterval time.Duration
+	ClaimInterval time.Duration `name:"claim-interval" env:"CLAIM_INTERVAL" default:"5s" help:"How often a subscriber looks for entries to take over."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again. The library's default is no pause at all, which spins a
 	// failing handler as fast as it can fail.
-	NackResendSleep time.Duration
+	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Redis Streams message is handled again."`
 	// Concurrency is how many messages of one group this process handles at
 	// once. A library subscriber hands over one message at a time, so each
 	// unit is a consumer of its own, named Consumer-1, Consumer-2 and so on.
-	// Zero means one.
-	Concurrency int
+	Concurrency int `name:"concurrency" env:"CONCURRENCY" default:"32" help:"Messages of one handler this process works on at once on Redis Streams, each read by a consumer of its own (REDISSTREAM_CONSUMER-1, -2, ...); the commands in flight share database transactions."`
 }
 
-const (
-	defaultRedisStreamBlockTime       = time.Second
-	defaultRedisStreamClaimIdle       = 30 * time.Second
-	defaultRedisStreamClaimInterval   = 5 * time.Second
-	defaultRedisStreamNackResendSleep = time.Second
+// redisStreamFromOldest starts a new consumer group at the first entry a
+// stream holds, so that what was published before the group existed is
+// handled too.
+const redisStreamFromOldest = "0"
 
-	// redisStreamFromOldest starts a new consumer group at the first entry a
-	// stream holds, so that what was published before the group existed is
-	// handled too.
-	redisStreamFromOldest = "0"
-)
-
-func (c RedisStreamConfig) withDefaults() RedisStreamConfig {
-	if c.Consumer == "" {
-		c.Consumer = DefaultRedisStreamConsumer()
+// Check reports every setting out of range, naming its variable.
+func (c RedisStreamConfig) Check() error {
+	var p settings.Problems
+	if len(c.Consumer) > 200 || strings.IndexFunc(c.Consumer, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		p.Add("REDISSTREAM_CONSUMER", "%q must be at most 200 characters without spaces or control characters", c.Consumer)
 	}
-	if c.BlockTime == 0 {
-		c.BlockTime = defaultRedisStreamBlockTime
+	if c.Concurrency < 1 || c.Concurrency > 256 {
+		p.Add("REDISSTREAM_CONCURRENCY", "must be between 1 and 256, got %d", c.Concurrency)
 	}
-	if c.ClaimIdle == 0 {
-		c.ClaimIdle = defaultRedisStreamClaimIdle
-	}
-	if c.ClaimInterval == 0 {
-		c.ClaimInterval = defaultRedisStreamClaimInterval
-	}
-	if c.NackResendSleep == 0 {
-		c.NackResendSleep = defaultRedisStreamNackResendSleep
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 1
-	}
-	return c
-}
-
-func (c RedisStreamConfig) validate() error {
-	var errs []error
 	if c.MaxLen < 0 {
-		errs = append(errs, fmt.Errorf("max length must not be negative, got %d", c.MaxLen))
+		p.Add("REDISSTREAM_MAX_LEN", "must not be negative (0 never trims), got %d", c.MaxLen)
 	}
-	if c.Concurrency < 1 {
-		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency))
-	}
-	for name, d := range map[string]time.Duration{
-		"block time":        c.BlockTime,
-		"claim idle time":   c.ClaimIdle,
-		"claim interval":    c.ClaimInterval,
-		"nack resend sleep": c.NackResendSleep,
-	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
-		}
-	}
-	return errors.Join(errs...)
+	p.Positive("REDISSTREAM_BLOCK_TIME", c.BlockTime)
+	p.Positive("REDISSTREAM_CLAIM_IDLE", c.ClaimIdle)
+	p.Positive("REDISSTREAM_CLAIM_INTERVAL", c.ClaimInterval)
+	p.Positive("REDISSTREAM_NACK_RESEND_SLEEP", c.NackResendSleep)
+	return p.Err()
 }
 
 // DefaultRedisStreamConsumer names this process: its host name, which tells
@@ -143,9 +116,11 @@ func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger wat
 	if options == nil {
 		return nil, errors.New("redis streams transport: no redis options")
 	}
-	config = config.withDefaults()
-	if err := config.validate(); err != nil {
+	if err := config.Check(); err != nil {
 		return nil, fmt.Errorf("redis streams transport: %w", err)
+	}
+	if config.Consumer == "" {
+		config.Consumer = DefaultRedisStreamConsumer()
 	}
 	client := redis.NewClient(options)
 	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{

@@ -17,38 +17,49 @@ import (
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/internal/settings"
 )
 
-// SQLConfig tunes the SQL transport. Zero values take the defaults
-// below.
+// SQLConfig tunes the SQL transport. The configuration embeds it under
+// SQL_TRANSPORT_: the tags are the settings' flags, variables, defaults and
+// help.
 type SQLConfig struct {
 	// PollInterval is the pause between two queries that found nothing new:
 	// the latency of a message on an idle topic.
-	PollInterval time.Duration
+	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"100ms" help:"Pause between two queries for new messages that found none (TRANSPORT=sql); a handler whose partitions have all been empty for a while polls less often, down to every ten pauses."`
 	// BatchSize is how many messages one query reads and hands over, one at a
 	// time, within one transaction. A crash redelivers what the batch had
 	// handled so far.
-	BatchSize int
+	BatchSize int `name:"batch-size" env:"BATCH_SIZE" default:"100" help:"Messages read per transaction (TRANSPORT=sql); a crash redelivers what the batch had handled."`
 	// AckDeadline is how long a handler has to ack a message before the
 	// message is taken back and delivered again.
-	AckDeadline time.Duration
-	// NackResendSleep is the pause before a nacked message is handed to the
-	// handler again.
-	NackResendSleep time.Duration
+	AckDeadline time.Duration `name:"ack-deadline" env:"ACK_DEADLINE" default:"30s" help:"How long a handler has to acknowledge a message before it is delivered again (TRANSPORT=sql)."`
 	// Partitions is how many tables a topic is spread over, each with its own
 	// offsets: a consumer group handles one message of each at a time, so this
 	// is how many it handles at once. Raising it is safe at any time; lowering
 	// it strands the messages of the partitions dropped, so drain them first.
-	Partitions int
+	Partitions int `name:"partitions" env:"PARTITIONS" default:"16" help:"Tables each topic is spread over (TRANSPORT=sql): how many messages of one handler a group handles at once. Raise it freely; drain a topic before lowering it."`
+	// NackResendSleep is the pause before a nacked message is handed to the
+	// handler again.
+	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked message is handled again (TRANSPORT=sql)."`
+}
+
+// Check reports every setting out of range, naming its variable.
+func (c SQLConfig) Check() error {
+	var p settings.Problems
+	if c.Partitions < 1 || c.Partitions > 256 {
+		p.Add("SQL_TRANSPORT_PARTITIONS", "must be between 1 and 256, got %d", c.Partitions)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		p.Add("SQL_TRANSPORT_BATCH_SIZE", "must be between 1 and 10000, got %d", c.BatchSize)
+	}
+	p.Positive("SQL_TRANSPORT_POLL_INTERVAL", c.PollInterval)
+	p.Positive("SQL_TRANSPORT_ACK_DEADLINE", c.AckDeadline)
+	p.Positive("SQL_TRANSPORT_NACK_RESEND_SLEEP", c.NackResendSleep)
+	return p.Err()
 }
 
 const (
-	defaultSQLTransportPollInterval    = 100 * time.Millisecond
-	defaultSQLTransportBatchSize       = 100
-	defaultSQLTransportAckDeadline     = 30 * time.Second
-	defaultSQLTransportNackResendSleep = time.Second
-	defaultSQLTransportPartitions      = 16
-
 	// sqlTransportPayloadType stores payloads as bytes: the default JSON column
 	// would refuse a payload that is not JSON, such as a foreign message the
 	// poison middleware forwards.
@@ -67,45 +78,6 @@ const (
 
 	mysqlMaxIdentifierLength = 64
 )
-
-func (c SQLConfig) withDefaults() SQLConfig {
-	if c.PollInterval == 0 {
-		c.PollInterval = defaultSQLTransportPollInterval
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = defaultSQLTransportBatchSize
-	}
-	if c.AckDeadline == 0 {
-		c.AckDeadline = defaultSQLTransportAckDeadline
-	}
-	if c.NackResendSleep == 0 {
-		c.NackResendSleep = defaultSQLTransportNackResendSleep
-	}
-	if c.Partitions == 0 {
-		c.Partitions = defaultSQLTransportPartitions
-	}
-	return c
-}
-
-func (c SQLConfig) validate() error {
-	var errs []error
-	if c.BatchSize < 1 {
-		errs = append(errs, fmt.Errorf("batch size must be at least 1, got %d", c.BatchSize))
-	}
-	if c.Partitions < 1 {
-		errs = append(errs, fmt.Errorf("partitions must be at least 1, got %d", c.Partitions))
-	}
-	for name, d := range map[string]time.Duration{
-		"poll interval":     c.PollInterval,
-		"ack deadline":      c.AckDeadline,
-		"nack resend sleep": c.NackResendSleep,
-	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // SQL carries messages in MySQL tables, on watermill-sql: one table
 // of messages per topic, appended to by publishers, and one table of offsets
@@ -153,8 +125,7 @@ func NewSQL(dsn string, pool mysqldb.PoolConfig, config SQLConfig, logger waterm
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	config = config.withDefaults()
-	if err := config.validate(); err != nil {
+	if err := config.Check(); err != nil {
 		return nil, fmt.Errorf("sql transport: %w", err)
 	}
 	db, err := mysqldb.Open(dsn, pool)

@@ -492,6 +492,8 @@ func sqlBackend(t *testing.T) *transportBackend {
 		transport, err := transport.NewSQL(dsn, mysqldb.PoolConfig{MaxOpenConns: 16}, transport.SQLConfig{
 			PollInterval:    20 * time.Millisecond,
 			BatchSize:       10,
+			AckDeadline:     30 * time.Second,
+			Partitions:      16,
 			NackResendSleep: testNackResend,
 		}, watermill.NopLogger{})
 		if err != nil {
@@ -514,10 +516,13 @@ func kafkaBackend(t *testing.T) *transportBackend {
 	brokers := startKafka(t)
 	open := func(t *testing.T, brokers []string) transport.Transport {
 		transport, err := transport.NewKafka(transport.KafkaConfig{
-			Brokers:         brokers,
-			TopicPartitions: 4,
-			SessionTimeout:  2 * time.Second,
-			NackResendSleep: testNackResend,
+			Brokers:           brokers,
+			ClientID:          "techradar",
+			TopicPartitions:   4,
+			ReplicationFactor: 1,
+			SessionTimeout:    2 * time.Second,
+			NackResendSleep:   testNackResend,
+			Idempotent:        true,
 		}, watermill.NopLogger{})
 		if err != nil {
 			t.Fatalf("NewKafka: %v", err)

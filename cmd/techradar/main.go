@@ -104,10 +104,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
 
-	format := cfg.LogFormat
+	format := cfg.Log.Format
 	if format == "auto" {
 		format = "json"
 		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {

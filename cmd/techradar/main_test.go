@@ -46,13 +46,26 @@ func TestHelpListsEverySetting(t *testing.T) {
 			t.Errorf("--help does not list the %s command", want)
 		}
 	}
-	fields := reflect.TypeFor[config.Config]()
-	for i := range fields.NumField() {
-		env := fields.Field(i).Tag.Get("env")
-		if env != "" && !strings.Contains(string(out), "$"+env) {
+	for _, env := range envNames(reflect.TypeFor[config.Config](), "") {
+		if !strings.Contains(string(out), "$"+env) {
 			t.Errorf("--help does not list %s", env)
 		}
 	}
+}
+
+// envNames are the variables of the settings in t, a group of settings whose
+// variables start with prefix: its own, and those of the groups it embeds.
+func envNames(t reflect.Type, prefix string) []string {
+	var names []string
+	for i := range t.NumField() {
+		field := t.Field(i)
+		if _, embedded := field.Tag.Lookup("embed"); embedded {
+			names = append(names, envNames(field.Type, prefix+field.Tag.Get("envprefix"))...)
+		} else if env := field.Tag.Get("env"); env != "" {
+			names = append(names, prefix+env)
+		}
+	}
+	return names
 }
 
 func TestBadConfigurationStopsWithTheVariableNamed(t *testing.T) {
