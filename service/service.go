@@ -32,8 +32,10 @@ type Service struct {
 	role   config.Role
 	logger *slog.Logger
 
-	store     *sqlstore.DB
-	relay     *sqlstore.OutboxRelay
+	store *sqlstore.DB
+	// workers are the loops the worker role runs beside the router: the
+	// outbox relay, and the maintenance every worker runs safely at once.
+	workers   []backgroundWorker
 	transport transport.Transport
 	router    *messaging.Router
 	http      *http.Server
@@ -44,14 +46,14 @@ type Service struct {
 	// closers release what New opened, last opened first.
 	closers []func() error
 
-	runCtx      context.Context
-	cancelRun   context.CancelFunc
-	cancelRelay context.CancelFunc
-	relayDone   chan struct{}
-	routerErr   chan error
-	httpErr     chan error
-	closeOnce   sync.Once
-	closeErr    error
+	runCtx        context.Context
+	cancelRun     context.CancelFunc
+	cancelWorkers context.CancelFunc
+	workersDone   sync.WaitGroup
+	routerErr     chan error
+	httpErr       chan error
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // New builds the service; nothing runs until Start. cfg must have passed
@@ -101,9 +103,11 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		relayConfig := sqlstore.OutboxRelayConfig{PollInterval: cfg.Outbox.PollInterval}
-		if s.relay, err = sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), relayConfig, s.logger); err != nil {
+		relay, err := sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), relayConfig, s.logger)
+		if err != nil {
 			return err
 		}
+		s.workers = append(s.workers, backgroundWorker{name: "outbox relay", run: relay.Run})
 	}
 
 	checks := []httpapi.DependencyCheck{
@@ -120,7 +124,13 @@ func (s *Service) build(ctx context.Context) error {
 	return nil
 }
 
-// Start runs the message handlers and the outbox relay, then opens the HTTP
+// backgroundWorker is a loop that runs until its context is done.
+type backgroundWorker struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// Start runs the message handlers and the background workers, then opens the HTTP
 // listener; it returns once all of them are serving. The handlers run first so
 // that nothing is published before its subscribers exist.
 func (s *Service) Start(ctx context.Context) error {
@@ -136,13 +146,15 @@ func (s *Service) Start(ctx context.Context) error {
 			return ctx.Err()
 		}
 
-		var relayCtx context.Context
-		relayCtx, s.cancelRelay = context.WithCancel(s.runCtx)
-		s.relayDone = make(chan struct{})
-		go func() {
-			defer close(s.relayDone)
-			_ = s.relay.Run(relayCtx)
-		}()
+		var workersCtx context.Context
+		workersCtx, s.cancelWorkers = context.WithCancel(s.runCtx)
+		for _, w := range s.workers {
+			s.workersDone.Go(func() {
+				if err := w.run(workersCtx); err != nil {
+					s.logger.Error("background worker stopped", slog.String("worker", w.name), slog.Any("error", err))
+				}
+			})
+		}
 	}
 
 	if err := s.startPprof(); err != nil {
@@ -190,7 +202,7 @@ func (s *Service) Failed() <-chan error {
 }
 
 // Close stops the service gracefully: it stops accepting requests and waits for
-// those in flight, stops the outbox relay (what it has not relayed stays in the
+// those in flight, stops the background workers (what the outbox relay has not relayed stays in the
 // outbox for the next start), lets the router finish the messages in flight,
 // and closes the publishers and the store last.
 func (s *Service) Close() error {
@@ -203,9 +215,9 @@ func (s *Service) Close() error {
 			}
 			cancel()
 		}
-		if s.relayDone != nil {
-			s.cancelRelay()
-			<-s.relayDone
+		if s.cancelWorkers != nil {
+			s.cancelWorkers()
+			s.workersDone.Wait()
 		}
 		if s.router != nil {
 			if err := s.router.Close(); err != nil {
