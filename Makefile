@@ -10,7 +10,7 @@ BIN   ?= bin/techradar
 ARGS  ?=
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: help run build test test-short services vet fmt lint compose-config clean bench
+.PHONY: help run build test test-short services vet fmt lint compose-config clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -38,6 +38,12 @@ test: ## Run every test (starts MariaDB and Redis first), with the race detector
 BENCH_FLAGS ?=
 bench: build services ## Measure the SPEC's performance figures beside their ceilings (see docs/BENCHMARKS.md)
 	$(GO) run ./cmd/techradar-bench -binary $(BIN) $(BENCH_FLAGS)
+
+# SOAK_MINUTES per durable backend; SOAK_FLAGS, e.g. SOAK_FLAGS='-backends sql -soak-rate 200'
+SOAK_MINUTES ?= 10
+SOAK_FLAGS ?=
+soak: build services ## A steady 500 commands/s for SOAK_MINUTES on each durable backend: every store must stay flat (not part of make test)
+	$(GO) run ./cmd/techradar-bench -binary $(BIN) -soak $(SOAK_MINUTES)m $(SOAK_FLAGS)
 
 test-short: ## Quicker run: no race detector, -short; tests whose services are down are skipped
 	$(GO) test -short -count=1 ./...

@@ -10,9 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -47,6 +45,9 @@ func main() {
 		bareAddr  = flag.String("bare-echo-addr", "", "internal: serve the bare echo ceiling on this address")
 		bareBody  = flag.String("bare-echo-body", "", "internal: the body the bare echo ceiling returns")
 		reportOut = flag.String("out", "", "also write the table, as Markdown, to this file")
+		soakFor   = flag.Duration("soak", 0, "instead of the figures, a soak of this length on each durable backend (make soak)")
+		soakEvery = flag.Duration("soak-interval", time.Minute, "with -soak: how often the soak samples")
+		soakRate  = flag.Int("soak-rate", 500, "with -soak: commands a second")
 	)
 	flag.StringVar(&b.binary, "binary", "bin/techradar", "the techradar binary to measure")
 	flag.StringVar(&b.redisAddr, "redis", "127.0.0.1:6379", "Redis address")
@@ -62,7 +63,18 @@ func main() {
 		}
 		return
 	}
-	if err := b.run(*only, *logPath, *reportOut); err != nil {
+	run := func() error { return b.run(*only, *reportOut) }
+	if *soakFor > 0 {
+		run = func() error {
+			return (&soak{bench: &b, length: *soakFor, interval: *soakEvery, rate: *soakRate, out: os.Stdout}).run(*only)
+		}
+	}
+	cleanup, err := b.setUp(*logPath)
+	if err == nil {
+		err = run()
+		cleanup()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "techradar-bench:", err)
 		os.Exit(1)
 	}
@@ -76,23 +88,29 @@ func backendNames() string {
 	return strings.Join(names, ", ")
 }
 
-func (b *bench) run(only, logPath, reportOut string) error {
+// setUp opens the services' log and a temporary directory; cleanup
+// releases them.
+func (b *bench) setUp(logPath string) (cleanup func(), err error) {
 	b.log = io.Discard
+	var logFile *os.File
 	if logPath != "" {
-		f, err := os.Create(logPath)
-		if err != nil {
-			return err
+		if logFile, err = os.Create(logPath); err != nil {
+			return nil, err
 		}
-		defer f.Close()
-		b.log = f
+		b.log = logFile
 	}
-	dir, err := os.MkdirTemp("", "techradar-bench-")
-	if err != nil {
-		return err
+	if b.tempDir, err = os.MkdirTemp("", "techradar-bench-"); err != nil {
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	b.tempDir = dir
+	return func() {
+		_ = os.RemoveAll(b.tempDir)
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+	}, nil
+}
 
+func (b *bench) run(only, reportOut string) error {
 	selected := map[string]bool{}
 	for _, name := range strings.Split(only, ",") {
 		selected[strings.TrimSpace(name)] = true
@@ -255,60 +273,6 @@ func (b *bench) measure(be backend) error {
 	b.add(row{figure: "peak resident memory of the process", backend: be.name,
 		measured: fmt.Sprintf("%.0f MB", float64(rss)/(1<<20)), ceiling: "—", ratio: "—", target: "< 150 MB", verdict: verdict(rss < 150<<20)})
 	return nil
-}
-
-// readAfterWrite sends 500 commands/s for the bench duration and, meanwhile,
-// mentions new techs one at a time and times how long each takes to show in
-// GET /api/techs.
-func (b *bench) readAfterWrite(base string, names []string) (time.Duration, time.Duration, error) {
-	var (
-		wg       sync.WaitGroup
-		latency  []time.Duration
-		probeErr error
-	)
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			name := fmt.Sprintf("Probe %s %d", uniqueName(""), i)
-			began := time.Now()
-			if err := postJSON(base+"/api/techs", name); err != nil {
-				probeErr = err
-				return
-			}
-			for {
-				body, err := get(base + "/api/techs?limit=500")
-				if err != nil {
-					probeErr = err
-					return
-				}
-				if strings.Contains(string(body), `"name":"`+name+`"`) {
-					break
-				}
-				if time.Since(began) > 10*time.Second {
-					probeErr = fmt.Errorf("%s never showed", name)
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-			latency = append(latency, time.Since(began))
-		}
-	})
-	openLoop(postTechTargeter(base+"/api/techs", names), 500, b.duration, 202)
-	close(stop)
-	wg.Wait()
-	if probeErr != nil {
-		return 0, 0, probeErr
-	}
-	if len(latency) == 0 {
-		return 0, 0, fmt.Errorf("no probe finished")
-	}
-	sort.Slice(latency, func(i, j int) bool { return latency[i] < latency[j] })
-	return latency[len(latency)/2], latency[min(len(latency)-1, len(latency)*99/100)], nil
 }
 
 func (b *bench) add(r row) {
