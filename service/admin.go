@@ -25,22 +25,17 @@ type Admin struct {
 	// App holds the poison use cases. RequeuePoisonedMessages is nil on the
 	// in-process transport: see ErrRequeueNeedsDurableTransport.
 	App     app.Application
-	closers []func() error
+	closers closers
 }
 
 // OpenAdmin opens what cfg names. Close releases it.
 func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Admin, error) {
-	s := &Service{cfg: cfg, logger: logger}
-	db, err := s.openStore(ctx)
-	if err != nil {
-		return nil, errors.Join(err, s.closeAll())
-	}
-	a := &Admin{closers: s.closers}
-	queue, err := sqlstore.NewPoisonQueue(db)
+	a := &Admin{}
+	db, err := openStore(ctx, cfg, &a.closers)
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
-	commands, err := sqlstore.NewCommandLog(db)
+	queue, err := sqlstore.NewPoisonQueue(db)
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
@@ -59,16 +54,13 @@ func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Ad
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
+	commands, err := sqlstore.NewCommandLog(db)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	a.App.Commands.RequeuePoisonedMessages = command.NewRequeuePoisonedMessagesHandler(queue, commands, requeuer, logger)
 	return a, nil
 }
 
 // Close releases the store and the transport.
-func (a *Admin) Close() error {
-	var errs []error
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i]())
-	}
-	a.closers = nil
-	return errors.Join(errs...)
-}
+func (a *Admin) Close() error { return a.closers.closeAll() }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -42,7 +41,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		wmLogger: messaging.NewLogger(s.logger.With(slog.String("component", "watermill"))),
 	}
 	var err error
-	if b.db, err = s.openStore(ctx); err != nil {
+	if b.db, err = openStore(ctx, s.cfg, &s.closers); err != nil {
 		return b, err
 	}
 	if b.commands, err = sqlstore.NewCommandLog(b.db); err != nil {
@@ -75,33 +74,26 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	return b, nil
 }
 
-func (s *Service) openStore(ctx context.Context) (*sqlstore.DB, error) {
-	switch s.cfg.Store {
+// openStore opens the store cfg names; opened gets what to close.
+func openStore(ctx context.Context, cfg config.Config, opened *closers) (*sqlstore.DB, error) {
+	switch cfg.Store {
 	case config.StoreSQLite:
-		store, err := sqlstore.OpenSQLite(ctx, s.cfg.SQLite.Path)
+		store, err := sqlstore.OpenSQLite(ctx, cfg.SQLite.Path)
 		if err != nil {
 			return nil, err
 		}
-		s.closers = append(s.closers, store.Close)
+		*opened = append(*opened, store.Close)
 		return store, nil
 	case config.StoreMySQL:
-		db, err := s.mysql()
+		db, err := mysqldb.Open(cfg.MySQL.DSN, mysqlPool(cfg.MySQL))
 		if err != nil {
 			return nil, err
 		}
+		*opened = append(*opened, db.Close)
 		return sqlstore.NewMySQL(ctx, db)
 	default:
-		return nil, fmt.Errorf("STORE: unknown store %q", s.cfg.Store)
+		return nil, fmt.Errorf("STORE: unknown store %q", cfg.Store)
 	}
-}
-
-func (s *Service) mysql() (*sql.DB, error) {
-	db, err := mysqldb.Open(s.cfg.MySQL.DSN, mysqlPool(s.cfg.MySQL))
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, db.Close)
-	return db, nil
 }
 
 // mysqlPool sizes each MySQL pool, the store's and the SQL transport's, as

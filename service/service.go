@@ -44,7 +44,7 @@ type Service struct {
 	tracing   trace.TracerProvider
 
 	// closers release what New opened, last opened first.
-	closers []func() error
+	closers closers
 
 	runCtx        context.Context
 	cancelRun     context.CancelFunc
@@ -236,13 +236,18 @@ func (s *Service) Close() error {
 	return s.closeErr
 }
 
-func (s *Service) closeAll() error {
+func (s *Service) closeAll() error { return s.closers.closeAll() }
+
+// closers release what was opened, last opened first.
+type closers []func() error
+
+func (c *closers) closeAll() error {
 	var errs []error
-	for i := len(s.closers) - 1; i >= 0; i-- {
-		if err := s.closers[i](); err != nil {
+	for i := len(*c) - 1; i >= 0; i-- {
+		if err := (*c)[i](); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	s.closers = nil
+	*c = nil
 	return errors.Join(errs...)
 }

@@ -79,9 +79,9 @@ func requireCommandParts(db *DB, commands *CommandLog, outbox *Outbox) error {
 // a concurrent one is run again from step 1, change included.
 //
 // A command that retires a tech, say, is a few lines on it:
-// TechRepository.RetireTech(ctx, commandID, techID, retire) calls
+// TechRepository.ChangeTech(ctx, commandID, techID, change) calls
 // ApplyCommand with a change that reads the tech whose id is techID from tx
-// with a locking read (none is an apperr.NotFound error), calls retire, the
+// with a locking read (none is an apperr.NotFound error), calls change, the
 // domain's rule that sets the tech's retired flag and publishes TechRetired
 // on events, stores the tech with one UPDATE, and returns
 // Outcome{Done: true, AggregateID: techID}.

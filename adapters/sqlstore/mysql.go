@@ -67,11 +67,11 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*DB, error) {
 	}
 	d := mysqlDialect
 	if level, err := sessionIsolation(ctx, db); err == nil && level == "READ-COMMITTED" {
-		// A pool from OpenMySQL: its transactions need not set their level.
+		// A pool from mysqldb.Open: its transactions need not set their level.
 		d.Isolation = sql.LevelDefault
 	}
 	if _, err := db.ExecContext(ctx, "DO 1; DO 1"); err == nil {
-		// A pool from OpenMySQL: a batch's writes go in one round trip.
+		// A pool from mysqldb.Open: a batch's writes go in one round trip.
 		d.MultiStatements = true
 	}
 	return newDB(db, db, d, nil), nil

@@ -36,9 +36,6 @@ func NewPoisonQueue(db *DB) (*PoisonQueue, error) {
 // Add keeps m; adding the same message for the same handler again changes
 // nothing. m.ID is not read: the queue numbers its messages.
 func (q *PoisonQueue) Add(ctx context.Context, m command.PoisonedMessage) error {
-	if m.Topic == "" {
-		return errors.New("poisoned message without its topic")
-	}
 	if m.Metadata == nil {
 		m.Metadata = map[string]string{}
 	}

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/decorator"
@@ -15,7 +16,7 @@ type DeletePoisonedMessages struct {
 }
 
 // DeletePoisonedMessagesHandler handles DeletePoisonedMessages. Every id must
-// be in the queue: otherwise nothing is deleted.
+// be in the queue when it starts: otherwise nothing is deleted.
 type DeletePoisonedMessagesHandler decorator.CommandHandler[DeletePoisonedMessages]
 
 type deletePoisonedMessagesHandler struct {
@@ -36,10 +37,11 @@ func (h deletePoisonedMessagesHandler) Handle(ctx context.Context, cmd DeletePoi
 	if len(cmd.IDs) == 0 {
 		return apperr.InvalidField("ids", "name the ids to delete")
 	}
-	if err := requireKept(ctx, h.queue, cmd.IDs); err != nil {
+	ids := slices.Compact(slices.Sorted(slices.Values(cmd.IDs)))
+	if err := requireKept(ctx, h.queue, ids); err != nil {
 		return err
 	}
-	for _, id := range cmd.IDs {
+	for _, id := range ids {
 		if err := h.queue.Delete(ctx, id); err != nil {
 			return err
 		}

@@ -9,7 +9,8 @@ import (
 )
 
 // RequeuePoisonedMessages puts poisoned messages back on the topic they came
-// from: those of IDs, or with All the oldest MaxRequeuedAtOnce.
+// from: those of IDs, or when none are named and All is set, the oldest
+// MaxRequeuedAtOnce.
 type RequeuePoisonedMessages struct {
 	IDs []int64
 	All bool
@@ -61,35 +62,28 @@ const requeueBatch = 100
 func (h requeuePoisonedMessagesHandler) Handle(ctx context.Context, cmd RequeuePoisonedMessages) (int, error) {
 	ids := cmd.IDs
 	switch {
-	case cmd.All && len(ids) > 0:
-		return 0, apperr.InvalidField("ids", "name ids or ask for all, not both")
+	case len(ids) > 0:
+		if err := requireKept(ctx, h.queue, ids); err != nil {
+			return 0, err
+		}
 	case cmd.All:
 		var err error
 		if ids, err = h.queue.OldestIDs(ctx, MaxRequeuedAtOnce); err != nil {
 			return 0, err
 		}
-	case len(ids) == 0:
-		return 0, apperr.InvalidField("ids", "name the ids to requeue, or ask for all")
 	default:
-		if err := requireKept(ctx, h.queue, ids); err != nil {
-			return 0, err
-		}
+		return 0, apperr.InvalidField("ids", "name the ids to requeue, or ask for all")
 	}
 
 	requeued := 0
-	for start := 0; start < len(ids); start += requeueBatch {
-		batch, err := h.queue.Poisoned(ctx, ids[start:min(start+requeueBatch, len(ids))])
-		if err != nil {
-			return requeued, err
+	err := inBatches(ctx, h.queue, ids, func(m PoisonedMessage) error {
+		if err := h.requeue(ctx, m); err != nil {
+			return err
 		}
-		for _, m := range batch {
-			if err := h.requeue(ctx, m); err != nil {
-				return requeued, err
-			}
-			requeued++
-		}
-	}
-	return requeued, nil
+		requeued++
+		return nil
+	})
+	return requeued, err
 }
 
 // requeue puts m back on its topic and forgets it. A command goes back to
@@ -111,18 +105,33 @@ func (h requeuePoisonedMessagesHandler) requeue(ctx context.Context, m PoisonedM
 // of ids is in the queue.
 func requireKept(ctx context.Context, queue PoisonQueue, ids []int64) error {
 	kept := make(map[int64]bool, len(ids))
+	err := inBatches(ctx, queue, ids, func(m PoisonedMessage) error {
+		kept[m.ID] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if !kept[id] {
+			return apperr.NotFoundf("no poisoned message %d", id)
+		}
+	}
+	return nil
+}
+
+// inBatches reads the messages of ids that are kept, a batch at a time, and
+// runs fn on each, in id order within a batch, until fn fails.
+func inBatches(ctx context.Context, queue PoisonQueue, ids []int64, fn func(PoisonedMessage) error) error {
 	for start := 0; start < len(ids); start += requeueBatch {
 		batch, err := queue.Poisoned(ctx, ids[start:min(start+requeueBatch, len(ids))])
 		if err != nil {
 			return err
 		}
 		for _, m := range batch {
-			kept[m.ID] = true
-		}
-	}
-	for _, id := range ids {
-		if !kept[id] {
-			return apperr.NotFoundf("no poisoned message %d", id)
+			if err := fn(m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -47,8 +47,8 @@ func NewPoisonedMessagesHandler(readModel PoisonedMessagesReadModel, logger *slo
 const maxPoisonedListed = 10_000
 
 func (h poisonedMessagesHandler) Handle(ctx context.Context, q PoisonedMessages) ([]PoisonedMessage, error) {
-	if q.Limit < 1 || q.Limit > maxPoisonedListed {
-		return nil, apperr.InvalidField("limit", "must be between 1 and %d, got %d", maxPoisonedListed, q.Limit)
+	if q.Limit < 0 || q.Limit > maxPoisonedListed {
+		return nil, apperr.InvalidField("limit", "limit must be between 0 and %d, got %d", maxPoisonedListed, q.Limit)
 	}
 	return h.readModel.PoisonedMessages(ctx, q.Limit)
 }

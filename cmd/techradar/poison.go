@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,10 +51,11 @@ func runPoison(ctx context.Context, c cli, subcommand string, stdout io.Writer, 
 		fmt.Fprintf(stdout, "requeued %d message(s)\n", n)
 		return err
 	case "delete":
-		if err := admin.App.Commands.DeletePoisonedMessages.Handle(ctx, appcommand.DeletePoisonedMessages{IDs: c.Poison.Delete.IDs}); err != nil {
+		ids := slices.Compact(slices.Sorted(slices.Values(c.Poison.Delete.IDs)))
+		if err := admin.App.Commands.DeletePoisonedMessages.Handle(ctx, appcommand.DeletePoisonedMessages{IDs: ids}); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "deleted %d message(s)\n", len(c.Poison.Delete.IDs))
+		fmt.Fprintf(stdout, "deleted %d message(s)\n", len(ids))
 		return nil
 	default:
 		return fmt.Errorf("unknown poison command %q", subcommand)

@@ -6,13 +6,28 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/techradar/techradar/app"
 	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/app/query"
 )
 
-// The routes of the original Express API, kept so that its clients work
-// unchanged. They ride on the same use cases as /api.
+// compatServer serves the routes of the original services, kept so that
+// their clients work unchanged. They ride on the same use cases as /api.
+type compatServer struct {
+	app app.Application
+}
+
+// The routes of the original Express API.
+
+func (s compatServer) addCompatTechRoutes(e *echo.Echo) {
+	if s.app.Commands.SubmitCreateTech != nil {
+		e.POST("/create", s.compatCreate)
+	}
+	if s.app.Queries.ListTechs != nil {
+		e.GET("/get", s.compatList)
+	}
+}
 
 type compatCreateRequest struct {
 	Text *string `json:"text"`
@@ -36,7 +51,7 @@ type compatListItem struct {
 // the original did, up to MaxListLimit × compatListMaxPages techs.
 const compatListMaxPages = 200
 
-func (s HTTPServer) compatCreate(c echo.Context) error {
+func (s compatServer) compatCreate(c echo.Context) error {
 	var body compatCreateRequest
 	if err := decodeJSONBody(c, &body, false); err != nil {
 		return err
@@ -54,7 +69,7 @@ func (s HTTPServer) compatCreate(c echo.Context) error {
 	return c.JSON(http.StatusCreated, compatMessage{Message: "Tech List created successfully"})
 }
 
-func (s HTTPServer) compatList(c echo.Context) error {
+func (s compatServer) compatList(c echo.Context) error {
 	resp := compatListResponse{IsCached: true, Data: []compatListItem{}}
 	q := query.ListTechs{Limit: query.MaxListLimit}
 	for range compatListMaxPages {

@@ -62,18 +62,18 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 
 	if application.Commands.SubmitCreateTech != nil {
 		e.POST("/api/techs", s.createTech)
-		e.POST("/create", s.compatCreate)
 	}
 	if application.Queries.ListTechs != nil {
 		e.GET("/api/techs", s.listTechs)
 		e.GET("/api/techs/:id", s.techByID)
 		e.GET("/api/commands/:id", s.commandStatus)
-		e.GET("/get", s.compatList)
 		web.Register(e)
 		e.GET(OpenAPIPath, serveOpenAPI)
 	}
 	s.addSMSRoutes(e)
-	s.addCompatSMSRoutes(e)
+	compat := compatServer{app: application}
+	compat.addCompatTechRoutes(e)
+	compat.addCompatSMSRoutes(e)
 	return e
 }
 

@@ -10,8 +10,7 @@ import (
 	"github.com/techradar/techradar/domain/sms"
 )
 
-// The routes of the original SMS service, kept so that its clients work
-// unchanged. They ride on the same use cases as /api/sms.
+// The routes of the original SMS service, on compatServer.
 
 type compatSMSAccepted struct {
 	UUID   string `json:"uuid"`
@@ -27,7 +26,7 @@ type compatSMSOutcome struct {
 
 var compatSMSValues = map[sms.Status]string{sms.StatusSent: "OK", sms.StatusFailed: "FAIL"}
 
-func (s HTTPServer) addCompatSMSRoutes(e *echo.Echo) {
+func (s compatServer) addCompatSMSRoutes(e *echo.Echo) {
 	if s.app.Commands.SubmitSendSMS != nil {
 		e.POST("/sms", s.compatSendSMS)
 	}
@@ -36,7 +35,7 @@ func (s HTTPServer) addCompatSMSRoutes(e *echo.Echo) {
 	}
 }
 
-func (s HTTPServer) compatSendSMS(c echo.Context) error {
+func (s compatServer) compatSendSMS(c echo.Context) error {
 	var body sendSMSRequest
 	// Unknown fields are ignored, as the original did.
 	if err := decodeJSONBody(c, &body, false); err != nil {
@@ -55,7 +54,7 @@ func (s HTTPServer) compatSendSMS(c echo.Context) error {
 
 // compatSMSOutcome answers null for an SMS it does not know, as the original
 // did for a key it had not written yet, rather than 404.
-func (s HTTPServer) compatSMSOutcome(c echo.Context) error {
+func (s compatServer) compatSMSOutcome(c echo.Context) error {
 	id := c.Param("uuid")
 	report, err := s.app.Queries.SMSStatus.Handle(c.Request().Context(), query.SMSStatus{SMSID: id})
 	switch {

@@ -12,7 +12,9 @@ import (
 )
 
 // tracerName names the spans techradar starts itself, around message handlers.
-const tracerName = "github.com/techradar/techradar/ports/messaging"
+// It is the instrumentation scope trace backends show and filter on, so it
+// keeps the name it had before this code moved here from package service.
+const tracerName = "github.com/techradar/techradar/service"
 
 // injectTraceContext writes the trace of the message's context into its
 // metadata, where the handler that receives it, in this process or another,
