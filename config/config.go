@@ -53,6 +53,7 @@ type Config struct {
 	SMS      SMSConfig      `embed:"" prefix:"sms-" envprefix:"SMS_" group:"SMS"`
 	Handlers HandlersConfig `embed:"" prefix:"handler-" envprefix:"HANDLER_" group:"Message handlers"`
 	Outbox   OutboxConfig   `embed:"" prefix:"outbox-" envprefix:"OUTBOX_" group:"Message handlers"`
+	Resend   ResendConfig   `embed:"" prefix:"command-" envprefix:"COMMAND_" group:"Message handlers"`
 
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`
@@ -91,7 +92,7 @@ func (c Config) Validate(role Role) error {
 	// a typo shows before the day the backend is switched.
 	for _, group := range []interface{ Check() error }{
 		c.HTTP, c.MySQL, c.Redis, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
-		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel,
+		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
 	} {
 		p.Include(group.Check())
 	}
@@ -125,6 +126,12 @@ func (c Config) checkAcrossGroups(role Role, p *settings.Problems) {
 	// attempts beyond those would never be made.
 	if c.SMS.MaxAttempts < 1 || c.SMS.MaxAttempts > c.Handlers.MaxRetries+1 {
 		p.Add("SMS_MAX_ATTEMPTS", "must be between 1 and HANDLER_MAX_RETRIES+1 (%d), the tries the message router gives one delivery; got %d", c.Handlers.MaxRetries+1, c.SMS.MaxAttempts)
+	}
+
+	// A resend sooner would send again every message a crashed worker holds,
+	// before Redis Streams hands it to another worker anyway.
+	if c.Transport == TransportRedisStream && c.Resend.After > 0 && c.Resend.After <= c.RedisStream.ClaimIdle {
+		p.Add("COMMAND_RESEND_AFTER", "(%s) must be above REDISSTREAM_CLAIM_IDLE (%s), after which Redis Streams redelivers a crashed worker's messages itself", c.Resend.After, c.RedisStream.ClaimIdle)
 	}
 
 	if role == RoleAPI || role == RoleWorker {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/techradar/techradar/config"
 )
 
@@ -69,6 +71,10 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"fake failure rate not a number", config.RoleServe, func(c *config.Config) { c.SMS.Fake.FailureRate = math.NaN() }, []string{"SMS_FAKE_FAILURE_RATE"}},
 		{"negative fake latency", config.RoleServe, func(c *config.Config) { c.SMS.Fake.Latency = -time.Second }, []string{"SMS_FAKE_LATENCY"}},
 		{"fake latency beyond the timeout", config.RoleServe, func(c *config.Config) { c.SMS.Fake.Latency = c.SMS.HTTP.Timeout }, []string{"SMS_FAKE_LATENCY", "SMS_PROVIDER_TIMEOUT"}},
+		{"zero resend delay", config.RoleServe, func(c *config.Config) { c.Resend.After = 0 }, []string{"COMMAND_RESEND_AFTER"}},
+		{"resend before a crashed worker's messages are claimed", config.RoleServe, func(c *config.Config) {
+			c.Transport, c.Redis.Addr, c.Resend.After = "redisstream", "127.0.0.1:6379", c.RedisStream.ClaimIdle
+		}, []string{"COMMAND_RESEND_AFTER", "REDISSTREAM_CLAIM_IDLE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,5 +116,27 @@ func TestSMSSettings(t *testing.T) {
 	c.SMS.MaxAttempts, c.SMS.Fake.FailureRate = c.Handlers.MaxRetries+1, 1
 	if err := c.Validate(config.RoleServe); err != nil {
 		t.Fatalf("a valid http provider configuration: %v", err)
+	}
+}
+
+// TestCommandResendAfter: a minute by default, above the Redis Streams claim
+// delay, and a duration in any unit from the environment.
+func TestCommandResendAfter(t *testing.T) {
+	c := config.Default()
+	if c.Resend.After != time.Minute || c.Resend.After <= c.RedisStream.ClaimIdle {
+		t.Fatalf("COMMAND_RESEND_AFTER defaults to %s, REDISSTREAM_CLAIM_IDLE to %s", c.Resend.After, c.RedisStream.ClaimIdle)
+	}
+	t.Setenv("COMMAND_RESEND_AFTER", "90s")
+	var fromEnv config.Config
+	parser, err := kong.New(&fromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(nil); err != nil || fromEnv.Resend.After != 90*time.Second {
+		t.Fatalf("COMMAND_RESEND_AFTER=90s: %s, %v", fromEnv.Resend.After, err)
+	}
+	fromEnv.Transport, fromEnv.Redis.Addr = "redisstream", "127.0.0.1:6379"
+	if err := fromEnv.Validate(config.RoleServe); err != nil {
+		t.Fatalf("COMMAND_RESEND_AFTER=90s on Redis Streams: %v", err)
 	}
 }

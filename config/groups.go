@@ -151,6 +151,20 @@ func (c OutboxConfig) Check() error {
 	return p.Err()
 }
 
+// ResendConfig is the command resender's, which the worker role runs: it
+// sends again the commands a transport lost.
+type ResendConfig struct {
+	After time.Duration `name:"resend-after" env:"RESEND_AFTER" default:"1m" help:"How long an accepted command stays pending before a worker sends it again from the command log, in case the transport lost it; above REDISSTREAM_CLAIM_IDLE, after which a crashed worker's messages come back on their own."`
+}
+
+// Check reports every setting out of range, naming its variable. Its bound
+// REDISSTREAM_CLAIM_IDLE is checked by Config.Validate.
+func (c ResendConfig) Check() error {
+	var p settings.Problems
+	p.Positive("COMMAND_RESEND_AFTER", c.After)
+	return p.Err()
+}
+
 // LogConfig is the log's.
 type LogConfig struct {
 	Level  string `name:"level" env:"LEVEL" default:"info" help:"Least severe level logged: debug, info, warn or error."`

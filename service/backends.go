@@ -44,7 +44,9 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if b.db, err = openStore(ctx, s.cfg, &s.closers); err != nil {
 		return b, err
 	}
-	if b.commands, err = sqlstore.NewCommandLog(b.db); err != nil {
+	// The command log keeps each command as the bus sends it, for a resend.
+	encoder := sqlstore.WithCommandEncoder(messaging.NewCommandEncoder(b.topics, b.wmLogger))
+	if b.commands, err = sqlstore.NewCommandLog(b.db, encoder); err != nil {
 		return b, err
 	}
 	if b.poison, err = sqlstore.NewPoisonQueue(b.db); err != nil {

@@ -52,6 +52,17 @@ func registerPoisonGauge(registry prometheus.Registerer, store poisonCounter) er
 	}))
 }
 
+// newResentCommandsCounter counts the commands the resender sent again: each
+// is a command a transport lost, or held past COMMAND_RESEND_AFTER.
+func newResentCommandsCounter(registry prometheus.Registerer) (prometheus.Counter, error) {
+	resent := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: metricsNamespace,
+		Name:      "commands_resent_total",
+		Help:      "Pending commands sent again from the command log after COMMAND_RESEND_AFTER, in case the transport lost them.",
+	})
+	return resent, registry.Register(resent)
+}
+
 // meteredCache counts what the read-model cache answers: a hit, a miss, or an
 // error (the read then goes to the store), and how often it is invalidated.
 type meteredCache struct {

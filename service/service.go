@@ -108,6 +108,11 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		s.workers = append(s.workers, backgroundWorker{name: "outbox relay", run: relay.Run})
+		resender, err := s.newCommandResender(b.db)
+		if err != nil {
+			return err
+		}
+		s.workers = append(s.workers, backgroundWorker{name: "command resender", run: resender.Run})
 	}
 
 	checks := []httpapi.DependencyCheck{

@@ -26,6 +26,8 @@ import (
 type CommandLog struct {
 	db      *DB
 	accepts *groupcommit.Committer[*acceptCall]
+	// encode, when set, makes the message kept beside each accepted command.
+	encode CommandEncoder
 }
 
 var (
@@ -35,11 +37,14 @@ var (
 )
 
 // NewCommandLog is the command log kept in db.
-func NewCommandLog(db *DB) (*CommandLog, error) {
+func NewCommandLog(db *DB, opts ...CommandLogOption) (*CommandLog, error) {
 	if db == nil {
 		return nil, errors.New("nil db")
 	}
 	l := &CommandLog{db: db}
+	for _, opt := range opts {
+		opt(l)
+	}
 	l.accepts = newGroupCommit(db, l.acceptBatch)
 	return l, nil
 }
@@ -169,14 +174,30 @@ type acceptCall struct {
 	groupcommit.Pending
 	ID      string
 	At      time.Time
+	Message *keptMessage
 	Status  command.Status
 	Created bool
 }
 
-// Accept records id as pending. The commands accepted while the store is busy
-// are recorded together, in one transaction.
-func (l *CommandLog) Accept(ctx context.Context, id string, at time.Time) (command.Status, bool, error) {
-	call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: id, At: at.UTC()}
+// acceptColumns are the columns an accepted command is inserted with.
+const acceptColumns = "id, status, accepted_at, updated_at, message_topic, message_uuid, message_payload, message_metadata, last_sent_at"
+
+// acceptArgs are the values of acceptColumns for call. A command with its
+// message was last sent when it was accepted.
+func (call *acceptCall) acceptArgs() []any {
+	lastSent := sql.NullTime{Time: call.At, Valid: call.Message != nil}
+	return append(append([]any{call.ID, command.StatusPending, call.At, call.At}, call.Message.columns()...), lastSent)
+}
+
+// Accept records id as pending, with the message of cmd when the log keeps
+// messages. The commands accepted while the store is busy are recorded
+// together, in one transaction.
+func (l *CommandLog) Accept(ctx context.Context, id string, at time.Time, cmd any) (command.Status, bool, error) {
+	message, err := l.keepMessage(ctx, cmd)
+	if err != nil {
+		return "", false, err
+	}
+	call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: id, At: at.UTC(), Message: message}
 	l.accepts.Submit(call)
 	if err := call.Await(); err != nil {
 		return "", false, err
@@ -233,13 +254,13 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 		// A second call with the same id, later in the batch, finds it.
 		known[call.ID] = command.StatusPending
 		call.Status, call.Created = command.StatusPending, true
-		args = append(args, call.ID, command.StatusPending, call.At, call.At)
+		args = append(args, call.acceptArgs()...)
 		fresh++
 	}
 	if fresh == 0 {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(int(fresh), 4)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
+	res, err := tx.ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(int(fresh), 9)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
 	if err != nil {
 		return err
 	}
@@ -256,8 +277,8 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 // acceptOne records one command in a statement of its own.
 func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 	call.Status, call.Created = "", false
-	res, err := l.db.writer().ExecContext(ctx, "INSERT INTO commands (id, status, accepted_at, updated_at) VALUES (?, ?, ?, ?)"+l.db.sqlDialect().IgnoreDuplicateCommand,
-		call.ID, command.StatusPending, call.At, call.At)
+	res, err := l.db.writer().ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, 9)+l.db.sqlDialect().IgnoreDuplicateCommand,
+		call.acceptArgs()...)
 	if err != nil {
 		call.Settle(err)
 		return
@@ -287,10 +308,12 @@ func (l *CommandLog) MarkFailed(ctx context.Context, id string, reason string) e
 }
 
 // ReopenFailed puts a failed command back to pending, so that it is applied when
-// it is delivered again: what requeuing a poisoned command needs.
+// it is delivered again: what requeuing a poisoned command needs. The requeue
+// sends it, so it counts as sent now: it is not resent before it is due.
 func (l *CommandLog) ReopenFailed(ctx context.Context, id string) error {
-	_, err := l.db.writer().ExecContext(ctx, "UPDATE commands SET status = ?, error = NULL, updated_at = ? WHERE id = ? AND status = ?",
-		command.StatusPending, time.Now().UTC(), id, command.StatusFailed)
+	now := time.Now().UTC()
+	_, err := l.db.writer().ExecContext(ctx, "UPDATE commands SET status = ?, error = NULL, updated_at = ?, last_sent_at = ? WHERE id = ? AND status = ?",
+		command.StatusPending, now, now, id, command.StatusFailed)
 	return err
 }
 

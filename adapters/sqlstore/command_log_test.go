@@ -28,11 +28,11 @@ func testCommandLog(t *testing.T, store techStore) {
 	if _, err := store.CommandReport(ctx, id); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("unknown command: %v", err)
 	}
-	status, created, err := store.Accept(ctx, id, time.Now())
+	status, created, err := store.Accept(ctx, id, time.Now(), nil)
 	if err != nil || !created || status != command.StatusPending {
 		t.Fatalf("Accept = %s, %v, %v", status, created, err)
 	}
-	status, created, err = store.Accept(ctx, id, time.Now())
+	status, created, err = store.Accept(ctx, id, time.Now(), nil)
 	if err != nil || created || status != command.StatusPending {
 		t.Fatalf("second Accept = %s, %v, %v", status, created, err)
 	}
@@ -94,7 +94,7 @@ func TestCommandLogConcurrentAccepts(t *testing.T) {
 					if i%2 == 1 {
 						id = fmt.Sprintf("%s-own-%d", shared, i)
 					}
-					status, wasCreated, err := store.Accept(context.Background(), id, time.Now())
+					status, wasCreated, err := store.Accept(context.Background(), id, time.Now(), nil)
 					if err == nil && status != command.StatusPending {
 						err = fmt.Errorf("status %s, want pending", status)
 					}

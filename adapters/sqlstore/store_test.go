@@ -13,6 +13,7 @@ import (
 
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/internal/correlation"
 	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/internal/testenv"
 )
@@ -28,6 +29,18 @@ func newStores(t testing.TB) map[string]techStore {
 		stores[name] = newStoreUnderTest(t, store)
 	}
 	return stores
+}
+
+// encodeCommand encodes commands as the service's command bus does, on
+// topics of their own, with the correlation id of ctx.
+func encodeCommand(ctx context.Context, cmd any) (string, *message.Message, error) {
+	marshaler := cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
+	msg, err := marshaler.Marshal(cmd)
+	if err != nil {
+		return "", nil, err
+	}
+	msg.Metadata.Set("correlation_id", correlation.ID(ctx))
+	return "commands." + marshaler.Name(cmd), msg, nil
 }
 
 func eventBusFactory(publisher message.Publisher) (command.EventPublisher, error) {
@@ -52,7 +65,7 @@ func newStoreUnderTest(t testing.TB, db *sqlstore.DB) storeUnderTest {
 	t.Helper()
 	s := storeUnderTest{db: db}
 	var err error
-	if s.CommandLog, err = sqlstore.NewCommandLog(db); err != nil {
+	if s.CommandLog, err = sqlstore.NewCommandLog(db, sqlstore.WithCommandEncoder(encodeCommand)); err != nil {
 		t.Fatal(err)
 	}
 	if s.outbox, err = sqlstore.NewOutbox(eventBusFactory); err != nil {
@@ -77,6 +90,11 @@ func (s storeUnderTest) RelayOutbox(ctx context.Context, publisher message.Publi
 		return err
 	}
 	return relay.Run(ctx)
+}
+
+// CommandResender is a resender of the store's pending commands.
+func (s storeUnderTest) CommandResender(publisher message.Publisher, config sqlstore.CommandResenderConfig) (*sqlstore.CommandResender, error) {
+	return sqlstore.NewCommandResender(s.db, publisher, config, slog.New(slog.DiscardHandler))
 }
 
 // openSQLStores opens every store the suites run against, each empty: SQLite

@@ -27,6 +27,7 @@ type techStore interface {
 	query.TechReadModel
 	query.CommandReadModel
 	RelayOutbox(ctx context.Context, publisher message.Publisher, config sqlstore.OutboxRelayConfig, logger *slog.Logger) error
+	CommandResender(publisher message.Publisher, config sqlstore.CommandResenderConfig) (*sqlstore.CommandResender, error)
 }
 
 func TestTechStore(t *testing.T) {

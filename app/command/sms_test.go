@@ -360,8 +360,8 @@ func TestSendSMSGivesUpWhenTheLastAttemptWasInterrupted(t *testing.T) {
 
 func TestSubmitSendSMS(t *testing.T) {
 	t.Parallel()
-	store, bus := newMemorySMSStore(), &recordingBus{}
-	submit := command.NewSubmitSendSMSHandler(store, bus, nil, discardLogger)
+	store, log, bus := newMemorySMSStore(), newMemoryCommandLog(), &recordingBus{}
+	submit := command.NewSubmitSendSMSHandler(store, log, bus, nil, discardLogger)
 
 	got, err := submit.Handle(context.Background(), command.SubmitSendSMS{Number: "+541112345678", Text: "hello"})
 	if err != nil || got.ID == "" || got.Status != sms.StatusQueued || got.Number != "+541112345678" || got.Text != "hello" {
@@ -370,15 +370,21 @@ func TestSubmitSendSMS(t *testing.T) {
 	if stored := store.get(t, got.ID); stored.Status != sms.StatusQueued || stored.Attempts != 0 {
 		t.Fatalf("stored = %+v", stored)
 	}
-	if sent := bus.sent[0].(command.SendSMS); sent.CommandID != got.ID || sent.RequestedAt.IsZero() {
+	sent := bus.sent[0].(command.SendSMS)
+	if sent.CommandID != got.ID || sent.RequestedAt.IsZero() {
 		t.Fatalf("sent %+v", sent)
+	}
+	// The SMS id is its command's: the log keeps the SendSMS, pending, to send it
+	// again if the transport loses it.
+	if log.statuses[got.ID] != command.StatusPending || log.kept[got.ID] != sent {
+		t.Fatalf("command log: %q, kept %+v", log.statuses[got.ID], log.kept[got.ID])
 	}
 }
 
 func TestSubmitSendSMSIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	store, bus := newMemorySMSStore(), &recordingBus{}
-	submit := command.NewSubmitSendSMSHandler(store, bus, nil, discardLogger)
+	submit := command.NewSubmitSendSMSHandler(store, newMemoryCommandLog(), bus, nil, discardLogger)
 	req := command.SubmitSendSMS{IdempotencyKey: "order-42", Number: "+541112345678", Text: "shipped"}
 
 	first, err := submit.Handle(context.Background(), req)
@@ -408,7 +414,7 @@ func TestSubmitSendSMSIdempotencyKey(t *testing.T) {
 func TestSubmitSendSMSRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	store, bus := newMemorySMSStore(), &recordingBus{}
-	submit := command.NewSubmitSendSMSHandler(store, bus, nil, discardLogger)
+	submit := command.NewSubmitSendSMSHandler(store, newMemoryCommandLog(), bus, nil, discardLogger)
 	tests := []struct {
 		number, text, field string
 	}{
@@ -433,8 +439,8 @@ func TestSubmitSendSMSRejectsBadInput(t *testing.T) {
 
 func TestSubmitSendSMSBusDown(t *testing.T) {
 	t.Parallel()
-	store := newMemorySMSStore()
-	submit := command.NewSubmitSendSMSHandler(store, &recordingBus{err: errors.New("broker down")}, nil, discardLogger)
+	store, log := newMemorySMSStore(), newMemoryCommandLog()
+	submit := command.NewSubmitSendSMSHandler(store, log, &recordingBus{err: errors.New("broker down")}, nil, discardLogger)
 
 	_, err := submit.Handle(context.Background(), command.SubmitSendSMS{IdempotencyKey: "k", Number: "+541112345678", Text: "hi"})
 	if apperr.CodeOf(err) != apperr.Unavailable {
@@ -442,6 +448,24 @@ func TestSubmitSendSMSBusDown(t *testing.T) {
 	}
 	if len(store.messages) != 0 {
 		t.Fatal("an SMS whose command never reached the bus stayed queued")
+	}
+	if len(log.statuses) != 0 {
+		t.Fatalf("a command that never reached the bus stayed in the log: %v", log.statuses)
+	}
+}
+
+func TestSubmitSendSMSCommandLogDown(t *testing.T) {
+	t.Parallel()
+	store, log, bus := newMemorySMSStore(), newMemoryCommandLog(), &recordingBus{}
+	log.err = errors.New("database down")
+	submit := command.NewSubmitSendSMSHandler(store, log, bus, nil, discardLogger)
+
+	_, err := submit.Handle(context.Background(), command.SubmitSendSMS{IdempotencyKey: "k", Number: "+541112345678", Text: "hi"})
+	if apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+	if len(store.messages) != 0 || len(bus.sent) != 0 {
+		t.Fatalf("an SMS whose command could not be recorded: %d stored, %d sent", len(store.messages), len(bus.sent))
 	}
 }
 

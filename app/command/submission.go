@@ -24,6 +24,10 @@ type submission[R any] struct {
 	// nothing left to do. A record already known is sent again: if its first
 	// send was lost the handler gets it now, and if not the handler skips it.
 	command func(stored R) (any, error)
+	// keep, when set, records the command in the command log before it is
+	// sent, for a record that is not the command log's own (an SMS): the log
+	// keeps the command to send it again if the transport loses it.
+	keep func(ctx context.Context, cmd any) error
 	// forget removes the record this call made.
 	forget func(ctx context.Context) error
 }
@@ -38,10 +42,19 @@ func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 	if err != nil || cmd == nil {
 		return stored, err
 	}
-	if err := bus.Send(ctx, cmd); err != nil {
+	forgetIfCreated := func() {
 		if created {
 			_ = s.forget(context.WithoutCancel(ctx))
 		}
+	}
+	if s.keep != nil {
+		if err := s.keep(ctx, cmd); err != nil {
+			forgetIfCreated()
+			return none, apperr.Unavailablef(err, "cannot record the command")
+		}
+	}
+	if err := bus.Send(ctx, cmd); err != nil {
+		forgetIfCreated()
 		return none, apperr.Unavailablef(err, "cannot send the command")
 	}
 	return stored, nil

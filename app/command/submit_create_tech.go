@@ -28,8 +28,10 @@ const (
 // CommandLog records what became of every accepted command.
 type CommandLog interface {
 	// Accept records id as pending unless it is known already; it returns the
-	// status id has now and whether this call created the record.
-	Accept(ctx context.Context, id string, at time.Time) (status Status, created bool, err error)
+	// status id has now and whether this call created the record. cmd is the
+	// command sent for it: the log keeps it, so that a command the transport
+	// loses can be sent again.
+	Accept(ctx context.Context, id string, at time.Time, cmd any) (status Status, created bool, err error)
 	// Forget removes the pending record of a command that never reached the bus.
 	Forget(ctx context.Context, id string) error
 	// MarkFailed records that id can never be applied, and why.
@@ -94,15 +96,14 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 	}
 
 	now := h.now().UTC()
+	cmd := CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}
 	return submission[Submission]{
 		what: "the command",
 		record: func(ctx context.Context) (Submission, bool, error) {
-			status, created, err := h.commands.Accept(ctx, id, now)
+			status, created, err := h.commands.Accept(ctx, id, now, cmd)
 			return Submission{CommandID: id, Status: status}, created, err
 		},
-		command: func(Submission) (any, error) {
-			return CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}, nil
-		},
-		forget: func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		command: func(Submission) (any, error) { return cmd, nil },
+		forget:  func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
 	}.submit(ctx, h.bus)
 }

@@ -17,15 +17,30 @@ import (
 type memoryCommandLog struct {
 	mu       sync.Mutex
 	statuses map[string]command.Status
+	// kept is the command each accept kept, to be sent again.
+	kept map[string]any
+	// err, when set, is what Accept fails with.
+	err error
 }
 
-func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time) (command.Status, bool, error) {
+func newMemoryCommandLog() *memoryCommandLog {
+	return &memoryCommandLog{statuses: map[string]command.Status{}, kept: map[string]any{}}
+}
+
+func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd any) (command.Status, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.err != nil {
+		return "", false, l.err
+	}
 	if s, ok := l.statuses[id]; ok {
 		return s, false, nil
 	}
 	l.statuses[id] = command.StatusPending
+	if l.kept == nil {
+		l.kept = map[string]any{}
+	}
+	l.kept[id] = cmd
 	return command.StatusPending, true, nil
 }
 
@@ -34,6 +49,7 @@ func (l *memoryCommandLog) Forget(_ context.Context, id string) error {
 	defer l.mu.Unlock()
 	if l.statuses[id] == command.StatusPending {
 		delete(l.statuses, id)
+		delete(l.kept, id)
 	}
 	return nil
 }
@@ -60,7 +76,7 @@ func (b *recordingBus) Send(_ context.Context, cmd any) error {
 
 func TestSubmitCreateTech(t *testing.T) {
 	t.Parallel()
-	log := &memoryCommandLog{statuses: map[string]command.Status{}}
+	log := newMemoryCommandLog()
 	bus := &recordingBus{}
 	submit := command.NewSubmitCreateTechHandler(log, bus, nil, slog.New(slog.DiscardHandler))
 
@@ -71,6 +87,10 @@ func TestSubmitCreateTech(t *testing.T) {
 	sent := bus.sent[0].(command.CreateTech)
 	if sent.CommandID != got.CommandID || sent.Name != "Apache Kafka" || sent.RequestedAt.IsZero() {
 		t.Fatalf("sent %+v", sent)
+	}
+	// The log keeps the command it sent, to send it again if the transport loses it.
+	if kept := log.kept[got.CommandID]; kept != sent {
+		t.Fatalf("kept %+v, sent %+v", kept, sent)
 	}
 
 	// A key the client chose is the command id, and a retry sends it again.
@@ -88,7 +108,7 @@ func TestSubmitCreateTech(t *testing.T) {
 func TestSubmitCreateTechRejectsBadNames(t *testing.T) {
 	t.Parallel()
 	bus := &recordingBus{}
-	submit := command.NewSubmitCreateTechHandler(&memoryCommandLog{statuses: map[string]command.Status{}}, bus, nil, slog.New(slog.DiscardHandler))
+	submit := command.NewSubmitCreateTechHandler(newMemoryCommandLog(), bus, nil, slog.New(slog.DiscardHandler))
 	for _, name := range []string{"", "   ", "a\x00b", string(make([]byte, 101))} {
 		_, err := submit.Handle(context.Background(), command.SubmitCreateTech{Name: name})
 		if e, ok := apperr.As(err); !ok || e.Code != apperr.Invalid || e.Field != "name" {
@@ -102,7 +122,7 @@ func TestSubmitCreateTechRejectsBadNames(t *testing.T) {
 
 func TestSubmitCreateTechBusDown(t *testing.T) {
 	t.Parallel()
-	log := &memoryCommandLog{statuses: map[string]command.Status{}}
+	log := newMemoryCommandLog()
 	submit := command.NewSubmitCreateTechHandler(log, &recordingBus{err: errors.New("broker down")}, nil, slog.New(slog.DiscardHandler))
 
 	_, err := submit.Handle(context.Background(), command.SubmitCreateTech{CommandID: "lost", Name: "Kafka"})

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -37,20 +38,25 @@ type SMSSubmission struct {
 	Status sms.Status
 }
 
-// SubmitSendSMSHandler validates an SMS, stores it as queued and sends SendSMS
-// on the command bus.
+// SubmitSendSMSHandler validates an SMS, stores it as queued, records its
+// SendSMS in the command log (the SMS id is the command id) and sends it on
+// the command bus.
 type SubmitSendSMSHandler decorator.SubmissionHandler[SubmitSendSMS, SMSSubmission]
 
 type submitSendSMSHandler struct {
 	submissions SMSSubmissions
+	commands    CommandLog
 	bus         CommandBus
 	now         func() time.Time
 }
 
 // NewSubmitSendSMSHandler builds the handler; now may be nil for the wall clock.
-func NewSubmitSendSMSHandler(submissions SMSSubmissions, bus CommandBus, now func() time.Time, logger *slog.Logger) SubmitSendSMSHandler {
+func NewSubmitSendSMSHandler(submissions SMSSubmissions, commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger) SubmitSendSMSHandler {
 	if submissions == nil {
 		panic("nil submissions")
+	}
+	if commands == nil {
+		panic("nil commands")
 	}
 	if bus == nil {
 		panic("nil bus")
@@ -62,7 +68,7 @@ func NewSubmitSendSMSHandler(submissions SMSSubmissions, bus CommandBus, now fun
 		now = time.Now
 	}
 	return decorator.ApplySubmissionDecorators[SubmitSendSMS, SMSSubmission](
-		submitSendSMSHandler{submissions: submissions, bus: bus, now: now},
+		submitSendSMSHandler{submissions: submissions, commands: commands, bus: bus, now: now},
 		logger,
 	)
 }
@@ -106,7 +112,14 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 			// SMS under way or done and sends nothing.
 			return SendSMS{CommandID: id, RequestedAt: now}, nil
 		},
-		forget: func(ctx context.Context) error { return h.submissions.RemoveUnsentSMS(ctx, id) },
+		// A command recorded by an earlier submission of the SMS stays as it is.
+		keep: func(ctx context.Context, cmd any) error {
+			_, _, err := h.commands.Accept(ctx, id, now, cmd)
+			return err
+		},
+		forget: func(ctx context.Context) error {
+			return errors.Join(h.submissions.RemoveUnsentSMS(ctx, id), h.commands.Forget(ctx, id))
+		},
 	}.submit(ctx, h.bus)
 	if err != nil {
 		return SMSSubmission{}, err

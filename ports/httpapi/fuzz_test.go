@@ -17,7 +17,7 @@ import (
 
 type acceptAll struct{}
 
-func (acceptAll) Accept(context.Context, string, time.Time) (command.Status, bool, error) {
+func (acceptAll) Accept(context.Context, string, time.Time, any) (command.Status, bool, error) {
 	return command.StatusPending, true, nil
 }
 func (acceptAll) Forget(context.Context, string) error             { return nil }

@@ -44,7 +44,7 @@ func FuzzSendSMSRequest(f *testing.F) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	handler := httpapi.NewHTTPHandler(app.Application{Commands: app.Commands{
-		SubmitSendSMS: command.NewSubmitSendSMSHandler(newSubmissions{}, nullBus{}, nil, logger),
+		SubmitSendSMS: command.NewSubmitSendSMSHandler(newSubmissions{}, acceptAll{}, nullBus{}, nil, logger),
 	}}, nil, logger)
 	f.Fuzz(func(t *testing.T, body, key string) {
 		for _, path := range []string{"/api/sms", "/sms"} {

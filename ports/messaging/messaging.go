@@ -7,6 +7,7 @@
 package messaging
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -87,7 +88,11 @@ func isPermanent(err error) bool {
 // NewCommandBus sends commands on their topics, with the correlation id and
 // the trace of the context they are sent with.
 func NewCommandBus(publisher message.Publisher, topics Topics, logger watermill.LoggerAdapter) (*cqrs.CommandBus, error) {
-	return cqrs.NewCommandBusWithConfig(publisher, cqrs.CommandBusConfig{
+	return cqrs.NewCommandBusWithConfig(publisher, commandBusConfig(topics, logger))
+}
+
+func commandBusConfig(topics Topics, logger watermill.LoggerAdapter) cqrs.CommandBusConfig {
+	return cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
 			return topics.Command(p.CommandName), nil
 		},
@@ -98,8 +103,43 @@ func NewCommandBus(publisher message.Publisher, topics Topics, logger watermill.
 		},
 		Marshaler: marshaler,
 		Logger:    logger,
-	})
+	}
 }
+
+// NewCommandEncoder makes of a command the message NewCommandBus would
+// publish for it, and its topic, by sending it through a bus of the same
+// configuration to a publisher that only keeps it: what the command log keeps
+// to send a command again.
+func NewCommandEncoder(topics Topics, logger watermill.LoggerAdapter) func(ctx context.Context, cmd any) (string, *message.Message, error) {
+	config := commandBusConfig(topics, logger)
+	return func(ctx context.Context, cmd any) (string, *message.Message, error) {
+		var kept keptMessages
+		bus, err := cqrs.NewCommandBusWithConfig(&kept, config)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := bus.Send(ctx, cmd); err != nil {
+			return "", nil, err
+		}
+		if len(kept.messages) != 1 {
+			return "", nil, fmt.Errorf("the command bus made %d messages of one command", len(kept.messages))
+		}
+		return kept.topic, kept.messages[0], nil
+	}
+}
+
+// keptMessages is a publisher that keeps what it is given.
+type keptMessages struct {
+	topic    string
+	messages []*message.Message
+}
+
+func (k *keptMessages) Publish(topic string, messages ...*message.Message) error {
+	k.topic, k.messages = topic, append(k.messages, messages...)
+	return nil
+}
+
+func (k *keptMessages) Close() error { return nil }
 
 // NewEventBusFactory builds the event buses the stores write events through
 // into their outbox, all with one configuration, so that the relayed messages

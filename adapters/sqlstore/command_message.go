@@ -1,0 +1,69 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// CommandEncoder makes of a command the message the command bus publishes
+// for it, on its topic, with its metadata (correlation id, trace context).
+// The wiring provides it from the messaging port, so that the store knows
+// neither topic names nor the wire format.
+type CommandEncoder func(ctx context.Context, cmd any) (topic string, msg *message.Message, err error)
+
+// CommandLogOption configures a CommandLog.
+type CommandLogOption func(*CommandLog)
+
+// WithCommandEncoder keeps, beside each command accepted, the message encode
+// makes of it: what the CommandResender publishes again while the command
+// stays pending. Without it commands are recorded without their message and
+// are never resent.
+func WithCommandEncoder(encode CommandEncoder) CommandLogOption {
+	return func(l *CommandLog) { l.encode = encode }
+}
+
+// keptMessage is a command's message as the commands table keeps it.
+type keptMessage struct {
+	Topic    string
+	UUID     string
+	Payload  []byte
+	Metadata string
+}
+
+// keepMessage encodes cmd for the commands table; nil when the log keeps no
+// messages or there is no command.
+func (l *CommandLog) keepMessage(ctx context.Context, cmd any) (*keptMessage, error) {
+	if l.encode == nil || cmd == nil {
+		return nil, nil
+	}
+	topic, msg, err := l.encode(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the command: %w", err)
+	}
+	metadata, err := json.Marshal(msg.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the command's metadata: %w", err)
+	}
+	return &keptMessage{Topic: topic, UUID: msg.UUID, Payload: msg.Payload, Metadata: string(metadata)}, nil
+}
+
+// columns are the values of the message columns of the commands table, in
+// the order of acceptColumns: NULL for none.
+func (m *keptMessage) columns() []any {
+	if m == nil {
+		return []any{nil, nil, nil, nil}
+	}
+	return []any{m.Topic, m.UUID, m.Payload, m.Metadata}
+}
+
+// message is the kept message as it is published again.
+func (m keptMessage) message() (*message.Message, error) {
+	msg := message.NewMessage(m.UUID, m.Payload)
+	if err := json.Unmarshal([]byte(m.Metadata), &msg.Metadata); err != nil {
+		return nil, fmt.Errorf("bad metadata: %w", err)
+	}
+	return msg, nil
+}
