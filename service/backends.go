@@ -64,7 +64,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	}
 
 	// Every flow writes its events through the same outbox and bus configuration.
-	if b.outbox, err = sqlstore.NewOutbox(messaging.NewEventBusFactory(b.topics, b.wmLogger)); err != nil {
+	if b.outbox, err = sqlstore.NewOutbox(b.db, messaging.NewEventBusFactory(b.topics, b.wmLogger)); err != nil {
 		return b, err
 	}
 	if b.techs, err = newTechFlow(b.db, b.commands, b.outbox, s.cfg.Priority); err != nil {

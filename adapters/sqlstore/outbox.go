@@ -27,24 +27,28 @@ type EventBusFactory func(publisher message.Publisher) (command.EventPublisher, 
 //	err = outbox.Write(ctx, tx, batch)     // all of them, in one statement
 //	outbox.Committed(batch)                // after the commit: wakes the relay
 //
-// A write of several statements in one round trip (the tech flow's batch)
-// includes that one statement among its own instead of calling Write.
+// A flow that writes several statements of its own (the tech flow's batch)
+// hands them to Write, which sends them with the events in one round trip.
 //
 // One Outbox serves a process: the OutboxRelay built on it is woken by the
 // commits it is told of.
 type Outbox struct {
+	db          *DB
 	newEventBus EventBusFactory
 	// written wakes the relay of this process after a commit that wrote
 	// events, so that they are relayed at once rather than at the next poll.
 	written chan struct{}
 }
 
-// NewOutbox writes events through buses newEventBus builds.
-func NewOutbox(newEventBus EventBusFactory) (*Outbox, error) {
-	if newEventBus == nil {
+// NewOutbox writes events into db through buses newEventBus builds.
+func NewOutbox(db *DB, newEventBus EventBusFactory) (*Outbox, error) {
+	switch {
+	case db == nil:
+		return nil, errors.New("nil db")
+	case newEventBus == nil:
 		return nil, errors.New("nil event bus factory")
 	}
-	return &Outbox{newEventBus: newEventBus, written: make(chan struct{}, 1)}, nil
+	return &Outbox{db: db, newEventBus: newEventBus, written: make(chan struct{}, 1)}, nil
 }
 
 // Begin starts the batch of events of one transaction.
@@ -52,14 +56,15 @@ func (o *Outbox) Begin() (*OutboxBatch, error) {
 	return newOutboxBatch(o.newEventBus)
 }
 
-// Write inserts the events of batch in tx, in order, in one statement.
-func (o *Outbox) Write(ctx context.Context, tx *sql.Tx, batch *OutboxBatch) error {
-	insert, ok := o.insert(batch)
-	if !ok {
-		return nil
+// Write runs the statements with (the flow's own writes, in order), then
+// inserts the events of batch in tx, in order, in one statement; where the
+// connections allow it, all of it in one round trip.
+func (o *Outbox) Write(ctx context.Context, tx *sql.Tx, batch *OutboxBatch, with ...statement) error {
+	if insert, ok := o.insert(batch); ok {
+		with = append(with, insert)
 	}
-	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
-		return fmt.Errorf("writing events to the outbox: %w", err)
+	if err := o.db.execAll(ctx, tx, with...); err != nil {
+		return fmt.Errorf("writing the transaction's changes and events: %w", err)
 	}
 	return nil
 }

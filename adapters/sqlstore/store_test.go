@@ -68,7 +68,7 @@ func newStoreUnderTest(t testing.TB, db *sqlstore.DB) storeUnderTest {
 	if s.CommandLog, err = sqlstore.NewCommandLog(db, sqlstore.WithCommandEncoder(encodeCommand)); err != nil {
 		t.Fatal(err)
 	}
-	if s.outbox, err = sqlstore.NewOutbox(eventBusFactory); err != nil {
+	if s.outbox, err = sqlstore.NewOutbox(s.db, eventBusFactory); err != nil {
 		t.Fatal(err)
 	}
 	if s.TechRepository, err = sqlstore.NewTechRepository(db, s.CommandLog, s.outbox); err != nil {

@@ -163,10 +163,7 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 		if len(processed) > 0 {
 			writes = append(writes, r.commands.processedStatement(processed))
 		}
-		if insert, ok := r.outbox.insert(eventBatch); ok {
-			writes = append(writes, insert)
-		}
-		if err := r.db.execAll(ctx, tx, writes...); err != nil {
+		if err := r.outbox.Write(ctx, tx, eventBatch, writes...); err != nil {
 			return fmt.Errorf("storing the batch: %w", err)
 		}
 		return nil
