@@ -124,7 +124,11 @@ func (s *Service) openCache() (readModelCache, error) {
 	case config.CacheRedis:
 		client := redis.NewClient(redisOptions(s.cfg.Redis))
 		s.closers = append(s.closers, client.Close)
-		return cache.NewRedis(client, s.cfg.RedisCache)
+		redisCache, err := cache.NewRedis(client, s.cfg.RedisCache)
+		if err != nil {
+			return nil, err
+		}
+		return cache.NewBreaker(redisCache, s.cfg.RedisCache.BreakerCoolDown, s.logger)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}
