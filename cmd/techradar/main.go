@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := newLogger(c.Config, stderr)
+	service.LogRedisThrough(logger)
 	if role == config.RoleTool {
 		return runPoison(ctx, c, command[1], stdout, logger)
 	}
