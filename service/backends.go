@@ -54,7 +54,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if s.transport, err = NewTransport(s.cfg, b.wmLogger); err != nil {
 		return b, err
 	}
-	s.closers = append(s.closers, s.transport.Close)
+	s.closers = append(s.closers, s.closeTransport)
 	if b.cache, err = s.openCache(); err != nil {
 		return b, err
 	}
