@@ -32,9 +32,9 @@ var shortShutdownEnv = []string{
 	"HANDLER_CLOSE_TIMEOUT=" + testHandlerCloseTimeout.String(),
 }
 
-// sigtermExitsZeroInTime sends SIGTERM to cmd and fails the test unless it
-// exits 0 within the shutdown bound. It returns how long the exit took.
-func sigtermExitsZeroInTime(t *testing.T, cmd *exec.Cmd) time.Duration {
+// stopBySIGTERM sends SIGTERM to cmd and waits up to wait for it to exit; one
+// still running then is killed.
+func stopBySIGTERM(t *testing.T, cmd *exec.Cmd, wait time.Duration) (exited bool, exitErr error, took time.Duration) {
 	t.Helper()
 	began := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -44,19 +44,27 @@ func sigtermExitsZeroInTime(t *testing.T, cmd *exec.Cmd) time.Duration {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		took := time.Since(began)
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v (after %s)", err, took)
-		}
-		if took > testShutdownBound+testShutdownSchedulerLag {
-			t.Fatalf("exited %s after SIGTERM; the bound is %s", took, testShutdownBound)
-		}
-		return took
-	case <-time.After(3 * testShutdownBound):
+		return true, err, time.Since(began)
+	case <-time.After(wait):
 		_ = cmd.Process.Kill()
-		t.Fatalf("still running %s after SIGTERM", 3*testShutdownBound)
-		return 0
+		return false, nil, time.Since(began)
 	}
+}
+
+// sigtermExitsZeroInTime sends SIGTERM to cmd and fails the test unless it
+// exits 0 within the shutdown bound. It returns how long the exit took.
+func sigtermExitsZeroInTime(t *testing.T, cmd *exec.Cmd) time.Duration {
+	t.Helper()
+	exited, err, took := stopBySIGTERM(t, cmd, 3*testShutdownBound)
+	switch {
+	case !exited:
+		t.Fatalf("still running %s after SIGTERM", took)
+	case err != nil:
+		t.Fatalf("exit after SIGTERM: %v (after %s)", err, took)
+	case took > testShutdownBound+testShutdownSchedulerLag:
+		t.Fatalf("exited %s after SIGTERM; the bound is %s", took, testShutdownBound)
+	}
+	return took
 }
 
 // TestSIGTERMWithCacheDownInEmbeddedMode is the shutdown that used to hang:
