@@ -55,7 +55,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if s.transport, err = NewTransport(s.cfg, b.wmLogger); err != nil {
 		return b, err
 	}
-	s.closers = append(s.closers, s.transport.Close)
+	s.closers = append(s.closers, s.closeTransport)
 	if b.cache, err = s.openCache(); err != nil {
 		return b, err
 	}
@@ -118,7 +118,11 @@ func (s *Service) openCache() (readModelCache, error) {
 	case config.CacheRedis:
 		client := redis.NewClient(redisOptions(s.cfg.Redis))
 		s.closers = append(s.closers, client.Close)
-		return cache.NewRedis(client, s.cfg.RedisCache)
+		redisCache, err := cache.NewRedis(client, s.cfg.RedisCache)
+		if err != nil {
+			return nil, err
+		}
+		return cache.NewBreaker(redisCache, s.cfg.RedisCache.BreakerCoolDown, s.logger)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
 	}

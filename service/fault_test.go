@@ -256,6 +256,17 @@ func TestCacheDownOrHung(t *testing.T) {
 		if l.IsCached || len(l.Data) != 1 || l.Data[0].Name != "Cached" {
 			t.Fatalf("Redis %s: %+v", outage.name, l)
 		}
+		// The breaker is open: no read waits for the Redis client's timeout
+		// (a second) again.
+		for i := range 10 {
+			began := time.Now()
+			if l := app.list(""); l.IsCached || len(l.Data) != 1 {
+				t.Fatalf("Redis %s, read %d: %+v", outage.name, i+2, l)
+			}
+			if took := time.Since(began); took > 500*time.Millisecond {
+				t.Fatalf("Redis %s: read %d took %s", outage.name, i+2, took)
+			}
+		}
 		resp := app.get("/readyz")
 		if resp.status != http.StatusServiceUnavailable || !strings.Contains(string(resp.body), "cache (redis)") {
 			t.Fatalf("Redis %s: /readyz %d %s", outage.name, resp.status, resp.body)

@@ -46,14 +46,15 @@ type Service struct {
 	// closers release what New opened, last opened first.
 	closers closers
 
-	runCtx        context.Context
-	cancelRun     context.CancelFunc
-	cancelWorkers context.CancelFunc
-	workersDone   sync.WaitGroup
-	routerErr     chan error
-	httpErr       chan error
-	closeOnce     sync.Once
-	closeErr      error
+	runCtx         context.Context
+	cancelRun      context.CancelFunc
+	cancelWorkers  context.CancelFunc
+	workersRunning runningWorkers
+	routerErr      chan error
+	httpErr        chan error
+	transportClose sync.Once
+	closeOnce      sync.Once
+	closeErr       error
 }
 
 // New builds the service; nothing runs until Start. cfg must have passed
@@ -154,7 +155,7 @@ func (s *Service) Start(ctx context.Context) error {
 		var workersCtx context.Context
 		workersCtx, s.cancelWorkers = context.WithCancel(s.runCtx)
 		for _, w := range s.workers {
-			s.workersDone.Go(func() {
+			s.workersRunning.start(w.name, func() {
 				if err := w.run(workersCtx); err != nil {
 					s.logger.Error("background worker stopped", slog.String("worker", w.name), slog.Any("error", err))
 				}
@@ -210,33 +211,30 @@ func (s *Service) Failed() <-chan error {
 // those in flight, stops the background workers (what the outbox relay has not relayed stays in the
 // outbox for the next start), lets the router finish the messages in flight,
 // and closes the publishers and the store last.
+//
+// The whole of it takes at most HTTP_SHUTDOWN_TIMEOUT + HANDLER_CLOSE_TIMEOUT,
+// whatever dependency is down or hangs: each wait has its deadline, and what
+// is cut short is logged and reported in the error. Nothing accepted is lost
+// by it; what was unfinished is durable and taken up at the next start.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
-		var errs []error
-		if s.listener != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
-			if err := s.http.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
-			}
-			cancel()
-		}
-		if s.cancelWorkers != nil {
-			s.cancelWorkers()
-			s.workersDone.Wait()
-		}
-		if s.router != nil {
-			if err := s.router.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("router close: %w", err))
-			}
-		}
+		began := time.Now()
+		handlerClose := s.cfg.Handlers.CloseTimeout
+		deadline := began.Add(s.cfg.HTTP.ShutdownTimeout + handlerClose)
+
+		errs := []error{s.stopHTTP()}
+		routerDeadline := time.Now().Add(handlerClose - closersReserve(handlerClose))
+		errs = append(errs, s.stopHandlers(routerDeadline, deadline))
 		if s.cancelRun != nil {
 			s.cancelRun()
 		}
-		errs = append(errs, s.closeAll())
+		errs = append(errs, s.finishBy(deadline, "closing the store and the clients", s.closeAll))
 		s.closeErr = errors.Join(errs...)
-		if s.closeErr == nil {
-			s.logger.Info("techradar stopped")
+		if s.closeErr != nil {
+			s.logger.Warn("techradar stopped; the shutdown was cut short", slog.Duration("took", time.Since(began)), slog.Any("error", s.closeErr))
+			return
 		}
+		s.logger.Info("techradar stopped", slog.Duration("took", time.Since(began)))
 	})
 	return s.closeErr
 }

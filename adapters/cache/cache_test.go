@@ -2,6 +2,8 @@ package cache_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +20,24 @@ func newCaches(t testing.TB) map[string]query.ReadModelCache {
 	opts, prefix := testenv.Redis(t)
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
-	redisCache, err := cache.NewRedis(client, cache.RedisConfig{KeyPrefix: prefix, TTL: time.Minute})
+	redisCache, err := cache.NewRedis(client, cache.RedisConfig{KeyPrefix: prefix, TTL: time.Minute, BreakerCoolDown: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	breakerClient := redis.NewClient(opts)
+	t.Cleanup(func() { _ = breakerClient.Close() })
+	guarded, err := cache.NewRedis(breakerClient, cache.RedisConfig{KeyPrefix: prefix + ":guarded", TTL: time.Minute, BreakerCoolDown: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	breaker, err := cache.NewBreaker(guarded, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return map[string]query.ReadModelCache{
-		"memory": cache.NewMemory(100),
-		"redis":  redisCache,
+		"memory":          cache.NewMemory(100),
+		"redis":           redisCache,
+		"redis + breaker": breaker,
 	}
 }
 
@@ -150,7 +163,7 @@ func TestReadModelRedisCacheNearCopies(t *testing.T) {
 	open := func(ttl time.Duration) *cache.Redis {
 		client := redis.NewClient(opts)
 		t.Cleanup(func() { _ = client.Close() })
-		cache, err := cache.NewRedis(client, cache.RedisConfig{KeyPrefix: prefix, TTL: ttl})
+		cache, err := cache.NewRedis(client, cache.RedisConfig{KeyPrefix: prefix, TTL: ttl, BreakerCoolDown: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

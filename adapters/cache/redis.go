@@ -59,12 +59,16 @@ var _ query.ReadModelCache = (*Redis)(nil)
 type RedisConfig struct {
 	TTL       time.Duration `name:"ttl" env:"TTL" default:"10m" help:"Longest life of a cached answer, invalidated or not."`
 	KeyPrefix string        `name:"key-prefix" env:"KEY_PREFIX" default:"techradar:readmodel" help:"Prefix of the read-model keys in Redis."`
+	// BreakerCoolDown is how long the circuit stays open after a failure
+	// before one call probes Redis again (see Breaker).
+	BreakerCoolDown time.Duration `name:"breaker-cool-down" env:"BREAKER_COOL_DOWN" default:"1s" help:"After a Redis cache failure, how long reads skip Redis before one probes it again."`
 }
 
 // Check reports every setting out of range, naming its variable.
 func (c RedisConfig) Check() error {
 	var p settings.Problems
 	p.Positive("CACHE_TTL", c.TTL)
+	p.Positive("CACHE_BREAKER_COOL_DOWN", c.BreakerCoolDown)
 	if c.KeyPrefix == "" {
 		p.Add("CACHE_KEY_PREFIX", "is empty")
 	}

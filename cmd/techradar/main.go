@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := newLogger(c.Config, stderr)
+	service.LogRedisThrough(logger)
 	if role == config.RoleTool {
 		return runPoison(ctx, c, command[1], stdout, logger)
 	}
@@ -99,7 +100,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case runErr = <-svc.Failed():
 		logger.Error("shutting down", slog.Any("error", runErr))
 	}
-	return errors.Join(runErr, svc.Close())
+	// A shutdown cut short by a dependency that is down is logged by Close and
+	// loses nothing: what was unfinished is taken up at the next start. It
+	// does not fail the exit, which a signal asked for.
+	_ = svc.Close()
+	return runErr
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

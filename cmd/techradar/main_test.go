@@ -129,18 +129,12 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		}
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
+	exited, err, _ := stopBySIGTERM(t, cmd, 30*time.Second)
+	if !exited {
 		t.Fatalf("still running 30 s after SIGTERM\n%s", logs.String())
+	}
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
 	}
 	if !strings.Contains(logs.String(), "techradar stopped") {
 		t.Fatalf("no clean stop logged:\n%s", logs.String())

@@ -62,6 +62,11 @@ func (f *inFlightHandlers) closeAndWait(timeout time.Duration) bool {
 	}
 	f.mu.Unlock()
 	select {
+	case <-f.idle: // checked first: the timeout may be spent already
+		return true
+	default:
+	}
+	select {
 	case <-f.idle:
 		return true
 	case <-time.After(timeout):

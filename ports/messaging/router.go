@@ -145,10 +145,13 @@ func (r *Router) Run(ctx context.Context) error { return r.router.Run(ctx) }
 func (r *Router) Running() chan struct{} { return r.router.Running() }
 
 // Close stops the subscriptions and waits, up to the close timeout, for the
-// handlers in flight: only then may the store and the publishers close.
+// handlers in flight: only then may the store and the publishers close. The
+// library's wait and the wait for the handlers it no longer sees share the
+// one close timeout.
 func (r *Router) Close() error {
+	began := time.Now()
 	err := r.router.Close()
-	if !r.inFlight.closeAndWait(r.closeTimeout) {
+	if !r.inFlight.closeAndWait(r.closeTimeout - time.Since(began)) {
 		err = errors.Join(err, fmt.Errorf("handlers still running after %s", r.closeTimeout))
 	}
 	return err
