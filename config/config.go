@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/techradar/techradar/adapters/cache"
+	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/adapters/transport"
+	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/internal/settings"
 )
 
@@ -39,21 +41,21 @@ type Config struct {
 	Cache       string `env:"CACHE" default:"memory" help:"Read-model cache: memory (in-process) or redis."`
 	TopicPrefix string `name:"topic-prefix" env:"TOPIC_PREFIX" default:"techradar" help:"First part of every topic name: lets several deployments share one Redis, Kafka or MySQL."`
 
-	HTTP   HTTPConfig   `embed:"" prefix:"http-" envprefix:"HTTP_" group:"HTTP"`
-	SQLite SQLiteConfig `embed:"" prefix:"sqlite-" envprefix:"SQLITE_" group:"SQLite"`
-	MySQL  MySQLConfig  `embed:"" prefix:"mysql-" envprefix:"MYSQL_" group:"MySQL"`
-	Redis  RedisConfig  `embed:"" prefix:"redis-" envprefix:"REDIS_" group:"Redis"`
+	HTTP   HTTPConfig            `embed:"" prefix:"http-" envprefix:"HTTP_" group:"HTTP"`
+	SQLite sqlstore.SQLiteConfig `embed:"" prefix:"sqlite-" envprefix:"SQLITE_" group:"SQLite"`
+	MySQL  mysqldb.Config        `embed:"" prefix:"mysql-" envprefix:"MYSQL_" group:"MySQL"`
+	Redis  RedisConfig           `embed:"" prefix:"redis-" envprefix:"REDIS_" group:"Redis"`
 
 	RedisStream  transport.RedisStreamConfig `embed:"" prefix:"redisstream-" envprefix:"REDISSTREAM_" group:"Redis Streams transport"`
 	Kafka        transport.KafkaConfig       `embed:"" prefix:"kafka-" envprefix:"KAFKA_" group:"Kafka transport"`
 	SQLTransport transport.SQLConfig         `embed:"" prefix:"sql-transport-" envprefix:"SQL_TRANSPORT_" group:"SQL transport"`
 	RedisCache   cache.RedisConfig           `embed:"" prefix:"cache-" envprefix:"CACHE_" group:"Cache"`
 
-	Priority PriorityConfig `embed:"" prefix:"priority-" envprefix:"PRIORITY_" group:"Priority"`
-	SMS      SMSConfig      `embed:"" prefix:"sms-" envprefix:"SMS_" group:"SMS"`
-	Handlers HandlersConfig `embed:"" prefix:"handler-" envprefix:"HANDLER_" group:"Message handlers"`
-	Outbox   OutboxConfig   `embed:"" prefix:"outbox-" envprefix:"OUTBOX_" group:"Message handlers"`
-	Resend   ResendConfig   `embed:"" prefix:"command-" envprefix:"COMMAND_" group:"Message handlers"`
+	Priority PriorityConfig             `embed:"" prefix:"priority-" envprefix:"PRIORITY_" group:"Priority"`
+	SMS      SMSConfig                  `embed:"" prefix:"sms-" envprefix:"SMS_" group:"SMS"`
+	Handlers HandlersConfig             `embed:"" prefix:"handler-" envprefix:"HANDLER_" group:"Message handlers"`
+	Outbox   sqlstore.OutboxRelayConfig `embed:"" prefix:"outbox-" envprefix:"OUTBOX_" group:"Message handlers"`
+	Resend   ResendConfig               `embed:"" prefix:"command-" envprefix:"COMMAND_" group:"Message handlers"`
 
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`

@@ -27,27 +27,6 @@ func (c HTTPConfig) Check() error {
 	return p.Err()
 }
 
-// SQLiteConfig is the SQLite store's (STORE=sqlite).
-type SQLiteConfig struct {
-	Path string `name:"path" env:"PATH" default:"data/techradar.db" help:"SQLite database file (STORE=sqlite)."`
-}
-
-// MySQLConfig is the connection to MySQL, which the MySQL store and the SQL
-// transport share, each with a pool of its own.
-type MySQLConfig struct {
-	DSN          string `name:"dsn" env:"DSN" help:"MySQL DSN, e.g. user:pass@tcp(127.0.0.1:3306)/techradar (STORE=mysql or TRANSPORT=sql)."`
-	MaxOpenConns int    `name:"max-open-conns" env:"MAX_OPEN_CONNS" default:"32" help:"Largest number of open MySQL connections."`
-}
-
-// Check reports every setting out of range, naming its variable.
-func (c MySQLConfig) Check() error {
-	var p settings.Problems
-	if c.MaxOpenConns < 1 {
-		p.Add("MYSQL_MAX_OPEN_CONNS", "must be at least 1, got %d", c.MaxOpenConns)
-	}
-	return p.Err()
-}
-
 // RedisConfig is the connection to Redis, which the Redis cache and the Redis
 // Streams transport share.
 type RedisConfig struct {
@@ -136,18 +115,6 @@ func (c HandlersConfig) Check() error {
 	if c.MaxRetries < 0 {
 		p.Add("HANDLER_MAX_RETRIES", "must not be negative, got %d", c.MaxRetries)
 	}
-	return p.Err()
-}
-
-// OutboxConfig is the outbox relay's.
-type OutboxConfig struct {
-	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events written by other processes."`
-}
-
-// Check reports every setting out of range, naming its variable.
-func (c OutboxConfig) Check() error {
-	var p settings.Problems
-	p.Positive("OUTBOX_POLL_INTERVAL", c.PollInterval)
 	return p.Err()
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/redis/go-redis/v9"
@@ -80,14 +79,14 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 func openStore(ctx context.Context, cfg config.Config, opened *closers) (*sqlstore.DB, error) {
 	switch cfg.Store {
 	case config.StoreSQLite:
-		store, err := sqlstore.OpenSQLite(ctx, cfg.SQLite.Path)
+		store, err := sqlstore.OpenSQLite(ctx, cfg.SQLite)
 		if err != nil {
 			return nil, err
 		}
 		*opened = append(*opened, store.Close)
 		return store, nil
 	case config.StoreMySQL:
-		db, err := mysqldb.Open(cfg.MySQL.DSN, mysqlPool(cfg.MySQL))
+		db, err := mysqldb.Open(cfg.MySQL.DSN, cfg.MySQL.Pool())
 		if err != nil {
 			return nil, err
 		}
@@ -96,12 +95,6 @@ func openStore(ctx context.Context, cfg config.Config, opened *closers) (*sqlsto
 	default:
 		return nil, fmt.Errorf("STORE: unknown store %q", cfg.Store)
 	}
-}
-
-// mysqlPool sizes each MySQL pool, the store's and the SQL transport's, as
-// MYSQL_MAX_OPEN_CONNS says.
-func mysqlPool(cfg config.MySQLConfig) mysqldb.PoolConfig {
-	return mysqldb.PoolConfig{MaxOpenConns: cfg.MaxOpenConns, MaxIdleConns: cfg.MaxOpenConns, ConnMaxLifetime: 5 * time.Minute}
 }
 
 // readModelCache is the read-model cache as the service uses it: the app's

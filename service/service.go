@@ -103,8 +103,7 @@ func (s *Service) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		relayConfig := sqlstore.OutboxRelayConfig{PollInterval: cfg.Outbox.PollInterval}
-		relay, err := sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), relayConfig, s.logger)
+		relay, err := sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), cfg.Outbox, s.logger)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func redisOptions(cfg config.RedisConfig) *redis.Options {
 // openSQLTransport gives the transport a pool of its own, sized like the
 // store's: each subscriber holds one connection for a whole batch.
 func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
-	return transport.NewSQL(cfg.MySQL.DSN, mysqlPool(cfg.MySQL), cfg.SQLTransport, logger)
+	return transport.NewSQL(cfg.MySQL.DSN, cfg.MySQL.Pool(), cfg.SQLTransport, logger)
 }
 
 // NewTransport opens the transport cfg names. The service uses it, and so do

@@ -9,18 +9,28 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/techradar/techradar/internal/settings"
 )
 
 // OutboxRelayConfig tunes the relay that moves events from the outbox to the
-// event bus.
+// event bus. Its tags make it the OUTBOX_ settings; the fields without one
+// are for tests, and zero takes their default.
 type OutboxRelayConfig struct {
-	// BatchSize is how many events one round relays at most.
-	BatchSize int
 	// PollInterval is how often the relay looks for events written by other
 	// processes; events of this process wake it at once.
-	PollInterval time.Duration
+	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events written by other processes."`
+	// BatchSize is how many events one round relays at most.
+	BatchSize int `kong:"-"`
 	// MaxBackoff bounds the wait after a failed round.
-	MaxBackoff time.Duration
+	MaxBackoff time.Duration `kong:"-"`
+}
+
+// Check reports every setting out of range, naming its variable.
+func (c OutboxRelayConfig) Check() error {
+	var p settings.Problems
+	p.Positive("OUTBOX_POLL_INTERVAL", c.PollInterval)
+	return p.Err()
 }
 
 func (c *OutboxRelayConfig) setDefaults() {

@@ -30,9 +30,15 @@ var sqliteDialect = dialect{
 		"WHERE commands.status <> 'processed'",
 }
 
+// SQLiteConfig is the SQLite store's; its tags make it the SQLITE_ settings.
+type SQLiteConfig struct {
+	Path string `name:"path" env:"PATH" default:"data/techradar.db" help:"SQLite database file (STORE=sqlite)."`
+}
+
 // OpenSQLite opens (creating it if needed) the database at path and brings
 // its schema up to date. Close closes it.
-func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+func OpenSQLite(ctx context.Context, config SQLiteConfig) (*DB, error) {
+	path := config.Path
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating the directory of %s: %w", path, err)

@@ -101,7 +101,7 @@ func (s storeUnderTest) CommandResender(publisher message.Publisher, config sqls
 // in a file of the test's own, MySQL in a database of the test's own.
 func openSQLStores(t testing.TB) map[string]*sqlstore.DB {
 	t.Helper()
-	sqlite, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "techradar.db"))
+	sqlite, err := sqlstore.OpenSQLite(context.Background(), sqlstore.SQLiteConfig{Path: filepath.Join(t.TempDir(), "techradar.db")})
 	if err != nil {
 		t.Fatal(err)
 	}

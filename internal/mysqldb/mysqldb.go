@@ -11,7 +11,33 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/techradar/techradar/internal/settings"
 )
+
+// Config is the connection to MySQL, which the MySQL store and the SQL
+// transport share, each with a pool of its own; its tags make it the MYSQL_
+// settings.
+type Config struct {
+	DSN          string `name:"dsn" env:"DSN" help:"MySQL DSN, e.g. user:pass@tcp(127.0.0.1:3306)/techradar (STORE=mysql or TRANSPORT=sql)."`
+	MaxOpenConns int    `name:"max-open-conns" env:"MAX_OPEN_CONNS" default:"32" help:"Largest number of open MySQL connections."`
+}
+
+// Check reports every setting out of range, naming its variable. The DSN is
+// not among them: only some backends need it.
+func (c Config) Check() error {
+	var p settings.Problems
+	if c.MaxOpenConns < 1 {
+		p.Add("MYSQL_MAX_OPEN_CONNS", "must be at least 1, got %d", c.MaxOpenConns)
+	}
+	return p.Err()
+}
+
+// Pool sizes each pool on c: as many idle connections as open ones, renewed
+// every five minutes.
+func (c Config) Pool() PoolConfig {
+	return PoolConfig{MaxOpenConns: c.MaxOpenConns, MaxIdleConns: c.MaxOpenConns, ConnMaxLifetime: 5 * time.Minute}
+}
 
 // PoolConfig sizes the connection pool.
 type PoolConfig struct {
