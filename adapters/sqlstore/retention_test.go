@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,5 +143,52 @@ func assertCommands(t *testing.T, store storeUnderTest, kept map[string]bool) {
 		if got := err == nil; got != want || (err != nil && apperr.CodeOf(err) != apperr.NotFound) {
 			t.Errorf("command %s: kept %v, want %v (%v)", id, got, want, err)
 		}
+	}
+}
+
+// TestRetentionRoundsAtOnce: every worker runs the retention; rounds that
+// overlap delete each row once, fail on no lock, and leave pending commands.
+func TestRetentionRoundsAtOnce(t *testing.T) {
+	t.Parallel()
+	for name, db := range openSQLStores(t) {
+		t.Run(name, func(t *testing.T) { t.Parallel(); testRetentionRoundsAtOnce(t, db) })
+	}
+}
+
+func testRetentionRoundsAtOnce(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	store := newStoreUnderTest(t, db)
+	const closed = 40
+	for i := range closed {
+		if err := store.MarkFailed(ctx, testenv.UniqueName("cmd-"), "refused"); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if _, _, err := store.Accept(ctx, testenv.UniqueName("cmd-"), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cutoff := instantAfterNow()
+	retention, err := sqlstore.NewRetention(db, sqlstore.RetentionConfig{Commands: time.Hour, SMS: time.Hour, BatchSize: 3, MaxBatches: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg      sync.WaitGroup
+		deleted atomic.Int64
+	)
+	for range 4 {
+		wg.Go(func() {
+			report, err := retention.Clean(ctx, cutoff.Add(time.Hour))
+			if err != nil {
+				t.Error(err)
+			}
+			deleted.Add(report.Commands)
+		})
+	}
+	wg.Wait()
+	if got := deleted.Load(); got != closed {
+		t.Fatalf("rounds at once deleted %d commands, want %d", got, closed)
 	}
 }
