@@ -57,6 +57,10 @@ type Config struct {
 	Outbox   sqlstore.OutboxRelayConfig `embed:"" prefix:"outbox-" envprefix:"OUTBOX_" group:"Message handlers"`
 	Resend   ResendConfig               `embed:"" prefix:"command-" envprefix:"COMMAND_" group:"Message handlers"`
 
+	// Retention's variables have no common prefix: RETENTION_INTERVAL,
+	// COMMAND_RETENTION, SMS_RETENTION.
+	Retention RetentionConfig `embed:"" group:"Retention"`
+
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`
 	OTel  OTelConfig  `embed:"" prefix:"otel-" envprefix:"OTEL_" group:"Tracing"`
@@ -95,6 +99,7 @@ func (c Config) Validate(role Role) error {
 	for _, group := range []interface{ Check() error }{
 		c.HTTP, c.MySQL, c.Redis, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
 		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
+		c.Retention,
 	} {
 		p.Include(group.Check())
 	}

@@ -70,6 +70,9 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"fake failure rate above 1", config.RoleServe, func(c *config.Config) { c.SMS.Fake.FailureRate = 1.5 }, []string{"SMS_FAKE_FAILURE_RATE"}},
 		{"fake failure rate not a number", config.RoleServe, func(c *config.Config) { c.SMS.Fake.FailureRate = math.NaN() }, []string{"SMS_FAKE_FAILURE_RATE"}},
 		{"negative fake latency", config.RoleServe, func(c *config.Config) { c.SMS.Fake.Latency = -time.Second }, []string{"SMS_FAKE_LATENCY"}},
+		{"zero retention interval", config.RoleServe, func(c *config.Config) { c.Retention.Interval = 0 }, []string{"RETENTION_INTERVAL"}},
+		{"negative command retention", config.RoleServe, func(c *config.Config) { c.Retention.Commands = -time.Hour }, []string{"COMMAND_RETENTION"}},
+		{"zero SMS retention", config.RoleServe, func(c *config.Config) { c.Retention.SMS = 0 }, []string{"SMS_RETENTION"}},
 		{"fake latency beyond the timeout", config.RoleServe, func(c *config.Config) { c.SMS.Fake.Latency = c.SMS.HTTP.Timeout }, []string{"SMS_FAKE_LATENCY", "SMS_PROVIDER_TIMEOUT"}},
 		{"zero resend delay", config.RoleServe, func(c *config.Config) { c.Resend.After = 0 }, []string{"COMMAND_RESEND_AFTER"}},
 		{"resend before a crashed worker's messages are claimed", config.RoleServe, func(c *config.Config) {
@@ -138,5 +141,18 @@ func TestCommandResendAfter(t *testing.T) {
 	fromEnv.Transport, fromEnv.Redis.Addr = "redisstream", "127.0.0.1:6379"
 	if err := fromEnv.Validate(config.RoleServe); err != nil {
 		t.Fatalf("COMMAND_RESEND_AFTER=90s on Redis Streams: %v", err)
+	}
+}
+
+func TestRetentionSettings(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	if c.Retention.Interval != time.Minute || c.Retention.Commands != 168*time.Hour || c.Retention.SMS != 720*time.Hour || c.RedisStream.MaxLen != 0 {
+		t.Fatalf("retention defaults = %+v, REDISSTREAM_MAX_LEN %d", c.Retention, c.RedisStream.MaxLen)
+	}
+	// Durations in seconds are fine: a test deployment keeps commands briefly.
+	c.Retention.Interval, c.Retention.Commands, c.Retention.SMS = time.Second, 30*time.Second, 30*time.Second
+	if err := c.Validate(config.RoleServe); err != nil {
+		t.Fatalf("retention in seconds: %v", err)
 	}
 }

@@ -122,3 +122,42 @@ func (c *meteredCache) Invalidate(ctx context.Context) error {
 	}
 	return err
 }
+
+// maintenanceMetrics count what the workers' maintenance removes.
+type maintenanceMetrics struct {
+	// retained counts the store's rows deleted by the retention, by kind:
+	// commands or sms.
+	retained *prometheus.CounterVec
+	// transportRemoved counts the transport's messages removed once every
+	// group had handled them, or dropped by a cap.
+	transportRemoved prometheus.Counter
+	// streamDropped counts the entries a cap on a stream's length dropped
+	// before some group had read them, by topic.
+	streamDropped *prometheus.CounterVec
+}
+
+func newMaintenanceMetrics(registry prometheus.Registerer) (maintenanceMetrics, error) {
+	m := maintenanceMetrics{
+		retained: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "retention_deleted_total",
+			Help:      "Rows the retention deleted from the store, by kind: commands (COMMAND_RETENTION) or sms (SMS_RETENTION).",
+		}, []string{"kind"}),
+		transportRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "transport_messages_removed_total",
+			Help:      "Messages the transport's cleaning removed (Redis Streams, SQL).",
+		}),
+		streamDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "stream_entries_dropped_total",
+			Help:      "Stream entries REDISSTREAM_MAX_LEN dropped before some consumer group had read them: messages lost.",
+		}, []string{"topic"}),
+	}
+	for _, c := range []prometheus.Collector{m.retained, m.transportRemoved, m.streamDropped} {
+		if err := registry.Register(c); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}

@@ -113,6 +113,12 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		s.workers = append(s.workers, backgroundWorker{name: "command resender", run: resender.Run})
+		maintenance, err := newMaintenance(b.db, s.transport, cfg.Retention, s.metrics, s.logger)
+		if err != nil {
+			return err
+		}
+		s.workers = append(s.workers, backgroundWorker{name: "store retention", run: maintenance.storeRetention})
+		s.workers = append(s.workers, backgroundWorker{name: "transport cleaning", run: maintenance.transportCleaning})
 	}
 
 	checks := []httpapi.DependencyCheck{

@@ -25,11 +25,12 @@ type RedisStreamConfig struct {
 	// between the processes sharing a group; empty means
 	// DefaultRedisStreamConsumer.
 	Consumer string `name:"consumer" env:"CONSUMER" help:"This process's consumer name in every Redis Streams group; it must differ between processes. Empty: host name and process id."`
-	// MaxLen is the length a stream is trimmed to, approximately, on every
-	// publish. Trimming drops the oldest entries whether or not every group has
-	// read them, so it must stay above the largest backlog expected. Zero keeps
-	// every entry.
-	MaxLen int64 `name:"max-len" env:"MAX_LEN" default:"1000000" help:"Entries a stream is trimmed to, approximately, on publish; 0 never trims. Trimming drops entries read or not: keep it above the largest backlog."`
+	// MaxLen is a last-resort cap: each cleaning round (RETENTION_INTERVAL)
+	// cuts a stream longer than this to it, dropping its oldest entries
+	// whether or not every group has read them, and reports those some group
+	// had not read. Zero, the default, never drops an entry a group needs:
+	// the rounds trim only what every group is done with.
+	MaxLen int64 `name:"max-len" env:"MAX_LEN" default:"0" help:"Last-resort cap on a stream's length, applied by the workers' cleaning rounds: entries beyond it are dropped read or not, and unread ones counted and logged. 0 (default): no cap; streams are trimmed only below what every group has handled."`
 	// BlockTime is how long one read waits for new entries before the
 	// subscriber reads again.
 	BlockTime time.Duration `name:"block-time" env:"BLOCK_TIME" default:"1s" help:"How long one Redis Streams read waits for new entries."`
@@ -95,13 +96,16 @@ func DefaultRedisStreamConsumer() string {
 // Each consumer hands its handler one message at a time, in stream order;
 // entries claimed back come out of order, and the consumers of a group, those
 // of one process (Concurrency) as those of others, share the stream with no
-// order between them.
+// order between them. Clean trims the streams below what every group has
+// handled.
 type RedisStream struct {
 	options   *redis.Options
 	config    RedisStreamConfig
 	logger    watermill.LoggerAdapter
 	client    *redis.Client // the publisher's; it closes it
 	publisher redisStreamPublisher
+	// streams are those this process uses, which Clean trims.
+	streams *redisStreamNames
 }
 
 var _ Transport = (*RedisStream)(nil)
@@ -123,17 +127,17 @@ func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger wat
 		config.Consumer = DefaultRedisStreamConsumer()
 	}
 	client := redis.NewClient(options)
-	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{
-		Client:        client,
-		DefaultMaxlen: config.MaxLen,
-	}, logger)
+	// Publishes never trim: the cap, if any, is applied by Clean, which can
+	// tell what it drops.
+	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: client}, logger)
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("redis streams publisher: %w", err)
 	}
+	streams := &redisStreamNames{}
 	return &RedisStream{
-		options: options, config: config, logger: logger, client: client,
-		publisher: redisStreamPublisher{Publisher: publisher, client: client, maxLen: config.MaxLen},
+		options: options, config: config, logger: logger, client: client, streams: streams,
+		publisher: redisStreamPublisher{Publisher: publisher, client: client, streams: streams},
 	}, nil
 }
 
@@ -142,11 +146,12 @@ func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger wat
 // time, each waiting for the one before.
 type redisStreamPublisher struct {
 	*redisstream.Publisher
-	client *redis.Client
-	maxLen int64
+	client  *redis.Client
+	streams *redisStreamNames
 }
 
 func (p redisStreamPublisher) Publish(topic string, messages ...*message.Message) error {
+	p.streams.add(topic)
 	if len(messages) < 2 {
 		return p.Publisher.Publish(topic, messages...)
 	}
@@ -158,7 +163,7 @@ func (p redisStreamPublisher) Publish(topic string, messages ...*message.Message
 			if err != nil {
 				return fmt.Errorf("cannot marshal message %s: %w", msg.UUID, err)
 			}
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: topic, Values: values, MaxLen: p.maxLen, Approx: true})
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: topic, Values: values})
 		}
 		return nil
 	})
@@ -183,6 +188,14 @@ func (t *RedisStream) Subscriber(consumerGroup string) (message.Subscriber, erro
 		// acknowledgement, no sharing, and only what is published from now on.
 		return nil, errors.New("redis streams subscriber: empty consumer group")
 	}
+	subscriber, err := t.consumers(consumerGroup)
+	if err != nil {
+		return nil, err
+	}
+	return redisStreamRecordingSubscriber{Subscriber: subscriber, streams: t.streams}, nil
+}
+
+func (t *RedisStream) consumers(consumerGroup string) (message.Subscriber, error) {
 	if t.config.Concurrency == 1 {
 		return t.consumer(consumerGroup, t.config.Consumer)
 	}

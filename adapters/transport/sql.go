@@ -95,8 +95,8 @@ const (
 // notices the connection is gone. The same lock makes the subscribers of a
 // group take turns on a partition: a group handles one message per partition
 // at a time, whatever the number of workers. A new group starts at the first
-// message. Tables are created on first use of a topic; messages are never
-// deleted.
+// message. Tables are created on first use of a topic; Clean deletes the
+// messages every group of the topic has acknowledged.
 //
 // watermill-sql alone loses messages on MySQL when publishers run
 // concurrently: an insert takes its auto-increment offset before its row is
