@@ -55,7 +55,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		return b, err
 	}
 	s.closers = append(s.closers, s.closeTransport)
-	if b.cache, err = s.openCache(); err != nil {
+	if b.cache, err = openCache(s.cfg, s.logger, &s.closers); err != nil {
 		return b, err
 	}
 	if b.bus, err = messaging.NewCommandBus(s.transport.Publisher(), b.topics, b.wmLogger); err != nil {
@@ -104,19 +104,21 @@ type readModelCache interface {
 	Ping(ctx context.Context) error
 }
 
-func (s *Service) openCache() (readModelCache, error) {
-	switch s.cfg.Cache {
+// openCache opens the cache cfg names, behind a circuit breaker when it is
+// Redis; opened gets what to close.
+func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (readModelCache, error) {
+	switch cfg.Cache {
 	case config.CacheMemory:
 		return cache.NewMemory(0), nil
 	case config.CacheRedis:
-		client := redis.NewClient(redisOptions(s.cfg.Redis))
-		s.closers = append(s.closers, client.Close)
-		redisCache, err := cache.NewRedis(client, s.cfg.RedisCache)
+		client := redis.NewClient(redisOptions(cfg.Redis))
+		*opened = append(*opened, client.Close)
+		redisCache, err := cache.NewRedis(client, cfg.RedisCache)
 		if err != nil {
 			return nil, err
 		}
-		return cache.NewBreaker(redisCache, s.cfg.RedisCache.BreakerCoolDown, s.logger)
+		return cache.NewBreaker(redisCache, cfg.RedisCache.BreakerCoolDown, logger)
 	default:
-		return nil, fmt.Errorf("CACHE: %q is not available in this build", s.cfg.Cache)
+		return nil, fmt.Errorf("CACHE: %q is not available in this build", cfg.Cache)
 	}
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // startPprof serves Go's profiles on a listener of their own, apart from the
-// API, so that profiling is a deliberate choice of address (PPROF_ADDR).
-func (s *Service) startPprof() error {
-	if s.cfg.Pprof.Addr == "" {
+// API, so that profiling is a deliberate choice of address (PPROF_ADDR);
+// opened gets what to close.
+func startPprof(addr string, logger *slog.Logger, opened *closers) error {
+	if addr == "" {
 		return nil
 	}
 	mux := http.NewServeMux()
@@ -21,17 +22,17 @@ func (s *Service) startPprof() error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	listener, err := net.Listen("tcp", s.cfg.Pprof.Addr)
+	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	s.closers = append(s.closers, server.Close)
+	*opened = append(*opened, server.Close)
 	go func() {
 		if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.logger.Error("pprof listener stopped", slog.Any("error", err))
+			logger.Error("pprof listener stopped", slog.Any("error", err))
 		}
 	}()
-	s.logger.Info("profiles served", slog.String("pprof_addr", listener.Addr().String()))
+	logger.Info("profiles served", slog.String("pprof_addr", listener.Addr().String()))
 	return nil
 }

@@ -1,19 +1,24 @@
 package service
 
 import (
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/config"
 )
 
 // newCommandResender is the worker's loop that sends again, from the command
 // log of db, the commands still pending COMMAND_RESEND_AFTER after they were
 // sent, counting each in the metrics.
-func (s *Service) newCommandResender(db *sqlstore.DB) (*sqlstore.CommandResender, error) {
-	resent, err := newResentCommandsCounter(s.metrics)
+func newCommandResender(db *sqlstore.DB, publisher message.Publisher, cfg config.ResendConfig, metrics prometheus.Registerer, logger *slog.Logger) (*sqlstore.CommandResender, error) {
+	resent, err := newResentCommandsCounter(metrics)
 	if err != nil {
 		return nil, err
 	}
-	return sqlstore.NewCommandResender(db, s.transport.Publisher(), sqlstore.CommandResenderConfig{
-		ResendAfter: s.cfg.Resend.After,
+	return sqlstore.NewCommandResender(db, publisher, sqlstore.CommandResenderConfig{
+		ResendAfter: cfg.After,
 		OnResent:    func(sqlstore.ResentCommand) { resent.Inc() },
-	}, s.logger)
+	}, logger)
 }

@@ -108,7 +108,7 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		s.workers = append(s.workers, backgroundWorker{name: "outbox relay", run: relay.Run})
-		resender, err := s.newCommandResender(b.db)
+		resender, err := newCommandResender(b.db, s.transport.Publisher(), cfg.Resend, s.metrics, s.logger)
 		if err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 
-	if err := s.startPprof(); err != nil {
+	if err := startPprof(s.cfg.Pprof.Addr, s.logger, &s.closers); err != nil {
 		return fmt.Errorf("PPROF_ADDR: %w", err)
 	}
 	listener, err := net.Listen("tcp", s.cfg.HTTP.Addr)

@@ -179,7 +179,9 @@ func NewKafka(config KafkaConfig, logger watermill.LoggerAdapter) (*Kafka, error
 	}, nil
 }
 
-func (t *Kafka) Publisher() message.Publisher { return kafkaTopicCreatingPublisher{t} }
+func (t *Kafka) Publisher() message.Publisher {
+	return kafkaTopicCreatingPublisher{Publisher: t.publisher, createTopic: t.createTopic}
+}
 
 // Subscriber consumes as a member of consumerGroup.
 func (t *Kafka) Subscriber(consumerGroup string) (message.Subscriber, error) {
@@ -198,7 +200,7 @@ func (t *Kafka) Subscriber(consumerGroup string) (message.Subscriber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka subscriber for group %s: %w", consumerGroup, err)
 	}
-	return kafkaTopicCreatingSubscriber{Subscriber: subscriber, transport: t}, nil
+	return kafkaTopicCreatingSubscriber{Subscriber: subscriber, createTopic: t.createTopic}, nil
 }
 
 // Ping asks the cluster to describe itself. Sarama calls take no context, so
@@ -266,26 +268,27 @@ func (t *Kafka) topicExists(topic string) bool {
 	return err == nil && len(metadata) == 1 && errors.Is(metadata[0].Err, sarama.ErrNoError)
 }
 
+// kafkaTopicCreatingPublisher creates a topic, with the transport's
+// partitions and replication, before its first publish to it.
 type kafkaTopicCreatingPublisher struct {
-	transport *Kafka
+	message.Publisher
+	createTopic func(topic string) error
 }
 
 func (p kafkaTopicCreatingPublisher) Publish(topic string, messages ...*message.Message) error {
-	if err := p.transport.createTopic(topic); err != nil {
+	if err := p.createTopic(topic); err != nil {
 		return err
 	}
-	return p.transport.publisher.Publish(topic, messages...)
+	return p.Publisher.Publish(topic, messages...)
 }
-
-func (p kafkaTopicCreatingPublisher) Close() error { return p.transport.publisher.Close() }
 
 type kafkaTopicCreatingSubscriber struct {
 	*kafka.Subscriber
-	transport *Kafka
+	createTopic func(topic string) error
 }
 
 func (s kafkaTopicCreatingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := s.transport.createTopic(topic); err != nil {
+	if err := s.createTopic(topic); err != nil {
 		return nil, err
 	}
 	return s.Subscriber.Subscribe(ctx, topic)

@@ -153,8 +153,9 @@ func NewSQL(dsn string, pool mysqldb.PoolConfig, config SQLConfig, logger waterm
 			GeneratePayloadType:       func(string) string { return sqlTransportPayloadType },
 			SubscribeBatchSize:        config.BatchSize,
 		},
-		transport: t,
+		logger: logger,
 	}
+	t.schema.highWaterMark = t.highWaterMark
 	t.offsets = sqlTransportOffsets{watermillsql.DefaultMySQLOffsetsAdapter{
 		GenerateMessagesOffsetsTableName: func(topic string) string {
 			return quoteSQLName(sqlTransportTable("watermill_offsets_", topic))

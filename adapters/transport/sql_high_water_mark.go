@@ -61,16 +61,18 @@ func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (m
 // mark.
 type sqlTransportSchema struct {
 	watermillsql.DefaultMySQLSchema
-	transport *SQL
+	// highWaterMark is the transport's: see SQL.highWaterMark.
+	highWaterMark func(ctx context.Context, topic, consumerGroup string) (int64, error)
+	logger        watermill.LoggerAdapter
 }
 
 // SelectQuery takes the high-water mark before it answers: the interface has
 // no better place, and the library asks for the query right before it runs
 // it. A failure reads nothing this round; the subscriber polls again.
 func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
-	mark, err := s.transport.highWaterMark(context.Background(), topic, consumerGroup)
+	mark, err := s.highWaterMark(context.Background(), topic, consumerGroup)
 	if err != nil {
-		s.transport.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
+		s.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
 		mark = 0
 	}
 	next := offsets.NextOffsetQuery(topic, consumerGroup)

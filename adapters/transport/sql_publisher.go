@@ -34,8 +34,27 @@ func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Messa
 	if len(messages) == 0 {
 		return nil
 	}
-	ctx := context.Background()
-	t := p.transport
+	return p.transport.insert(context.Background(), topic, messages)
+}
+
+// Close refuses new publishes once those in flight are done; the transport
+// closes the pool.
+func (p *sqlTransportPublisher) Close() error {
+	p.close()
+	return nil
+}
+
+func (p *sqlTransportPublisher) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+// insert writes messages into their partition of topic in one transaction,
+// holding the topic's gate shared, and wakes this process's subscriptions to
+// that partition. It creates the topic's tables first if needed, so that a
+// message published before any subscriber exists is kept.
+func (t *SQL) insert(ctx context.Context, topic string, messages []*message.Message) error {
 	if err := t.checkTopic(topic); err != nil {
 		return err
 	}
@@ -66,17 +85,4 @@ func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Messa
 	}
 	t.wakeups.of(topic).signal()
 	return nil
-}
-
-// Close refuses new publishes once those in flight are done; the transport
-// closes the pool.
-func (p *sqlTransportPublisher) Close() error {
-	p.close()
-	return nil
-}
-
-func (p *sqlTransportPublisher) close() {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
 }

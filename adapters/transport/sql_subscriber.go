@@ -53,23 +53,7 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 		if err := t.initializeTopic(ctx, partition); err != nil {
 			return nil, err
 		}
-		polls := &sqlPolls{
-			BackoffManager: watermillsql.NewDefaultBackoffManager(t.config.PollInterval, t.config.NackResendSleep),
-			wakeup:         t.wakeups.of(partition),
-			closing:        s.closing,
-			pollInterval:   t.config.PollInterval,
-			lastMessage:    lastMessage,
-		}
-		ackDeadline := t.config.AckDeadline
-		subscriber, err := watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
-			ConsumerGroup:  s.group,
-			AckDeadline:    &ackDeadline,
-			PollInterval:   t.config.PollInterval,
-			ResendInterval: t.config.NackResendSleep,
-			BackoffManager: polls,
-			SchemaAdapter:  sqlPollingSchema{sqlTransportSchema: t.schema, polls: polls},
-			OffsetsAdapter: t.offsets,
-		}, t.logger)
+		subscriber, err := t.partitionSubscriber(s.group, partition, s.closing, lastMessage)
 		if err != nil {
 			return nil, fmt.Errorf("sql subscriber for group %s: %w", s.group, err)
 		}
@@ -210,4 +194,26 @@ func (w *sqlWakeup) after(seen uint64) (published <-chan struct{}, missed bool) 
 		return nil, true
 	}
 	return w.published, false
+}
+
+// partitionSubscriber is the library's subscriber of group to one partition,
+// polling as sqlPolls says; lastMessage is shared by the partitions of a topic.
+func (t *SQL) partitionSubscriber(group, partition string, closing <-chan struct{}, lastMessage *atomic.Int64) (*watermillsql.Subscriber, error) {
+	polls := &sqlPolls{
+		BackoffManager: watermillsql.NewDefaultBackoffManager(t.config.PollInterval, t.config.NackResendSleep),
+		wakeup:         t.wakeups.of(partition),
+		closing:        closing,
+		pollInterval:   t.config.PollInterval,
+		lastMessage:    lastMessage,
+	}
+	ackDeadline := t.config.AckDeadline
+	return watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
+		ConsumerGroup:  group,
+		AckDeadline:    &ackDeadline,
+		PollInterval:   t.config.PollInterval,
+		ResendInterval: t.config.NackResendSleep,
+		BackoffManager: polls,
+		SchemaAdapter:  sqlPollingSchema{sqlTransportSchema: t.schema, polls: polls},
+		OffsetsAdapter: t.offsets,
+	}, t.logger)
 }
