@@ -93,8 +93,28 @@ func TestAPIEmbedded(t *testing.T) {
 			x, ok := find(app.list(""), "Idempotent")
 			return ok && x.Mentions == 1
 		}, "the idempotent tech is missing or was counted twice")
-		if got := app.postTech("Idempotent", key); got.Status != "processed" {
-			t.Fatalf("a retry after processing reports %q", got.Status)
+		tech, _ := find(app.list(""), "Idempotent")
+		// After processing, a retry (the same tech however spelt) is told the tech.
+		if got := app.postTech(" idempotent ", key); got.Status != "processed" || got.TechID != tech.ID {
+			t.Fatalf("a retry after processing reports %+v, want the tech %s", got, tech.ID)
+		}
+
+		resp := app.do("POST", "/api/techs", `{"name": "Not Idempotent"}`, key)
+		if code, field := resp.errorOf(t); resp.status != http.StatusUnprocessableEntity || code != "idempotency_key_reused" || field != "Idempotency-Key" {
+			t.Fatalf("the key of another tech: %d %s", resp.status, resp.body)
+		}
+
+		// The key names a command per route family: an SMS under it is another command.
+		sms := app.do("POST", "/api/sms", `{"number": "+541112345678", "text": "scoped"}`, key)
+		var queued struct {
+			ID string `json:"id"`
+		}
+		sms.json(t, &queued)
+		if sms.status != http.StatusAccepted || queued.ID == first.CommandID {
+			t.Fatalf("an SMS under a tech's key: %d %s", sms.status, sms.body)
+		}
+		if c := app.command(first.CommandID); c.Status != "processed" {
+			t.Fatalf("the tech's command after an SMS under its key: %+v", c)
 		}
 	})
 

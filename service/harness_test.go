@@ -132,6 +132,7 @@ func (r *running) get(path string) response { r.t.Helper(); return r.do(http.Met
 type accepted struct {
 	CommandID string `json:"commandId"`
 	Status    string `json:"status"`
+	TechID    string `json:"techId"`
 }
 
 // postTech submits one mention and checks it was accepted.

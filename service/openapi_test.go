@@ -129,6 +129,11 @@ func TestOpenAPIDocument(t *testing.T) {
 		check(http.MethodPost, "/api/techs", `{"name": "x"}`, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType)
 		check(http.MethodPost, "/api/techs", `{"name": "`+strings.Repeat("x", httpapi.MaxBodyBytes)+`"}`, nil, http.StatusRequestEntityTooLarge)
 		app.waitProcessed(accepted.CommandID)
+		keyed := map[string]string{httpapi.IdempotencyKeyHeader: "openapi-key"}
+		check(http.MethodPost, "/api/techs", `{"name": "OpenAPI keyed"}`, keyed, http.StatusAccepted)
+		app.waitProcessed("openapi-key")
+		check(http.MethodPost, "/api/techs", `{"name": "OpenAPI keyed"}`, keyed, http.StatusAccepted) // with techId
+		check(http.MethodPost, "/api/techs", `{"name": "Another"}`, keyed, http.StatusUnprocessableEntity)
 		check(http.MethodGet, "/api/commands/"+accepted.CommandID, "", nil, http.StatusOK)
 		check(http.MethodGet, "/api/commands/no-such-command", "", nil, http.StatusNotFound)
 
@@ -155,6 +160,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 		asJSON(check(http.MethodPost, "/api/sms", `{"number": "+541112345678", "text": "Your code is 1234"}`, nil, http.StatusAccepted), &sms)
 		check(http.MethodPost, "/api/sms", `{"number": "not a number", "text": "x"}`, nil, http.StatusBadRequest)
+		check(http.MethodPost, "/api/sms", `{"number": "+541112345678", "text": "one"}`, keyed, http.StatusAccepted)
+		check(http.MethodPost, "/api/sms", `{"number": "+541112345678", "text": "another"}`, keyed, http.StatusUnprocessableEntity)
 		check(http.MethodGet, "/api/sms/no-such-sms", "", nil, http.StatusNotFound)
 		var compatSMS struct {
 			UUID string `json:"uuid"`

@@ -107,8 +107,15 @@ func TestSMSAPIEmbedded(t *testing.T) {
 			t.Fatalf("SMS = %+v", got)
 		}
 		resp := app.do("POST", "/api/sms", `{"number": "+541112345678", "text": "another text"}`, key)
-		if _, field := resp.errorOf(t); resp.status != http.StatusBadRequest || field != "Idempotency-Key" {
+		if code, field := resp.errorOf(t); resp.status != http.StatusUnprocessableEntity || code != "idempotency_key_reused" || field != "Idempotency-Key" {
 			t.Fatalf("the key of another SMS: %d %s", resp.status, resp.body)
+		}
+		// The same key names another command on /api/techs.
+		if tech := app.postTech("Scoped", key); tech.CommandID != key["Idempotency-Key"] || tech.CommandID == first.ID {
+			t.Fatalf("a tech under an SMS's key = %+v", tech)
+		}
+		if got := app.waitSMS(first.ID); got.Status != "sent" || got.Attempts != 1 {
+			t.Fatalf("the SMS after a tech under its key: %+v", got)
 		}
 	})
 

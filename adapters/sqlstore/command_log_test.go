@@ -28,13 +28,13 @@ func testCommandLog(t *testing.T, store techStore) {
 	if _, err := store.CommandReport(ctx, id); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("unknown command: %v", err)
 	}
-	status, created, err := store.Accept(ctx, id, time.Now(), nil)
-	if err != nil || !created || status != command.StatusPending {
-		t.Fatalf("Accept = %s, %v, %v", status, created, err)
+	accepted, err := store.Accept(ctx, id, time.Now(), nil, "")
+	if err != nil || !accepted.Created || accepted.Status != command.StatusPending {
+		t.Fatalf("Accept = %+v, %v", accepted, err)
 	}
-	status, created, err = store.Accept(ctx, id, time.Now(), nil)
-	if err != nil || created || status != command.StatusPending {
-		t.Fatalf("second Accept = %s, %v, %v", status, created, err)
+	accepted, err = store.Accept(ctx, id, time.Now(), nil, "")
+	if err != nil || accepted.Created || accepted.Status != command.StatusPending {
+		t.Fatalf("second Accept = %+v, %v", accepted, err)
 	}
 	if report, err := store.CommandReport(ctx, id); err != nil || report.Status != "pending" {
 		t.Fatalf("report = %+v, %v", report, err)
@@ -94,10 +94,11 @@ func TestCommandLogConcurrentAccepts(t *testing.T) {
 					if i%2 == 1 {
 						id = fmt.Sprintf("%s-own-%d", shared, i)
 					}
-					status, wasCreated, err := store.Accept(context.Background(), id, time.Now(), nil)
-					if err == nil && status != command.StatusPending {
-						err = fmt.Errorf("status %s, want pending", status)
+					accepted, err := store.Accept(context.Background(), id, time.Now(), nil, "")
+					if err == nil && accepted.Status != command.StatusPending {
+						err = fmt.Errorf("status %s, want pending", accepted.Status)
 					}
+					wasCreated := accepted.Created
 					if wasCreated && id == shared {
 						created.Add(1)
 					}

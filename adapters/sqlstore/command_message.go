@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -57,6 +58,15 @@ func (m *keptMessage) columns() []any {
 		return []any{nil, nil, nil, nil}
 	}
 	return []any{m.Topic, m.UUID, m.Payload, m.Metadata}
+}
+
+// topicColumn is the value of the topic column, which names the command's
+// type: NULL for no message.
+func (m *keptMessage) topicColumn() sql.NullString {
+	if m == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: m.Topic, Valid: true}
 }
 
 // message is the kept message as it is published again.

@@ -52,8 +52,8 @@ func testCommandResender(t *testing.T, store techStore) {
 
 	accept := func(id string, at time.Time, cmd any) {
 		t.Helper()
-		if _, created, err := store.Accept(ctx, id, at, cmd); err != nil || !created {
-			t.Fatalf("Accept(%s) = %v, %v", id, created, err)
+		if accepted, err := store.Accept(ctx, id, at, cmd, ""); err != nil || !accepted.Created {
+			t.Fatalf("Accept(%s) = %+v, %v", id, accepted, err)
 		}
 	}
 	due := []string{testenv.UniqueName("due-"), testenv.UniqueName("due-"), testenv.UniqueName("due-")}

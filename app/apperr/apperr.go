@@ -18,6 +18,10 @@ const (
 	NotFound Code = "not_found"
 	// Unavailable: a dependency is down; the same request may succeed later.
 	Unavailable Code = "unavailable"
+	// IdempotencyKeyReused: the client's idempotency key names a command made
+	// for another request (another body, or another type of command);
+	// retrying cannot succeed, a new key can.
+	IdempotencyKeyReused Code = "idempotency_key_reused"
 	// Internal: a bug or an unexpected state.
 	Internal Code = "internal"
 )

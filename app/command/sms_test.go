@@ -406,8 +406,37 @@ func TestSubmitSendSMSIdempotencyKey(t *testing.T) {
 
 	other := req
 	other.Text = "cancelled"
-	if _, err := submit.Handle(context.Background(), other); apperr.CodeOf(err) != apperr.Invalid {
+	if _, err := submit.Handle(context.Background(), other); apperr.CodeOf(err) != apperr.IdempotencyKeyReused {
 		t.Fatalf("the key of another SMS: %v", err)
+	}
+}
+
+// A key of another route family whose id collides with an SMS's names
+// another command: it is refused, and the SMS's command stays.
+func TestSubmitKeyOfAnotherCommandType(t *testing.T) {
+	t.Parallel()
+	store, log, bus := newMemorySMSStore(), newMemoryCommandLog(), &recordingBus{}
+	sendSMS := command.NewSubmitSendSMSHandler(store, log, bus, nil, discardLogger)
+	createTech := command.NewSubmitCreateTechHandler(log, bus, nil, discardLogger)
+
+	queued, err := sendSMS.Handle(context.Background(), command.SubmitSendSMS{IdempotencyKey: "k", Number: "+541112345678", Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createTech.Handle(context.Background(), command.SubmitCreateTech{CommandID: queued.ID, Name: "Go"}); apperr.CodeOf(err) != apperr.IdempotencyKeyReused {
+		t.Fatalf("a tech under the SMS's id: %v", err)
+	}
+
+	// The other way round: the SMS's id is a tech command's already.
+	tech, err := createTech.Handle(context.Background(), command.SubmitCreateTech{CommandID: sms.IDForIdempotencyKey("t"), Name: "Go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sendSMS.Handle(context.Background(), command.SubmitSendSMS{IdempotencyKey: "t", Number: "+541112345678", Text: "hi"}); apperr.CodeOf(err) != apperr.IdempotencyKeyReused {
+		t.Fatalf("an SMS under a tech command's id: %v", err)
+	}
+	if log.statuses[tech.CommandID] != command.StatusPending || len(store.messages) != 1 || len(bus.sent) != 2 {
+		t.Fatalf("the refused SMS changed the log (%q) or was kept (%d) or sent (%d)", log.statuses[tech.CommandID], len(store.messages), len(bus.sent))
 	}
 }
 

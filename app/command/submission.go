@@ -26,7 +26,8 @@ type submission[R any] struct {
 	command func(stored R) (any, error)
 	// keep, when set, records the command in the command log before it is
 	// sent, for a record that is not the command log's own (an SMS): the log
-	// keeps the command to send it again if the transport loses it.
+	// keeps the command to send it again if the transport loses it. An
+	// *apperr.Error it returns is the client's answer (a reused key).
 	keep func(ctx context.Context, cmd any) error
 	// forget removes the record this call made.
 	forget func(ctx context.Context) error
@@ -50,7 +51,12 @@ func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 	if s.keep != nil {
 		if err := s.keep(ctx, cmd); err != nil {
 			forgetIfCreated()
-			return none, apperr.Unavailablef(err, "cannot record the command")
+			// An error of the application's (a reused key) is the answer;
+			// any other is the log's failure.
+			if _, ok := apperr.As(err); !ok {
+				err = apperr.Unavailablef(err, "cannot record the command")
+			}
+			return none, err
 		}
 	}
 	if err := bus.Send(ctx, cmd); err != nil {

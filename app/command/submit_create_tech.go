@@ -27,11 +27,12 @@ const (
 
 // CommandLog records what became of every accepted command.
 type CommandLog interface {
-	// Accept records id as pending unless it is known already; it returns the
-	// status id has now and whether this call created the record. cmd is the
-	// command sent for it: the log keeps it, so that a command the transport
-	// loses can be sent again.
-	Accept(ctx context.Context, id string, at time.Time, cmd any) (status Status, created bool, err error)
+	// Accept records id as pending unless it is known already; it returns
+	// what the log holds under id now (see Accepted). cmd is the command sent
+	// for it: the log keeps it, so that a command the transport loses can be
+	// sent again, and remembers its type. request is the fingerprint of the
+	// client's request (requestFingerprint), kept to compare a retry with.
+	Accept(ctx context.Context, id string, at time.Time, cmd any, request string) (Accepted, error)
 	// Forget removes the pending record of a command that never reached the bus.
 	Forget(ctx context.Context, id string) error
 	// MarkFailed records that id can never be applied, and why.
@@ -45,10 +46,12 @@ type SubmitCreateTech struct {
 	Name      string
 }
 
-// Submission is what the client is told at once: the command's id and status.
+// Submission is what the client is told at once: the command's id and
+// status, and to a retry the tech once the command is processed.
 type Submission struct {
 	CommandID string
 	Status    Status
+	TechID    string
 }
 
 // SubmitCreateTechHandler validates a mention, records it as pending and sends
@@ -97,13 +100,22 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 
 	now := h.now().UTC()
 	cmd := CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}
+	// Two spellings of one tech are one request.
+	request := requestFingerprint(cmd, name.Key())
+	var accepted Accepted
 	return submission[Submission]{
 		what: "the command",
 		record: func(ctx context.Context) (Submission, bool, error) {
-			status, created, err := h.commands.Accept(ctx, id, now, cmd)
-			return Submission{CommandID: id, Status: status}, created, err
+			var err error
+			accepted, err = h.commands.Accept(ctx, id, now, cmd, request)
+			return Submission{CommandID: id, Status: accepted.Status, TechID: accepted.AggregateID}, accepted.Created, err
 		},
-		command: func(Submission) (any, error) { return cmd, nil },
-		forget:  func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		command: func(Submission) (any, error) {
+			if err := refuseReusedKey(accepted, request); err != nil {
+				return nil, err
+			}
+			return cmd, nil
+		},
+		forget: func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
 	}.submit(ctx, h.bus)
 }

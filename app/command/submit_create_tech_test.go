@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -19,29 +20,42 @@ type memoryCommandLog struct {
 	statuses map[string]command.Status
 	// kept is the command each accept kept, to be sent again.
 	kept map[string]any
+	// requests is the fingerprint each accept kept; techIDs what processed
+	// commands changed.
+	requests, techIDs map[string]string
 	// err, when set, is what Accept fails with.
 	err error
 }
 
 func newMemoryCommandLog() *memoryCommandLog {
-	return &memoryCommandLog{statuses: map[string]command.Status{}, kept: map[string]any{}}
+	return &memoryCommandLog{statuses: map[string]command.Status{}, kept: map[string]any{}, requests: map[string]string{}, techIDs: map[string]string{}}
 }
 
-func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd any) (command.Status, bool, error) {
+func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd any, request string) (command.Accepted, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
-		return "", false, l.err
+		return command.Accepted{}, l.err
 	}
 	if s, ok := l.statuses[id]; ok {
-		return s, false, nil
+		return command.Accepted{
+			Status:      s,
+			AggregateID: l.techIDs[id],
+			Request:     l.requests[id],
+			OtherType:   reflect.TypeOf(l.kept[id]) != reflect.TypeOf(cmd),
+		}, nil
 	}
 	l.statuses[id] = command.StatusPending
-	if l.kept == nil {
-		l.kept = map[string]any{}
-	}
 	l.kept[id] = cmd
-	return command.StatusPending, true, nil
+	l.requests[id] = request
+	return command.Accepted{Status: command.StatusPending, Created: true}, nil
+}
+
+// process is what the command handler does to a command.
+func (l *memoryCommandLog) process(id, techID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.statuses[id], l.techIDs[id] = command.StatusProcessed, techID
 }
 
 func (l *memoryCommandLog) Forget(_ context.Context, id string) error {
@@ -102,6 +116,45 @@ func TestSubmitCreateTech(t *testing.T) {
 	}
 	if len(bus.sent) != 3 {
 		t.Fatalf("sent %d commands, want 3", len(bus.sent))
+	}
+}
+
+// A retry under a key is answered as the first request was, with the tech once
+// the command is processed; the key reused for another tech is refused.
+func TestSubmitCreateTechIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	log, bus := newMemoryCommandLog(), &recordingBus{}
+	submit := command.NewSubmitCreateTechHandler(log, bus, nil, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+
+	first, err := submit.Handle(ctx, command.SubmitCreateTech{CommandID: "key-1", Name: "Kafka"})
+	if err != nil || first != (command.Submission{CommandID: "key-1", Status: command.StatusPending}) {
+		t.Fatalf("first = %+v, %v", first, err)
+	}
+	// The same tech spelt otherwise is the same request.
+	if again, err := submit.Handle(ctx, command.SubmitCreateTech{CommandID: "key-1", Name: " kafka "}); err != nil || again != first {
+		t.Fatalf("retry = %+v, %v", again, err)
+	}
+	log.process("key-1", "tech-kafka")
+	want := command.Submission{CommandID: "key-1", Status: command.StatusProcessed, TechID: "tech-kafka"}
+	if again, err := submit.Handle(ctx, command.SubmitCreateTech{CommandID: "key-1", Name: "KAFKA"}); err != nil || again != want {
+		t.Fatalf("retry once processed = %+v, %v; want %+v", again, err, want)
+	}
+
+	sent := len(bus.sent)
+	_, err = submit.Handle(ctx, command.SubmitCreateTech{CommandID: "key-1", Name: "Kafka Streams"})
+	if e, ok := apperr.As(err); !ok || e.Code != apperr.IdempotencyKeyReused {
+		t.Fatalf("another tech under the key: %v", err)
+	}
+	if len(bus.sent) != sent || log.statuses["key-1"] != command.StatusProcessed {
+		t.Fatal("a refused request was sent or changed the command")
+	}
+
+	// A command recorded before fingerprints were kept matches any request.
+	log.statuses["old"] = command.StatusPending
+	log.kept["old"] = command.CreateTech{CommandID: "old"}
+	if got, err := submit.Handle(ctx, command.SubmitCreateTech{CommandID: "old", Name: "Go"}); err != nil || got.CommandID != "old" {
+		t.Fatalf("a command without fingerprint = %+v, %v", got, err)
 	}
 }
 

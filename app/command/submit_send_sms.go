@@ -95,6 +95,11 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 		return SMSSubmission{}, err
 	}
 
+	cmd := SendSMS{CommandID: id, RequestedAt: now}
+	request := requestFingerprint(cmd, queued.Number, queued.Text)
+	// Only the command this call recorded is forgotten: one under the same
+	// id of another type is another client's.
+	var commandCreated bool
 	stored, err := submission[sms.SMS]{
 		what: "the SMS",
 		record: func(ctx context.Context) (sms.SMS, bool, error) {
@@ -102,7 +107,7 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 		},
 		command: func(stored sms.SMS) (any, error) {
 			if stored.Number != queued.Number || stored.Text != queued.Text {
-				return nil, apperr.InvalidField("idempotencyKey", "the idempotency key was used before for an SMS to another number or with another text")
+				return nil, errKeyReused()
 			}
 			if stored.Status.IsFinal() {
 				return nil, nil
@@ -110,15 +115,23 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 			// An SMS already queued is sent again: if its first command was
 			// lost the handler gets this one, and if not the handler finds the
 			// SMS under way or done and sends nothing.
-			return SendSMS{CommandID: id, RequestedAt: now}, nil
+			return cmd, nil
 		},
 		// A command recorded by an earlier submission of the SMS stays as it is.
 		keep: func(ctx context.Context, cmd any) error {
-			_, _, err := h.commands.Accept(ctx, id, now, cmd)
-			return err
+			accepted, err := h.commands.Accept(ctx, id, now, cmd, request)
+			if err != nil {
+				return err
+			}
+			commandCreated = accepted.Created
+			return refuseReusedKey(accepted, request)
 		},
 		forget: func(ctx context.Context) error {
-			return errors.Join(h.submissions.RemoveUnsentSMS(ctx, id), h.commands.Forget(ctx, id))
+			err := h.submissions.RemoveUnsentSMS(ctx, id)
+			if commandCreated {
+				err = errors.Join(err, h.commands.Forget(ctx, id))
+			}
+			return err
 		},
 	}.submit(ctx, h.bus)
 	if err != nil {

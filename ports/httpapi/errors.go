@@ -27,6 +27,14 @@ var statusOf = map[apperr.Code]int{
 	apperr.NotFound:    http.StatusNotFound,
 	apperr.Unavailable: http.StatusServiceUnavailable,
 	apperr.Internal:    http.StatusInternalServerError,
+	// The request is well formed but cannot be processed under its key
+	// (draft-ietf-httpapi-idempotency-key-header).
+	apperr.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+}
+
+// fieldOf names the field at fault for the errors whose field is HTTP's own.
+var fieldOf = map[apperr.Code]string{
+	apperr.IdempotencyKeyReused: IdempotencyKeyHeader,
 }
 
 // httpCodes names the errors that come from HTTP itself rather than from a use case.
@@ -77,6 +85,9 @@ func (s HTTPServer) handleError(err error, c echo.Context) {
 		if appErr, ok := apperr.As(err); ok {
 			status = statusOf[appErr.Code]
 			detail = errorDetail{Code: string(appErr.Code), Message: appErr.Message, Field: appErr.Field}
+			if field, ok := fieldOf[appErr.Code]; ok {
+				detail.Field = field
+			}
 			if appErr.Code == apperr.Internal {
 				detail.Message = "internal error"
 			}

@@ -17,8 +17,8 @@ import (
 
 type acceptAll struct{}
 
-func (acceptAll) Accept(context.Context, string, time.Time, any) (command.Status, bool, error) {
-	return command.StatusPending, true, nil
+func (acceptAll) Accept(context.Context, string, time.Time, any, string) (command.Accepted, error) {
+	return command.Accepted{Status: command.StatusPending, Created: true}, nil
 }
 func (acceptAll) Forget(context.Context, string) error             { return nil }
 func (acceptAll) MarkFailed(context.Context, string, string) error { return nil }

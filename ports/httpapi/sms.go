@@ -5,7 +5,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/techradar/techradar/app/apperr"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/app/query"
 )
@@ -42,7 +41,8 @@ func (s HTTPServer) addSMSRoutes(e *echo.Echo) {
 }
 
 // sendSMS accepts an SMS. An Idempotency-Key header names it: a retried POST
-// answers with the SMS the first one accepted instead of sending another.
+// answers with the SMS the first one accepted instead of sending another; the
+// key reused for another SMS is 422.
 func (s HTTPServer) sendSMS(c echo.Context) error {
 	key, err := idempotencyKey(c)
 	if err != nil {
@@ -58,9 +58,6 @@ func (s HTTPServer) sendSMS(c echo.Context) error {
 	}
 	req.IdempotencyKey = key
 	submission, err := s.app.Commands.SubmitSendSMS.Handle(c.Request().Context(), req)
-	if appErr, ok := apperr.As(err); ok && appErr.Field == "idempotencyKey" {
-		return badRequest("invalid", IdempotencyKeyHeader, IdempotencyKeyHeader+": "+appErr.Message)
-	}
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,10 @@ import (
 	"github.com/techradar/techradar/app/query"
 )
 
-// IdempotencyKeyHeader makes a retried POST apply once: its value becomes the
-// command id.
+// IdempotencyKeyHeader makes a retried POST apply once: its value names the
+// command within its route family (POST /api/techs: it is the command id). A
+// retry with the same request is answered as the first was; the key reused
+// for another request is 422.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
 type createTechRequest struct {
@@ -21,6 +23,8 @@ type createTechRequest struct {
 type commandAccepted struct {
 	CommandID string `json:"commandId"`
 	Status    string `json:"status"`
+	// TechID is told to a retry of a command processed already.
+	TechID string `json:"techId,omitempty"`
 }
 
 func (s HTTPServer) createTech(c echo.Context) error {
@@ -41,7 +45,7 @@ func (s HTTPServer) createTech(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/commands/"+submission.CommandID)
-	return c.JSON(http.StatusAccepted, commandAccepted{CommandID: submission.CommandID, Status: string(submission.Status)})
+	return c.JSON(http.StatusAccepted, commandAccepted{CommandID: submission.CommandID, Status: string(submission.Status), TechID: submission.TechID})
 }
 
 // idempotencyKey validates the optional Idempotency-Key header: 1 to 64

@@ -1,0 +1,210 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/internal/groupcommit"
+)
+
+// acceptCall is one command waiting to be recorded as accepted, and then what
+// the log holds under its id.
+type acceptCall struct {
+	groupcommit.Pending
+	ID      string
+	At      time.Time
+	Message *keptMessage
+	// Request is the fingerprint of the client's request, kept with the
+	// command so that a retry under the same key can be compared with it.
+	Request  string
+	Accepted command.Accepted
+}
+
+// acceptColumns are the columns an accepted command is inserted with.
+const acceptColumns = "id, status, accepted_at, updated_at, message_topic, message_uuid, message_payload, message_metadata, last_sent_at, request_hash"
+
+// acceptWidth is the number of acceptColumns.
+const acceptWidth = 10
+
+// acceptArgs are the values of acceptColumns for call. A command with its
+// message was last sent when it was accepted.
+func (call *acceptCall) acceptArgs() []any {
+	lastSent := sql.NullTime{Time: call.At, Valid: call.Message != nil}
+	args := append([]any{call.ID, command.StatusPending, call.At, call.At}, call.Message.columns()...)
+	return append(args, lastSent, nullIfEmpty(call.Request))
+}
+
+// acceptedCommand is a row of the commands table as a submission under its
+// id must see it.
+type acceptedCommand struct {
+	status         command.Status
+	aggregateID    sql.NullString
+	request, topic sql.NullString
+}
+
+// answer is what call is told the log holds under its id: the topic its
+// message was kept under names the command's type, so a command of another
+// type under the same id is told apart even without a fingerprint.
+func (known acceptedCommand) answer(call *acceptCall) command.Accepted {
+	return command.Accepted{
+		Status:      known.status,
+		AggregateID: known.aggregateID.String,
+		Request:     known.request.String,
+		OtherType:   call.Message != nil && known.topic.Valid && known.topic.String != call.Message.Topic,
+	}
+}
+
+// rowsQuerier is a transaction or a pool.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// acceptedCommands reads the rows of ids that are recorded.
+func acceptedCommands(ctx context.Context, q rowsQuerier, ids []string) (map[string]acceptedCommand, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := q.QueryContext(ctx, "SELECT id, status, tech_id, request_hash, message_topic FROM commands WHERE id IN "+placeholderList(len(ids)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading commands: %w", err)
+	}
+	defer rows.Close()
+	known := make(map[string]acceptedCommand, len(ids))
+	for rows.Next() {
+		var (
+			id string
+			c  acceptedCommand
+		)
+		if err := rows.Scan(&id, &c.status, &c.aggregateID, &c.request, &c.topic); err != nil {
+			return nil, fmt.Errorf("reading commands: %w", err)
+		}
+		known[id] = c
+	}
+	return known, rows.Err()
+}
+
+// Accept records id as pending, with the message of cmd when the log keeps
+// messages and the fingerprint of the request. The commands accepted while
+// the store is busy are recorded together, in one transaction. An id known
+// already is left as it is: its fingerprint and type are returned for the
+// submission to compare with its own.
+func (l *CommandLog) Accept(ctx context.Context, id string, at time.Time, cmd any, request string) (command.Accepted, error) {
+	message, err := l.keepMessage(ctx, cmd)
+	if err != nil {
+		return command.Accepted{}, err
+	}
+	call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: id, At: at.UTC(), Message: message, Request: request}
+	l.accepts.Submit(call)
+	if err := call.Await(); err != nil {
+		return command.Accepted{}, err
+	}
+	return call.Accepted, nil
+}
+
+func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
+	if len(batch) == 1 {
+		l.acceptOne(ctx, batch[0])
+		return
+	}
+	err := l.db.inTx(ctx, func(tx *sql.Tx) error { return l.acceptInTx(ctx, tx, batch) })
+	if err != nil {
+		// Whatever failed must fail alone: each call is tried on its own.
+		for _, call := range batch {
+			if call.Abandoned() {
+				call.Settle(call.Context().Err())
+				continue
+			}
+			l.acceptOne(ctx, call)
+		}
+		return
+	}
+	for _, call := range batch {
+		call.Settle(nil)
+	}
+}
+
+// errAcceptedMeanwhile is a batch finding that a concurrent transaction
+// recorded one of its commands after it looked: the batch is then recorded
+// call by call, which tells who was first.
+var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
+
+func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
+	ids := make([]string, len(batch))
+	for i, call := range batch {
+		ids[i] = call.ID
+	}
+	known, err := acceptedCommands(ctx, tx, sortedUnique(ids))
+	if err != nil {
+		return err
+	}
+
+	var (
+		args  []any
+		fresh int64
+	)
+	for _, call := range batch {
+		if c, ok := known[call.ID]; ok {
+			call.Accepted = c.answer(call)
+			continue
+		}
+		// A second call with the same id, later in the batch, finds it.
+		known[call.ID] = acceptedCommand{
+			status:  command.StatusPending,
+			request: nullIfEmpty(call.Request),
+			topic:   call.Message.topicColumn(),
+		}
+		call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
+		args = append(args, call.acceptArgs()...)
+		fresh++
+	}
+	if fresh == 0 {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(int(fresh), acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
+	if err != nil {
+		return err
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if inserted != fresh {
+		return errAcceptedMeanwhile
+	}
+	return nil
+}
+
+// acceptOne records one command in a statement of its own.
+func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
+	call.Accepted = command.Accepted{}
+	res, err := l.db.writer().ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand,
+		call.acceptArgs()...)
+	if err != nil {
+		call.Settle(err)
+		return
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		call.Settle(err)
+		return
+	}
+	if inserted > 0 {
+		call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
+		call.Settle(nil)
+		return
+	}
+	known, err := acceptedCommands(ctx, l.db.writer(), []string{call.ID})
+	if err == nil {
+		c, ok := known[call.ID]
+		if !ok {
+			err = fmt.Errorf("command %q neither inserted nor found", call.ID)
+		}
+		call.Accepted = c.answer(call)
+	}
+	call.Settle(err)
+}

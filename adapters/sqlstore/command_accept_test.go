@@ -1,0 +1,100 @@
+package sqlstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/internal/testenv"
+)
+
+// The command log keeps the fingerprint of the request and the type of the
+// command, and tells a later Accept of the id both, with the tech once the
+// command is processed: what a retry under an Idempotency-Key is answered from.
+func TestCommandLogKeepsTheRequest(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			id, techName := testenv.UniqueName("key-"), testenv.UniqueName("Fingerprinted ")
+			cmd := command.CreateTech{CommandID: id, Name: techName}
+			if accepted, err := store.Accept(ctx, id, time.Now(), cmd, "hash-1"); err != nil || !accepted.Created {
+				t.Fatalf("Accept = %+v, %v", accepted, err)
+			}
+			again, err := store.Accept(ctx, id, time.Now(), cmd, "hash-2")
+			if err != nil || again != (command.Accepted{Status: command.StatusPending, Request: "hash-1"}) {
+				t.Fatalf("Accept again = %+v, %v", again, err)
+			}
+
+			mention(t, store, id, techName)
+			report, err := store.CommandReport(ctx, id)
+			if err != nil || report.TechID == "" {
+				t.Fatalf("report = %+v, %v", report, err)
+			}
+			processed, err := store.Accept(ctx, id, time.Now(), cmd, "hash-1")
+			if err != nil || processed != (command.Accepted{Status: command.StatusProcessed, AggregateID: report.TechID, Request: "hash-1"}) {
+				t.Fatalf("Accept once processed = %+v, %v", processed, err)
+			}
+
+			// The same id for a command of another type is told apart.
+			other, err := store.Accept(ctx, id, time.Now(), command.SendSMS{CommandID: id}, "hash-1")
+			if err != nil || !other.OtherType || other.Created {
+				t.Fatalf("Accept of another type = %+v, %v", other, err)
+			}
+
+			// A command recorded without a fingerprint has none to compare.
+			bare := testenv.UniqueName("bare-")
+			if _, err := store.Accept(ctx, bare, time.Now(), nil, ""); err != nil {
+				t.Fatal(err)
+			}
+			if accepted, err := store.Accept(ctx, bare, time.Now(), nil, "hash-3"); err != nil || accepted.Request != "" || accepted.OtherType {
+				t.Fatalf("Accept of a bare command = %+v, %v", accepted, err)
+			}
+		})
+	}
+}
+
+// Concurrent accepts of one key for different requests: one records its
+// request, every other is told that one's.
+func TestCommandLogConcurrentAcceptsOfOneKey(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			id := testenv.UniqueName("contended-")
+			requests := []string{"hash-a", "hash-b", "hash-c", "hash-d", "hash-e", "hash-f", "hash-g", "hash-h"}
+			answers := make([]command.Accepted, len(requests))
+			var wg sync.WaitGroup
+			for i, request := range requests {
+				wg.Go(func() {
+					var err error
+					answers[i], err = store.Accept(context.Background(), id, time.Now(), command.CreateTech{CommandID: id, Name: request}, request)
+					if err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			var winner string
+			for i, a := range answers {
+				if a.Created {
+					if winner != "" {
+						t.Fatalf("%s and %s both recorded", winner, requests[i])
+					}
+					winner = requests[i]
+				}
+			}
+			if winner == "" {
+				t.Fatal("no accept recorded the command")
+			}
+			for i, a := range answers {
+				if !a.Created && a.Request != winner {
+					t.Errorf("%s was told %q, want the winner's %q", requests[i], a.Request, winner)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,10 @@
+-- +goose Up
+-- The fingerprint (SHA-256, hex) of the request a command was accepted for,
+-- so that a retry under the same Idempotency-Key is compared with it: the
+-- same request is answered as the first was, another one is refused.
+-- Commands accepted before this migration have none and match any request.
+-- A column added NULL needs no backfill.
+ALTER TABLE commands ADD COLUMN request_hash CHAR(64) NULL;
+
+-- +goose Down
+ALTER TABLE commands DROP COLUMN request_hash;
