@@ -33,7 +33,7 @@ func testRetention(t *testing.T, db *sqlstore.DB) {
 	store := newStoreUnderTest(t, db)
 
 	oldPending := testenv.UniqueName("cmd-")
-	if _, _, err := store.Accept(ctx, oldPending, time.Now().Add(-1000*time.Hour), nil); err != nil {
+	if _, err := store.Accept(ctx, oldPending, time.Now().Add(-1000*time.Hour), nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	oldProcessed, oldFailed := testenv.UniqueName("cmd-"), testenv.UniqueName("cmd-")
@@ -169,7 +169,7 @@ func testRetentionRoundsAtOnce(t *testing.T, db *sqlstore.DB) {
 			t.Fatal(err)
 		}
 		if i%10 == 0 {
-			if _, _, err := store.Accept(ctx, testenv.UniqueName("cmd-"), time.Now(), nil); err != nil {
+			if _, err := store.Accept(ctx, testenv.UniqueName("cmd-"), time.Now(), nil, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
