@@ -59,7 +59,7 @@ type Config struct {
 
 	// Retention's variables have no common prefix: RETENTION_INTERVAL,
 	// COMMAND_RETENTION, SMS_RETENTION.
-	Retention RetentionConfig `embed:"" group:"Retention"`
+	Retention sqlstore.RetentionConfig `embed:"" group:"Retention"`
 
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`

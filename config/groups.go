@@ -132,24 +132,6 @@ func (c ResendConfig) Check() error {
 	return p.Err()
 }
 
-// RetentionConfig is how long the store keeps what is over, and how often
-// the workers' maintenance rounds (the store's retention, the transport's
-// cleaning) run. Its variables carry no common prefix.
-type RetentionConfig struct {
-	Interval time.Duration `name:"retention-interval" env:"RETENTION_INTERVAL" default:"1m" help:"How often each worker deletes old commands and SMS records and removes the transport's messages every group has handled."`
-	Commands time.Duration `name:"command-retention" env:"COMMAND_RETENTION" default:"168h" help:"How long a processed or failed command is kept (its status answers GET /api/commands/{id} until then); pending ones are kept until done."`
-	SMS      time.Duration `name:"sms-retention" env:"SMS_RETENTION" default:"720h" help:"How long an SMS record is kept once sent or failed; queued ones are kept until done."`
-}
-
-// Check reports every setting out of range, naming its variable.
-func (c RetentionConfig) Check() error {
-	var p settings.Problems
-	p.Positive("RETENTION_INTERVAL", c.Interval)
-	p.Positive("COMMAND_RETENTION", c.Commands)
-	p.Positive("SMS_RETENTION", c.SMS)
-	return p.Err()
-}
-
 // LogConfig is the log's.
 type LogConfig struct {
 	Level  string `name:"level" env:"LEVEL" default:"info" help:"Least severe level logged: debug, info, warn or error."`

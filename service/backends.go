@@ -11,7 +11,6 @@ import (
 	"github.com/techradar/techradar/adapters/cache"
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
-	"github.com/techradar/techradar/app/query"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/ports/messaging"
@@ -23,7 +22,7 @@ type backends struct {
 	topics   messaging.Topics
 	wmLogger watermill.LoggerAdapter
 	bus      command.CommandBus
-	cache    readModelCache
+	cache    cache.ReadModelCache
 	db       *sqlstore.DB
 	commands *sqlstore.CommandLog
 	poison   *sqlstore.PoisonQueue
@@ -97,16 +96,9 @@ func openStore(ctx context.Context, cfg config.Config, opened *closers) (*sqlsto
 	}
 }
 
-// readModelCache is the read-model cache as the service uses it: the app's
-// port, and a ping for /readyz.
-type readModelCache interface {
-	query.ReadModelCache
-	Ping(ctx context.Context) error
-}
-
 // openCache opens the cache cfg names, behind a circuit breaker when it is
 // Redis; opened gets what to close.
-func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (readModelCache, error) {
+func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (cache.ReadModelCache, error) {
 	switch cfg.Cache {
 	case config.CacheMemory:
 		return cache.NewMemory(0), nil

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/adapters/transport"
+	"github.com/techradar/techradar/internal/telemetry"
 	"github.com/techradar/techradar/internal/testenv"
 )
 
@@ -46,18 +47,17 @@ func TestStreamCapDropsAreCountedAndLogged(t *testing.T) {
 	}
 
 	var logs bytes.Buffer
-	metrics, err := newMaintenanceMetrics(prometheus.NewRegistry())
+	metrics, err := telemetry.NewMaintenanceMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &maintenance{transport: tr, interval: time.Minute, metrics: metrics, logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	if err := m.cleanTransport(context.Background()); err != nil {
+	if err := transport.CleanRound(context.Background(), tr, metrics.TransportCleaned, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
-	if dropped := testutil.ToFloat64(metrics.streamDropped.WithLabelValues(topic)); dropped != 6 {
+	if dropped := testutil.ToFloat64(metrics.StreamDropped.WithLabelValues(topic)); dropped != 6 {
 		t.Errorf("dropped entries counted: %v, want 6", dropped)
 	}
-	if removed := testutil.ToFloat64(metrics.transportRemoved); removed != 6 {
+	if removed := testutil.ToFloat64(metrics.TransportRemoved); removed != 6 {
 		t.Errorf("removed messages counted: %v, want 6", removed)
 	}
 	if line := logs.String(); !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "topic="+topic) || !strings.Contains(line, "entries=6") {

@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/techradar/techradar/adapters/cache"
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/internal/telemetry"
 	"github.com/techradar/techradar/internal/tracecontext"
 	"github.com/techradar/techradar/ports/httpapi"
 	"github.com/techradar/techradar/ports/messaging"
@@ -72,7 +74,7 @@ func New(ctx context.Context, cfg config.Config, role config.Role, logger *slog.
 
 func (s *Service) build(ctx context.Context) error {
 	cfg := s.cfg
-	s.metrics = newMetricsRegistry()
+	s.metrics = telemetry.NewRegistry()
 	if err := s.setUpTracing(ctx); err != nil {
 		return err
 	}
@@ -81,10 +83,10 @@ func (s *Service) build(ctx context.Context) error {
 		return err
 	}
 	s.store = b.db
-	if err := registerPoisonGauge(s.metrics, b.poison); err != nil {
+	if err := telemetry.RegisterPoisonGauge(s.metrics, b.poison); err != nil {
 		return err
 	}
-	if b.cache, err = newMeteredCache(b.cache, s.metrics); err != nil {
+	if b.cache, err = cache.NewMetered(b.cache, s.metrics); err != nil {
 		return err
 	}
 	application := newApplication(b, s.role, s.logger)
@@ -113,12 +115,11 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		s.workers = append(s.workers, backgroundWorker{name: "command resender", run: resender.Run})
-		maintenance, err := newMaintenance(b.db, s.transport, cfg.Retention, s.metrics, s.logger)
+		maintenance, err := maintenanceWorkers(b.db, s.transport, cfg.Retention, s.metrics, s.logger)
 		if err != nil {
 			return err
 		}
-		s.workers = append(s.workers, backgroundWorker{name: "store retention", run: maintenance.storeRetention})
-		s.workers = append(s.workers, backgroundWorker{name: "transport cleaning", run: maintenance.transportCleaning})
+		s.workers = append(s.workers, maintenance...)
 	}
 
 	checks := []httpapi.DependencyCheck{
@@ -168,9 +169,11 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 
-	if err := startPprof(s.cfg.Pprof.Addr, s.logger, &s.closers); err != nil {
+	stopPprof, err := telemetry.StartPprof(s.cfg.Pprof.Addr, s.logger)
+	if err != nil {
 		return fmt.Errorf("PPROF_ADDR: %w", err)
 	}
+	s.closers = append(s.closers, stopPprof)
 	listener, err := net.Listen("tcp", s.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)

@@ -2,19 +2,13 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/internal/telemetry"
 )
 
 // tracerShutdownTimeout bounds how long a stopping service waits to export the
@@ -38,7 +32,7 @@ func (s *Service) setUpTracing(ctx context.Context) error {
 	if s.tracing != nil || !s.cfg.OTel.Enabled {
 		return nil
 	}
-	provider, err := newTracerProvider(ctx, s.cfg, s.role)
+	provider, err := telemetry.NewTracerProvider(ctx, s.cfg.OTel, string(s.role))
 	if err != nil {
 		return err
 	}
@@ -56,22 +50,4 @@ func (s *Service) setUpTracing(ctx context.Context) error {
 		return provider.Shutdown(ctx)
 	})
 	return nil
-}
-
-// newTracerProvider exports spans in batches to the OTLP/HTTP collector at
-// OTEL_EXPORTER_OTLP_ENDPOINT, a base URL as the OpenTelemetry specification
-// defines it: spans go to its /v1/traces.
-func newTracerProvider(ctx context.Context, cfg config.Config, role config.Role) (*sdktrace.TracerProvider, error) {
-	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimRight(cfg.OTel.Endpoint, "/")+"/v1/traces"))
-	if err != nil {
-		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
-	}
-	return sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exporter),
-		sdktrace.WithResource(resource.NewSchemaless(
-			attribute.String("service.name", cfg.OTel.ServiceName),
-			attribute.String("techradar.role", string(role)),
-		)),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.OTel.SampleRatio))),
-	), nil
 }

@@ -4,30 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/domain/sms"
+	"github.com/techradar/techradar/internal/periodic"
+	"github.com/techradar/techradar/internal/settings"
 )
 
 // RetentionConfig says how long the store keeps what is over, and how much
 // one round of the retention deletes.
+//
+// Its tags make it the retention settings, whose variables carry no common
+// prefix; Interval is also how often the transport is cleaned.
 type RetentionConfig struct {
+	// Interval is how often a worker runs a round.
+	Interval time.Duration `name:"retention-interval" env:"RETENTION_INTERVAL" default:"1m" help:"How often each worker deletes old commands and SMS records and removes the transport's messages every group has handled."`
 	// Commands is how long a processed or failed command is kept after it was
 	// closed. A pending command is kept however old it is.
-	Commands time.Duration
+	Commands time.Duration `name:"command-retention" env:"COMMAND_RETENTION" default:"168h" help:"How long a processed or failed command is kept (its status answers GET /api/commands/{id} until then); pending ones are kept until done."`
 	// SMS is how long an SMS record is kept once it is sent or failed. A
 	// queued one is kept however old it is.
-	SMS time.Duration
+	SMS time.Duration `name:"sms-retention" env:"SMS_RETENTION" default:"720h" help:"How long an SMS record is kept once sent or failed; queued ones are kept until done."`
 	// BatchSize is the most rows one DELETE removes: a statement holds the
 	// locks of those rows only, and only for as long as it runs.
-	BatchSize int
+	BatchSize int `kong:"-"`
 	// MaxBatches is the most DELETEs one round runs per table and status, so
 	// that a round stays short; what is left waits for the next round.
-	MaxBatches int
+	MaxBatches int `kong:"-"`
+}
+
+// Check reports every setting out of range, naming its variable.
+func (c RetentionConfig) Check() error {
+	var p settings.Problems
+	p.Positive("RETENTION_INTERVAL", c.Interval)
+	p.Positive("COMMAND_RETENTION", c.Commands)
+	p.Positive("SMS_RETENTION", c.SMS)
+	return p.Err()
 }
 
 func (c *RetentionConfig) setDefaults() {
+	if c.Interval <= 0 {
+		c.Interval = time.Minute
+	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 1000
 	}
@@ -53,6 +73,28 @@ type RetentionReport struct {
 type Retention struct {
 	db     *DB
 	config RetentionConfig
+	// cleaned, when set, is told of every round's report.
+	cleaned func(RetentionReport)
+	logger  *slog.Logger
+}
+
+// Run runs a round every Interval until ctx is done; each round's report goes
+// to cleaned, if set, and the rounds that deleted something are logged.
+func (r *Retention) Run(ctx context.Context) error {
+	periodic.Run(ctx, r.config.Interval, func(ctx context.Context) error {
+		report, err := r.Clean(ctx, time.Now())
+		if r.cleaned != nil {
+			r.cleaned(report)
+		}
+		if report.Commands > 0 || report.SMS > 0 {
+			r.logger.InfoContext(ctx, "retention deleted old records", slog.Int64("commands", report.Commands),
+				slog.Int64("sms", report.SMS), slog.Bool("more_left", report.Unfinished))
+		}
+		return err
+	}, func(err error) {
+		r.logger.WarnContext(ctx, "retention round failed", slog.Any("error", err))
+	})
+	return nil
 }
 
 // expiringRows are the rows of a table that may go once old enough: those in
@@ -67,17 +109,20 @@ var (
 	finalSMS       = expiringRows{table: "sms_messages", statuses: []string{string(sms.StatusSent), string(sms.StatusFailed)}}
 )
 
-// NewRetention is the retention of db; config's zero batch settings take
-// their defaults.
-func NewRetention(db *DB, config RetentionConfig) (*Retention, error) {
+// NewRetention is the retention of db; config's zero interval and batch
+// settings take their defaults. cleaned, if not nil, is told of every round
+// Run runs.
+func NewRetention(db *DB, config RetentionConfig, logger *slog.Logger, cleaned func(RetentionReport)) (*Retention, error) {
 	switch {
 	case db == nil:
 		return nil, errors.New("nil db")
+	case logger == nil:
+		return nil, errors.New("nil logger")
 	case config.Commands <= 0 || config.SMS <= 0:
 		return nil, fmt.Errorf("retention: the commands' (%s) and the SMS records' (%s) must be positive", config.Commands, config.SMS)
 	}
 	config.setDefaults()
-	return &Retention{db: db, config: config}, nil
+	return &Retention{db: db, config: config, cleaned: cleaned, logger: logger}, nil
 }
 
 // Clean runs one round: it deletes the commands closed before now less the

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,7 +53,7 @@ func testRetention(t *testing.T, db *sqlstore.DB) {
 	recentSent := finishedSMS(t, store, sms.StatusSent)
 
 	const commandRetention, smsRetention = time.Hour, 2 * time.Hour
-	retention, err := sqlstore.NewRetention(db, sqlstore.RetentionConfig{Commands: commandRetention, SMS: smsRetention, BatchSize: 1, MaxBatches: 1})
+	retention, err := sqlstore.NewRetention(db, sqlstore.RetentionConfig{Commands: commandRetention, SMS: smsRetention, BatchSize: 1, MaxBatches: 1}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func assertCommands(t *testing.T, store storeUnderTest, kept map[string]bool) {
 func testRetentionRoundsAtOnce(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
 	store := newStoreUnderTest(t, db)
-	retention, err := sqlstore.NewRetention(db, sqlstore.RetentionConfig{Commands: time.Hour, SMS: time.Hour, BatchSize: 3, MaxBatches: 100})
+	retention, err := sqlstore.NewRetention(db, sqlstore.RetentionConfig{Commands: time.Hour, SMS: time.Hour, BatchSize: 3, MaxBatches: 100}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/internal/settings"
 )

@@ -18,6 +18,7 @@ import (
 
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/correlation"
+	"github.com/techradar/techradar/internal/telemetry"
 	"github.com/techradar/techradar/service"
 )
 
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	logger := newLogger(c.Config, stderr)
-	service.LogRedisThrough(logger)
+	telemetry.LogRedisThrough(logger)
 	if role == config.RoleTool {
 		return runPoison(ctx, c, command[1], stdout, logger)
 	}

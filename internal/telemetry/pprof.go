@@ -1,4 +1,4 @@
-package service
+package telemetry
 
 import (
 	"errors"
@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// startPprof serves Go's profiles on a listener of their own, apart from the
+// StartPprof serves Go's profiles on a listener of their own, apart from the
 // API, so that profiling is a deliberate choice of address (PPROF_ADDR);
-// opened gets what to close.
-func startPprof(addr string, logger *slog.Logger, opened *closers) error {
+// stop closes it; without an address nothing runs and stop does nothing.
+func StartPprof(addr string, logger *slog.Logger) (stop func() error, err error) {
 	if addr == "" {
-		return nil
+		return func() error { return nil }, nil
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -24,15 +24,14 @@ func startPprof(addr string, logger *slog.Logger, opened *closers) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	*opened = append(*opened, server.Close)
 	go func() {
 		if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("pprof listener stopped", slog.Any("error", err))
 		}
 	}()
 	logger.Info("profiles served", slog.String("pprof_addr", listener.Addr().String()))
-	return nil
+	return server.Close, nil
 }
