@@ -100,11 +100,16 @@ func (s *soak) soakBackend(be backend) error {
 	ticker := time.NewTicker(s.interval)
 	defer ticker.Stop()
 	start := time.Now()
+	// A sample per interval while the load runs; the load's end takes none,
+	// for the interval it closes is cut short.
 	for running := true; running; {
 		select {
 		case <-ticker.C:
 		case <-ctx.Done():
 			running = false
+			if len(samples) > 0 {
+				continue
+			}
 		}
 		series, err := probe.read(context.Background())
 		if err != nil {
