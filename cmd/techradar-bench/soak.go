@@ -18,7 +18,7 @@ import (
 // prints each series' slope. A service that keeps its state bounded shows
 // every series flat after the first interval.
 type soak struct {
-	*bench
+	bench    *bench
 	length   time.Duration
 	interval time.Duration
 	rate     int
@@ -79,7 +79,7 @@ func (s *soak) soakBackend(be backend) error {
 	}
 	defer cleanup()
 	env = append(env, soakEnv...)
-	p, err := s.startTechradar("serve", env)
+	p, err := s.bench.startTechradar("serve", env)
 	if err != nil {
 		return err
 	}
