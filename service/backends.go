@@ -103,7 +103,11 @@ func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (cache.R
 	case config.CacheMemory:
 		return cache.NewMemory(0), nil
 	case config.CacheRedis:
-		client := redis.NewClient(redisOptions(cfg.Redis))
+		// No retries of a failed command: a read that Redis does not answer in
+		// time goes to the store at once, and the breaker opens on it.
+		options := redisOptions(cfg.Redis)
+		options.MaxRetries = -1
+		client := redis.NewClient(options)
 		*opened = append(*opened, client.Close)
 		redisCache, err := cache.NewRedis(client, cfg.RedisCache)
 		if err != nil {

@@ -238,6 +238,9 @@ func TestCacheDownOrHung(t *testing.T) {
 	opts, prefix := testenv.Redis(t)
 	proxy := testenv.NewProxy(t, opts.Addr)
 	cfg.Cache, cfg.Redis.Addr, cfg.RedisCache.KeyPrefix = config.CacheRedis, proxy.Addr(), prefix
+	// Long enough that no probe reaches the broken Redis while the reads
+	// below run on a busy machine, short enough for the recovery to show.
+	cfg.RedisCache.BreakerCoolDown = 4 * time.Second
 	app := start(t, cfg, config.RoleServe)
 
 	app.waitProcessed(app.postTech("Cached", nil).CommandID)

@@ -19,7 +19,7 @@ import (
 const redisClientTimeout = 500 * time.Millisecond
 
 // breakerCoolDown is the breaker's in these tests.
-const breakerCoolDown = 300 * time.Millisecond
+const breakerCoolDown = time.Second
 
 // newBrokenRedis is a breaker over a Redis cache reached through a proxy the
 // test can take down.

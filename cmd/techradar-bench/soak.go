@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func (s *soak) report(backend string, samples []sample, accepted, mentions int, 
 	}
 	sort.Strings(names)
 	w := tabwriter.NewWriter(s.out, 0, 4, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(w, "| series\t after the first interval\t at the end\t slope per minute\t verdict\t")
+	fmt.Fprintln(w, "| series\t after the first interval\t at the end\t slope per minute\t verdict (peaks of the two halves)\t")
 	fmt.Fprintln(w, "|---\t---\t---\t---\t---\t")
 	for _, name := range names {
 		var xs, ys []float64
@@ -162,29 +163,28 @@ func (s *soak) report(backend string, samples []sample, accepted, mentions int, 
 			continue
 		}
 		slope := leastSquaresSlope(xs, ys)
-		fmt.Fprintf(w, "| %s\t %s\t %s\t %s\t %s\t\n", name, humanValue(ys[0]), humanValue(ys[len(ys)-1]), humanValue(slope), flatVerdict(name, ys, slope, xs))
+		fmt.Fprintf(w, "| %s\t %s\t %s\t %s\t %s\t\n", name, humanValue(ys[0]), humanValue(ys[len(ys)-1]), humanValue(slope), flatVerdict(name, ys))
 	}
 	_ = w.Flush()
 }
 
-// flatVerdict calls a series flat when its trend over the run, after the
-// first interval, is within noise: under a tenth of its mean, or under a
-// floor of the series' own unit for series that sit near zero.
-func flatVerdict(name string, ys []float64, slope float64, xs []float64) string {
-	if len(ys) < 3 {
+// flatVerdict calls a series flat when, after the first interval, the
+// highest value of the second half of the run is within a tenth (or a floor
+// in the series' unit, for series near zero) of the highest of the first
+// half. Maxima, not a slope: the retention's rounds make the stores' series a
+// saw whose teeth a slope over a few samples mistakes for a trend, while a
+// series that grows without bound passes its earlier peak.
+func flatVerdict(name string, ys []float64) string {
+	if len(ys) < 4 {
 		return "too few samples"
 	}
-	mean := 0.0
-	for _, y := range ys {
-		mean += y
-	}
-	mean /= float64(len(ys))
 	floor := 10.0 // rows, entries, goroutines, files, milliseconds
 	if strings.Contains(name, "bytes") {
 		floor = 1 << 20
 	}
-	drift := slope * (xs[len(xs)-1] - xs[0])
-	if drift < 0 || drift <= max(0.1*mean, floor) {
+	half := len(ys) / 2
+	first, second := slices.Max(ys[:half]), slices.Max(ys[half:])
+	if second <= first+max(0.1*first, floor) {
 		return "flat"
 	}
 	return "GROWS"

@@ -18,8 +18,11 @@ import (
 // bounded pool of senders: a request the pool cannot take in time is counted,
 // not queued, so the rate never bunches up.
 type soakLoad struct {
-	base     string
-	rate     int
+	base string
+	rate int
+	// client keeps a connection per sender: a load that opened new ones would
+	// show as the service's open files and memory churning.
+	client   *http.Client
 	accepted atomic.Int64
 	failed   atomic.Int64
 	skipped  atomic.Int64
@@ -28,7 +31,11 @@ type soakLoad struct {
 	latencies []time.Duration
 }
 
-func newSoakLoad(base string, rate int) *soakLoad { return &soakLoad{base: base, rate: rate} }
+func newSoakLoad(base string, rate int) *soakLoad {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = soakSenders
+	return &soakLoad{base: base, rate: rate, client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+}
 
 const soakSenders = 64
 
@@ -77,7 +84,7 @@ func (l *soakLoad) offer(work chan<- func(), job func()) {
 func (l *soakLoad) post() {
 	start := time.Now()
 	body, _ := json.Marshal(map[string]string{"name": soakName()})
-	resp, err := http.Post(l.base+"/api/techs", "application/json", strings.NewReader(string(body)))
+	resp, err := l.client.Post(l.base+"/api/techs", "application/json", strings.NewReader(string(body)))
 	if err != nil {
 		l.failed.Add(1)
 		return
@@ -95,7 +102,14 @@ func (l *soakLoad) post() {
 }
 
 func (l *soakLoad) read() {
-	if _, err := get(l.base + "/api/techs?limit=100"); err != nil {
+	resp, err := l.client.Get(l.base + "/api/techs?limit=100")
+	if err != nil {
+		l.failed.Add(1)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
 		l.failed.Add(1)
 	}
 }

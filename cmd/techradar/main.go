@@ -88,10 +88,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	svc, err := service.New(ctx, c.Config, role, logger)
 	if err != nil {
-		return err
+		return stoppedBySignal(ctx, err, logger)
 	}
 	if err := svc.Start(ctx); err != nil {
-		return errors.Join(err, svc.Close())
+		return stoppedBySignal(ctx, errors.Join(err, svc.Close()), logger)
 	}
 
 	var runErr error
@@ -106,6 +106,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// does not fail the exit, which a signal asked for.
 	_ = svc.Close()
 	return runErr
+}
+
+// stoppedBySignal is nil when a signal cut the start short, as a stop that was
+// asked for, and err otherwise.
+func stoppedBySignal(ctx context.Context, err error, logger *slog.Logger) error {
+	if ctx.Err() != nil {
+		logger.Info("stopped while starting", slog.String("reason", "signal"), slog.Any("error", err))
+		return nil
+	}
+	return err
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
