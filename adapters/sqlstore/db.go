@@ -21,7 +21,6 @@ var migrations embed.FS
 // dialect is what differs between the SQL databases; everything else is
 // shared. It is a plain value: the parts of the store read its fields.
 type dialect struct {
-	Name string
 	// Isolation is the level of every transaction. MySQL runs read committed, so
 	// that a locking read of a missing row takes no gap lock to deadlock on.
 	Isolation sql.IsolationLevel

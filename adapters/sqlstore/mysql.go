@@ -11,7 +11,6 @@ import (
 )
 
 var mysqlDialect = dialect{
-	Name:                   "mysql",
 	Isolation:              sql.LevelReadCommitted,
 	IgnoreDuplicateCommand: " ON DUPLICATE KEY UPDATE id = id",
 	UpsertTech: " ON DUPLICATE KEY UPDATE mentions = VALUES(mentions), priority = VALUES(priority), " +

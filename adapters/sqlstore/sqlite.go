@@ -19,7 +19,6 @@ import (
 // connection that begins every transaction IMMEDIATE (no upgrade deadlocks),
 // while reads use a pool of their own and, in WAL mode, never wait for writers.
 var sqliteDialect = dialect{
-	Name:                   "sqlite",
 	IgnoreDuplicateCommand: " ON CONFLICT (id) DO NOTHING",
 	UpsertTech: " ON CONFLICT (id) DO UPDATE SET mentions = excluded.mentions, priority = excluded.priority, " +
 		"priority_rank = excluded.priority_rank, updated_at = excluded.updated_at",
