@@ -104,15 +104,21 @@ type RedisStream struct {
 	logger    watermill.LoggerAdapter
 	client    *redis.Client // the publisher's; it closes it
 	publisher redisStreamPublisher
+	// consumerPool is the pool every consumer of this process shares for its
+	// acknowledgements, claims and consumer checks; only its blocking reads
+	// get a connection of their own.
+	consumerPool *redis.Client
 	// streams are those this process uses, which Clean trims.
 	streams *redisStreamNames
 }
 
 var _ Transport = (*RedisStream)(nil)
 
-// NewRedisStream connects lazily to the Redis of options. Every
-// publisher and subscriber gets a client of its own, because closing one
-// closes the client it was given.
+// NewRedisStream connects lazily to the Redis of options. The publisher
+// and every consumer get a client of their own, because closing one closes
+// the client it was given; the consumers' clients are thin (see
+// redisStreamConsumerClient), so connections stay bounded by the number of
+// consumers, whatever the load and however long the process runs.
 func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger watermill.LoggerAdapter) (*RedisStream, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -135,9 +141,15 @@ func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger wat
 		return nil, fmt.Errorf("redis streams publisher: %w", err)
 	}
 	streams := &redisStreamNames{}
+	consumersOptions := *options
+	// Every consumer of every group may acknowledge at once; beyond this,
+	// an acknowledgement waits a moment for a connection instead of opening
+	// one more.
+	consumersOptions.PoolSize = config.Concurrency
 	return &RedisStream{
 		options: options, config: config, logger: logger, client: client, streams: streams,
-		publisher: redisStreamPublisher{Publisher: publisher, client: client, streams: streams},
+		consumerPool: redis.NewClient(&consumersOptions),
+		publisher:    redisStreamPublisher{Publisher: publisher, client: client, streams: streams},
 	}, nil
 }
 
@@ -211,9 +223,9 @@ func (t *RedisStream) consumers(consumerGroup string) (message.Subscriber, error
 	return merged, nil
 }
 
-// consumer subscribes as one consumer of the group, on a client of its own.
+// consumer subscribes as one consumer of the group.
 func (t *RedisStream) consumer(consumerGroup, name string) (*redisstream.Subscriber, error) {
-	client := redis.NewClient(t.options)
+	client := newRedisStreamConsumerClient(t.consumerPool, t.options)
 	subscriber, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
 		Client:                        client,
 		Unmarshaller:                  tolerantRedisStreamUnmarshaller{},
@@ -243,13 +255,46 @@ func (t *RedisStream) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the publisher and, with it, its client.
+// Close closes the publisher and, with it, its client, then the consumers'
+// shared pool: the subscribers are closed before the transport.
 func (t *RedisStream) Close() error {
+	var errs []error
 	if err := t.publisher.Close(); err != nil {
-		return fmt.Errorf("closing the redis streams publisher: %w", err)
+		errs = append(errs, fmt.Errorf("closing the redis streams publisher: %w", err))
 	}
-	return nil
+	if err := t.consumerPool.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		errs = append(errs, fmt.Errorf("closing the redis streams consumers' pool: %w", err))
+	}
+	return errors.Join(errs...)
 }
+
+// redisStreamConsumerClient is what one library subscriber is given as its
+// client. A subscriber runs its blocking read, its acknowledgements, its claim
+// loop and its consumer checks at once, each on a connection of the client's
+// pool: with a pool per consumer, the 160 consumers of a worker (32 for each
+// of 5 handlers) slowly filled their pools to hundreds of idle connections,
+// each with its buffers. Here the blocking read, which holds its connection
+// for up to BlockTime, has one connection of its own, and everything else goes
+// to the pool all consumers share. Closing it, as the subscriber does when it
+// closes, closes only the read connection.
+type redisStreamConsumerClient struct {
+	redis.UniversalClient
+	reads *redis.Client
+}
+
+func newRedisStreamConsumerClient(shared *redis.Client, options *redis.Options) redisStreamConsumerClient {
+	readOptions := *options
+	readOptions.PoolSize = 1
+	readOptions.MinIdleConns = 0
+	readOptions.MaxIdleConns = 1
+	return redisStreamConsumerClient{UniversalClient: shared, reads: redis.NewClient(&readOptions)}
+}
+
+func (c redisStreamConsumerClient) XReadGroup(ctx context.Context, a *redis.XReadGroupArgs) *redis.XStreamSliceCmd {
+	return c.reads.XReadGroup(ctx, a)
+}
+
+func (c redisStreamConsumerClient) Close() error { return c.reads.Close() }
 
 // unmarshalErrorMetadataKey marks a message made from a stream entry that was
 // not written by a Watermill publisher.
