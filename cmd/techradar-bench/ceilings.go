@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -166,15 +166,16 @@ func (b *bench) mysqlTxRate(d time.Duration) (float64, error) {
 	})
 }
 
-// kafkaProduceRate is how many records 32 producers append per second to an
-// in-process Kafka, waiting for each acknowledgement as the transport does.
-func kafkaProduceRate(d time.Duration) (float64, error) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+// kafkaProduceRate is how many records 32 producers append per second to the
+// in-memory Kafka, in a process of its own as the kafka backend's, waiting
+// for each acknowledgement as the transport does.
+func (b *bench) kafkaProduceRate(d time.Duration) (float64, error) {
+	kafka, err := b.startKafka()
 	if err != nil {
 		return 0, err
 	}
-	defer cluster.Close()
-	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DefaultProduceTopic("ceiling"), kgo.AllowAutoTopicCreation())
+	defer kafka.stop()
+	client, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(kafka.brokers, ",")...), kgo.DefaultProduceTopic("ceiling"), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		return 0, err
 	}

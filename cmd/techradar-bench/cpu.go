@@ -1,40 +1,103 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // clockTicks is the unit of the CPU times in /proc/<pid>/stat (USER_HZ), 100
 // on Linux.
 const clockTicks = 100
 
-// cpuUse is the CPU time, in seconds, each process of a run has used so far:
-// the service, the servers it uses and the load generator itself.
+// cpuUse is the CPU time, in seconds, each process of a run has used so far,
+// by name: the service and the servers it uses.
 type cpuUse map[string]float64
 
-// processCPU reads the processes' CPU times; a process that is not running
-// (Redis with the embedded mode's SQLite, say) is left out.
-func processCPU(servicePID int) cpuUse {
-	use := cpuUse{}
-	add := func(name string, pid int) {
-		if seconds, err := cpuSeconds(pid); err == nil {
-			use[name] += seconds
+// cpuMeter names the processes a figure counts: the service and the servers
+// its backend uses, each by its process ids.
+type cpuMeter map[string][]int
+
+// serverNames orders the processes in what the bench prints.
+var serverNames = []string{"techradar", "MariaDB", "Redis", "Kafka"}
+
+// meter counts the service of p and the servers be uses: MariaDB and Redis
+// found by asking them for their process, the in-memory Kafka when it runs.
+func (b *bench) meter(p *process, be backend) cpuMeter {
+	m := cpuMeter{"techradar": {p.cmd.Process.Pid}}
+	for _, server := range be.servers {
+		switch server {
+		case "MariaDB":
+			m[server] = b.mariaDBPIDs()
+		case "Redis":
+			m[server] = b.redisPIDs()
 		}
 	}
-	add("techradar", servicePID)
-	add("load generator", os.Getpid())
-	for _, server := range []struct{ name, comm string }{
-		{"MariaDB", "mariadbd"}, {"MariaDB", "mysqld"}, {"Redis", "redis-server"},
-	} {
-		for _, pid := range pidsNamed(server.comm) {
-			add(server.name, pid)
+	if b.kafka != nil {
+		m["Kafka"] = []int{b.kafka.cmd.Process.Pid}
+	}
+	return m
+}
+
+// read is the CPU each process has used so far; a process that has gone is
+// left out.
+func (m cpuMeter) read() cpuUse {
+	use := cpuUse{}
+	for name, pids := range m {
+		for _, pid := range pids {
+			if seconds, err := cpuSeconds(pid); err == nil {
+				use[name] += seconds
+			}
 		}
 	}
 	return use
+}
+
+// redisPIDs is the process of the Redis server at the bench's address, or,
+// if it does not say, every redis-server on the machine.
+func (b *bench) redisPIDs() []int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	client := redis.NewClient(&redis.Options{Addr: b.redisAddr})
+	defer client.Close()
+	info, err := client.Info(ctx, "server").Result()
+	if err == nil {
+		for _, line := range strings.Split(info, "\n") {
+			if raw, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+				if pid, err := strconv.Atoi(raw); err == nil {
+					return []int{pid}
+				}
+			}
+		}
+	}
+	return pidsNamed("redis-server")
+}
+
+// mariaDBPIDs is the process of the MySQL server at the bench's address,
+// from its pid file, or every mariadbd and mysqld on the machine.
+func (b *bench) mariaDBPIDs() []int {
+	db, err := sql.Open("mysql", b.mysqlDSN)
+	if err == nil {
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var pidFile string
+		if db.QueryRowContext(ctx, "SELECT @@pid_file").Scan(&pidFile) == nil {
+			if raw, err := os.ReadFile(pidFile); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
+					return []int{pid}
+				}
+			}
+		}
+	}
+	return append(pidsNamed("mariadbd"), pidsNamed("mysqld")...)
 }
 
 // since is the CPU used between earlier and use, per process.
@@ -51,19 +114,13 @@ func (use cpuUse) perCommand(commands int) string {
 	if commands == 0 {
 		return "—"
 	}
-	var (
-		parts []string
-		total float64
-	)
-	for _, name := range []string{"techradar", "MariaDB", "Redis", "load generator"} {
-		seconds, ok := use[name]
-		if !ok {
-			continue
+	var parts []string
+	for _, name := range serverNames {
+		if seconds, ok := use[name]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.0f", name, seconds/float64(commands)*1e6))
 		}
-		total += seconds
-		parts = append(parts, fmt.Sprintf("%s %.0f", name, seconds/float64(commands)*1e6))
 	}
-	return fmt.Sprintf("%.0f µs: %s", total/float64(commands)*1e6, strings.Join(parts, ", "))
+	return fmt.Sprintf("%.0f µs: %s", use.total()/float64(commands)*1e6, strings.Join(parts, ", "))
 }
 
 func (use cpuUse) total() float64 {

@@ -7,6 +7,11 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
+// The read-after-write measurement's steady load runs in this process, with
+// vegeta: it is open loop at a low rate, so what it measures (the delay
+// before a mention shows) does not depend on the load generator's speed. The
+// closed-loop loads run in wrk (wrk.go).
+
 // loadResult is what one attack measured.
 type loadResult struct {
 	Rate      float64 // successful requests per second
@@ -14,17 +19,6 @@ type loadResult struct {
 	Requests  uint64
 	Successes int
 	Errors    []string
-}
-
-// closedLoop sends requests from conns workers, each waiting for its answer
-// before the next, for d: the most the server gives at that concurrency.
-func closedLoop(targeter vegeta.Targeter, conns int, d time.Duration, ok int) loadResult {
-	attacker := vegeta.NewAttacker(
-		vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)),
-		vegeta.Connections(conns), vegeta.MaxConnections(conns),
-		vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second),
-	)
-	return collect(attacker.Attack(targeter, vegeta.ConstantPacer{}, d, "closed-loop"), ok)
 }
 
 // openLoop sends rate requests per second for d, whatever the answers take.
@@ -53,11 +47,6 @@ func collect(results <-chan *vegeta.Result, ok int) loadResult {
 		Successes: successes,
 		Errors:    metrics.Errors,
 	}
-}
-
-// getTargeter asks for url again and again.
-func getTargeter(url string) vegeta.Targeter {
-	return vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
 }
 
 // postTechTargeter mentions the techs of names in turn.

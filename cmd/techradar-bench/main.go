@@ -4,14 +4,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -19,22 +16,30 @@ import (
 const maxDrain = 90 * time.Second
 
 type bench struct {
-	binary    string
-	tempDir   string
-	redisAddr string
-	mysqlDSN  string
-	duration  time.Duration
-	conns     int
-	log       io.Writer
-	rows      []row
+	binary     string
+	tempDir    string
+	redisAddr  string
+	mysqlDSN   string
+	duration   time.Duration
+	conns      int
+	rounds     int
+	wrkBinary  string
+	wrkThreads int
+	wrk        *wrk
+	// kafka is the in-memory Kafka of the backend being measured, if any.
+	kafka *kafkaProcess
+	log   io.Writer
+	rows  []row
 }
 
-// row is one line of the table.
+// row is one line of the table. cpu is the CPU time per request or command
+// of the service and of the ceiling; latency the p50 and p99.
 type row struct {
 	figure, backend   string
 	measured, ceiling string
-	ratio, target     string
-	verdict           string
+	ratio             string
+	cpu, latency      string
+	target, verdict   string
 }
 
 func main() {
@@ -44,6 +49,7 @@ func main() {
 		logPath   = flag.String("log", "", "file for the services' logs (default: discarded)")
 		bareAddr  = flag.String("bare-echo-addr", "", "internal: serve the bare echo ceiling on this address")
 		bareBody  = flag.String("bare-echo-body", "", "internal: the body the bare echo ceiling returns")
+		kafka     = flag.Bool("serve-kafka", false, "internal: serve the in-memory Kafka, print its address and wait for a signal")
 		reportOut = flag.String("out", "", "also write the table, as Markdown, to this file")
 		soakFor   = flag.Duration("soak", 0, "instead of the figures, a soak of this length on each durable backend (make soak)")
 		soakEvery = flag.Duration("soak-interval", time.Minute, "with -soak: how often the soak samples")
@@ -53,8 +59,19 @@ func main() {
 	flag.StringVar(&b.redisAddr, "redis", "127.0.0.1:6379", "Redis address")
 	flag.StringVar(&b.mysqlDSN, "mysql", "root@tcp(127.0.0.1:3306)/", "MySQL server DSN, without a database")
 	flag.DurationVar(&b.duration, "duration", 10*time.Second, "length of each load")
-	flag.IntVar(&b.conns, "conns", 32, "connections of the closed-loop loads")
+	flag.IntVar(&b.conns, "conns", 32, "connections of the closed-loop loads (wrk)")
+	flag.IntVar(&b.rounds, "rounds", 3, "warm reads: rounds of the service and the bare echo in turn")
+	flag.StringVar(&b.wrkBinary, "wrk", "wrk", "the wrk binary; when it is not on PATH, the bench installs Debian's package as root")
+	flag.IntVar(&b.wrkThreads, "wrk-threads", 2, "wrk's threads")
 	flag.Parse()
+
+	if *kafka {
+		if err := serveKafka(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if *bareAddr != "" {
 		if err := serveBareEcho(*bareAddr, *bareBody); err != nil {
@@ -111,6 +128,15 @@ func (b *bench) setUp(logPath string) (cleanup func(), err error) {
 }
 
 func (b *bench) run(only, reportOut string) error {
+	if b.conns < 1 || b.rounds < 1 || b.wrkThreads < 1 || b.duration < time.Second {
+		return fmt.Errorf("-conns, -rounds and -wrk-threads must be at least 1, -duration at least 1s")
+	}
+	var err error
+	if b.wrk, err = newWrk(b.wrkBinary, b.wrkThreads, b.tempDir); err != nil {
+		return err
+	}
+	header := b.runInfo(b.wrk.version())
+	fmt.Print(header + "\n")
 	selected := map[string]bool{}
 	for _, name := range strings.Split(only, ",") {
 		selected[strings.TrimSpace(name)] = true
@@ -133,7 +159,7 @@ func (b *bench) run(only, reportOut string) error {
 			return fmt.Errorf("%s: %w", be.name, err)
 		}
 	}
-	return b.print(reportOut)
+	return b.print(header, reportOut)
 }
 
 // ceilings measures the raw rates of the pieces the durable backends are made of.
@@ -141,7 +167,8 @@ func (b *bench) ceilings() {
 	fmt.Fprintln(os.Stderr, "== raw ceilings")
 	d := min(b.duration, 3*time.Second)
 	add := func(figure string, v float64, err error) {
-		r := row{figure: figure, backend: "—", measured: fmt.Sprintf("%.0f/s", v), ceiling: "—", ratio: "—", target: "—", verdict: "—"}
+		r := row{figure: figure, backend: "—", measured: fmt.Sprintf("%.0f/s", v), ceiling: "—", ratio: "—",
+			cpu: "—", latency: "—", target: "—", verdict: "—"}
 		if err != nil {
 			r.measured = "error: " + err.Error()
 		}
@@ -153,149 +180,29 @@ func (b *bench) ceilings() {
 	add("raw Redis XREADGROUP+XACK, batches of 100", v, err)
 	v, err = b.mysqlTxRate(d)
 	add("raw MySQL write transactions, 32 connections", v, err)
-	v, err = kafkaProduceRate(d)
-	add("raw in-process Kafka produce, 32 producers", v, err)
-}
-
-func (b *bench) measure(be backend) error {
-	env, cleanup, err := be.env(b)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	p, err := b.startTechradar("serve", env)
-	if err != nil {
-		return err
-	}
-	defer p.stop()
-
-	names := make([]string, 100)
-	for i := range names {
-		names[i] = fmt.Sprintf("Tech %03d", i)
-	}
-	for _, name := range names {
-		if err := postJSON(p.base+"/api/techs", name); err != nil {
-			return err
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := waitForMentions(ctx, p.base, len(names)); err != nil {
-		return fmt.Errorf("seeding: %w", err)
-	}
-
-	// Warm reads, against a bare echo handler returning the same bytes.
-	body, err := warmList(p.base)
-	if err != nil {
-		return err
-	}
-	get := closedLoop(getTargeter(p.base+"/api/techs"), b.conns, b.duration, 200)
-	bare, err := b.startBareEcho(body)
-	if err != nil {
-		return err
-	}
-	ceiling := closedLoop(getTargeter(bare.base+"/api/techs"), b.conns, b.duration, 200)
-	bare.stop()
-	b.add(row{figure: fmt.Sprintf("warm GET /api/techs, 100 techs, %d conns", b.conns), backend: be.name,
-		measured: perSecond(get.Rate), ceiling: perSecond(ceiling.Rate) + " bare echo",
-		ratio: percent(get.Rate / ceiling.Rate), target: "≥ 60%", verdict: verdict(get.Rate >= 0.6*ceiling.Rate)})
-	b.add(row{figure: "warm GET p50 / p99", backend: be.name,
-		measured: ms(get.P50) + " / " + ms(get.P99), ceiling: ms(ceiling.P50) + " / " + ms(ceiling.P99),
-		ratio: "—", target: "p99 < 10 ms", verdict: verdict(get.P99 < 10*time.Millisecond)})
-
-	// Commands: accepted as fast as 32 clients can send, then until all are visible.
-	expected, err := totalMentions(p.base)
-	if err != nil {
-		return err
-	}
-	before := expected
-	start, cpuBefore := time.Now(), processCPU(p.cmd.Process.Pid)
-	post := closedLoop(postTechTargeter(p.base+"/api/techs", names), b.conns, b.duration, 202)
-	expected += post.Successes
-	// A backlog the backend cannot drain in time still gives a rate: what it
-	// applied until then.
-	drainCtx, cancelDrain := context.WithTimeout(context.Background(), maxDrain)
-	drainErr := waitForMentions(drainCtx, p.base, expected)
-	cancelDrain()
-	applied, err := totalMentions(p.base)
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	cpu := processCPU(p.cmd.Process.Pid).since(cpuBefore)
-	e2e := float64(applied-before) / elapsed.Seconds()
-	drained := ""
-	if drainErr != nil {
-		drained = fmt.Sprintf(" (%d of %d applied in %s)", applied-before, post.Successes, maxDrain)
-		// The next figures need the backlog gone; this wait is bounded too.
-		finishCtx, cancelFinish := context.WithTimeout(context.Background(), 10*time.Minute)
-		err := waitForMentions(finishCtx, p.base, expected)
-		cancelFinish()
-		if err != nil {
-			return fmt.Errorf("the backlog of %d commands was not applied: %w", expected-applied, err)
-		}
-	}
-	b.add(row{figure: fmt.Sprintf("POST /api/techs accepted, %d conns", b.conns), backend: be.name,
-		measured: perSecond(post.Rate), ceiling: "—", ratio: "—", target: "—", verdict: "—"})
-	target, floor := "≥ 5,000/s", 5000.0
-	switch be.name {
-	case "sql":
-		target, floor = "≥ 1,000/s", 1000
-	case "embedded", "embedded+redis":
-		target, floor = "—", 0
-	}
-	b.add(row{figure: "end to end: accepted → applied → event → visible", backend: be.name,
-		measured: perSecond(e2e) + drained, ceiling: perSecond(post.Rate) + " accepted", ratio: percent(e2e / post.Rate),
-		target: target, verdict: verdictIf(floor > 0, e2e >= floor)})
-	// What each process spent per command over those loads, beside what the
-	// machine's cores allow at the target rate.
-	cores := float64(runtime.NumCPU())
-	budget := "—"
-	if floor > 0 {
-		budget = fmt.Sprintf("%.0f µs at %s on %d cores", cores/floor*1e6, target[len("≥ "):], runtime.NumCPU())
-	}
-	b.add(row{figure: "CPU per command applied, same loads", backend: be.name,
-		measured: cpu.perCommand(applied - before), ceiling: budget,
-		ratio: percent(cpu.total()/(cores*elapsed.Seconds())) + " of the cores busy", target: "—", verdict: "—"})
-
-	// Read-after-write under a steady 500 commands/s.
-	p50, p99, err := b.readAfterWrite(p.base, names)
-	if err != nil {
-		return err
-	}
-	b.add(row{figure: "read-after-write under 500 commands/s, p50 / p99", backend: be.name,
-		measured: ms(p50) + " / " + ms(p99), ceiling: "—", ratio: "—", target: "p99 ≤ 50 ms", verdict: verdict(p99 <= 50*time.Millisecond)})
-
-	rss, err := p.peakRSS()
-	if err != nil {
-		return err
-	}
-	b.add(row{figure: "peak resident memory of the process", backend: be.name,
-		measured: fmt.Sprintf("%.0f MB", float64(rss)/(1<<20)), ceiling: "—", ratio: "—", target: "< 150 MB", verdict: verdict(rss < 150<<20)})
-	return nil
+	v, err = b.kafkaProduceRate(d)
+	add("raw in-memory Kafka (kfake, own process) produce, 32 producers", v, err)
 }
 
 func (b *bench) add(r row) {
 	b.rows = append(b.rows, r)
-	fmt.Fprintf(os.Stderr, "   %s: %s (ceiling %s, target %s) %s\n", r.figure, r.measured, r.ceiling, r.target, r.verdict)
+	fmt.Fprintf(os.Stderr, "   %s: %s (ceiling %s, ratio %s, CPU %s, p50/p99 %s, target %s) %s\n",
+		r.figure, r.measured, r.ceiling, r.ratio, r.cpu, r.latency, r.target, r.verdict)
 }
 
-func (b *bench) print(reportOut string) error {
+// print writes the table, in Markdown, after the run's header, to stdout and
+// to reportOut if given.
+func (b *bench) print(header, reportOut string) error {
 	var out strings.Builder
-	out.WriteString("| figure | backend | measured | ceiling, same run | ratio | target | |\n|---|---|---|---|---|---|---|\n")
+	out.WriteString("| figure | backend | measured | ceiling, same run | ratio | CPU per request: service / ceiling | p50 / p99 | target | |\n")
+	out.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range b.rows {
-		fmt.Fprintf(&out, "| %s | %s | %s | %s | %s | %s | %s |\n", r.figure, r.backend, r.measured, r.ceiling, r.ratio, r.target, r.verdict)
+		fmt.Fprintf(&out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.figure, r.backend, r.measured, r.ceiling, r.ratio, r.cpu, r.latency, r.target, r.verdict)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "FIGURE\tBACKEND\tMEASURED\tCEILING (SAME RUN)\tRATIO\tTARGET\t")
-	for _, r := range b.rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.figure, r.backend, r.measured, r.ceiling, r.ratio, r.target, r.verdict)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
+	fmt.Print(out.String())
 	if reportOut != "" {
-		return os.WriteFile(reportOut, []byte(out.String()), 0o644)
+		return os.WriteFile(reportOut, []byte(header+"\n"+out.String()), 0o644)
 	}
 	return nil
 }
