@@ -120,7 +120,7 @@ func (use cpuUse) perCommand(commands int) string {
 			parts = append(parts, fmt.Sprintf("%s %.0f", name, seconds/float64(commands)*1e6))
 		}
 	}
-	return fmt.Sprintf("%.0f µs: %s", use.total()/float64(commands)*1e6, strings.Join(parts, ", "))
+	return fmt.Sprintf("%.0f µs (%s)", use.total()/float64(commands)*1e6, strings.Join(parts, ", "))
 }
 
 func (use cpuUse) total() float64 {

@@ -57,7 +57,7 @@ func (b *bench) measure(be backend) error {
 		return err
 	}
 	b.add(row{figure: "read-after-write under 500 commands/s (open loop, in-process)", backend: be.name,
-		measured: ms(p50) + " / " + ms(p99) + " (p50 / p99)", ceiling: "—", ratio: "—", cpu: "—",
+		measured: ms(p99) + " p99", ceiling: "—", ratio: "—", cpu: "—",
 		latency: ms(p50) + " / " + ms(p99), target: "p99 ≤ 50 ms", verdict: verdict(p99 <= 50*time.Millisecond)})
 
 	for _, workload := range workloads {
@@ -271,10 +271,9 @@ func (b *bench) endToEnd(be backend, p *process, meter cpuMeter, workload string
 	case "embedded", "embedded+redis":
 		target, floor = "≥ 3,000/s", 3000
 	}
-	perCommand := "—"
-	cpuOK := false
+	perCommand, cpuOK := "—", false
 	if applied > 0 {
-		perCommand = cpu.perCommand(applied) + fmt.Sprintf("; wrk %.0f apart", post.cpu/float64(applied)*1e6)
+		perCommand = cpu.perCommand(applied) + fmt.Sprintf(", wrk %.0f µs apart", post.cpu/float64(applied)*1e6)
 		cpuOK = cpu.total()/float64(applied) <= cpuBudget.Seconds()
 	}
 	cores := float64(runtime.NumCPU())
@@ -284,7 +283,7 @@ func (b *bench) endToEnd(be backend, p *process, meter cpuMeter, workload string
 		measured: measured,
 		ceiling:  perSecond(post.rate()) + " accepted",
 		ratio:    percent(e2e / post.rate()),
-		cpu: fmt.Sprintf("%s per command; %s of the cores busy, wrk included",
+		cpu: fmt.Sprintf("%s per command; cores %s busy, wrk included",
 			perCommand, percent((cpu.total()+post.cpu)/(cores*elapsed.Seconds()))),
 		latency: fmt.Sprintf("%s / %s (POST)", ms(post.p50()), ms(post.p99())),
 		target:  fmt.Sprintf("%s, ≤ %.0f µs CPU per command", target, float64(cpuBudget)/float64(time.Microsecond)),

@@ -22,7 +22,7 @@ func (b *bench) runInfo(wrkVersion string) string {
 	if wrkVersion != "" {
 		fmt.Fprintf(&out, "- load generator: %s, %d threads, %d connections\n", wrkVersion, b.wrkThreads, b.conns)
 	}
-	fmt.Fprintf(&out, "- each load: %s; warm reads: %d rounds, alternating service and bare echo\n", b.duration, b.rounds)
+	fmt.Fprintf(&out, "- each load: %s; warm reads: %d round(s), alternating service and bare echo\n", b.duration, b.rounds)
 	return out.String()
 }
 
