@@ -164,18 +164,27 @@ func (w *wrk) run(url string, conns int, d time.Duration, script string, args ..
 	if err := cmd.Run(); err != nil {
 		return wrkRun{}, fmt.Errorf("wrk %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	var r wrkRun
-	for _, line := range strings.Split(stdout.String(), "\n") {
+	r, err := parseWrkReport(stdout.String())
+	if err != nil {
+		return wrkRun{}, err
+	}
+	r.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	if r.Requests == 0 {
+		return r, fmt.Errorf("wrk got no answer from %s: %s", url, strings.TrimSpace(stdout.String()))
+	}
+	return r, nil
+}
+
+// parseWrkReport finds the line report.lua printed in wrk's output.
+func parseWrkReport(stdout string) (wrkRun, error) {
+	for _, line := range strings.Split(stdout, "\n") {
 		if raw, ok := strings.CutPrefix(line, wrkMarker); ok {
+			var r wrkRun
 			if err := json.Unmarshal([]byte(raw), &r); err != nil {
 				return wrkRun{}, fmt.Errorf("wrk's report %q: %w", raw, err)
-			}
-			r.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-			if r.Requests == 0 {
-				return r, fmt.Errorf("wrk got no answer from %s: %s", url, strings.TrimSpace(stdout.String()))
 			}
 			return r, nil
 		}
 	}
-	return wrkRun{}, fmt.Errorf("wrk printed no report: %s", strings.TrimSpace(stdout.String()))
+	return wrkRun{}, fmt.Errorf("wrk printed no report: %s", strings.TrimSpace(stdout))
 }
