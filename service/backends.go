@@ -39,6 +39,12 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		wmLogger: messaging.NewLogger(s.logger.With(slog.String("component", "watermill"))),
 	}
 	var err error
+	// A fresh server has no database yet: create it if the account may.
+	if s.cfg.Store == config.StoreMySQL || s.cfg.Transport == config.TransportSQL {
+		if err = mysqldb.EnsureDatabase(ctx, s.cfg.MySQL.DSN); err != nil {
+			return b, err
+		}
+	}
 	if b.db, err = openStore(ctx, s.cfg, &s.closers); err != nil {
 		return b, err
 	}
