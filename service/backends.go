@@ -29,6 +29,8 @@ type backends struct {
 	outbox   *sqlstore.Outbox
 	techs    techFlow
 	sms      smsFlow
+	// submitOptions tell the submissions how the transport delivers.
+	submitOptions []command.SubmitOption
 }
 
 // buildBackends opens the store, the transport and the cache, and builds each
@@ -77,6 +79,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if b.sms, err = newSMSFlow(b.db, b.commands, b.outbox, s.cfg.SMS); err != nil {
 		return b, err
 	}
+	b.submitOptions = submitOptionsFor(s.transport, b)
 	return b, nil
 }
 

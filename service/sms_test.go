@@ -82,7 +82,8 @@ func TestSMSAPIEmbedded(t *testing.T) {
 
 	t.Run("send, then read what became of it", func(t *testing.T) {
 		accepted := app.postSMS("+541112345678", "Your code is 1234", nil)
-		if accepted.Status != "queued" {
+		// The in-process transport has sent it by the time the API answers.
+		if accepted.Status != "sent" {
 			t.Fatalf("accepted = %+v", accepted)
 		}
 		got := app.waitSMS(accepted.ID)
