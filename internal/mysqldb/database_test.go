@@ -3,6 +3,7 @@ package mysqldb_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -90,33 +91,40 @@ func TestEnsureDatabaseCreatesAMissingDatabase(t *testing.T) {
 
 func TestEnsureDatabaseNamesTheFixWhenTheAccountMayNotCreateIt(t *testing.T) {
 	root, cfg := server(t)
-	user := testenv.UniqueName("tr_u_")
-	if len(user) > 32 {
-		user = user[:32]
-	}
-	// user is letters, digits and '_': safe to put in the statements, which
-	// take no placeholders.
-	const password = "not-a-secret"
-	if _, err := root.Exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + password + "'"); err != nil {
-		t.Fatalf("creating user: %v", err)
-	}
-	t.Cleanup(func() { _, _ = root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })
-
-	name := testenv.UniqueName("techradar_denied_")
-	dropAfter(t, root, name)
-	dsn := cfg.Clone()
-	dsn.User, dsn.Passwd, dsn.DBName = user, password, name
-	err := mysqldb.EnsureDatabase(context.Background(), dsn.FormatDSN())
-	if err == nil {
-		t.Fatal("no error for an account that may not create the database")
-	}
-	for _, want := range []string{"MYSQL_DSN", name, "CREATE DATABASE IF NOT EXISTS `" + name + "`", "GRANT ALL PRIVILEGES ON `" + name + "`.* TO '" + user + "'"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
+	// One account may do nothing, so the server will not even say whether the
+	// database exists; the other may read every database, so it learns the
+	// database is unknown, but may not create it.
+	for _, grant := range []string{"", "GRANT SELECT ON *.* TO '%s'@'%%'"} {
+		user := testenv.UniqueName("tr_u_")
+		// user is letters, digits and '_': safe to put in the statements,
+		// which take no placeholders.
+		const password = "not-a-secret"
+		if _, err := root.Exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + password + "'"); err != nil {
+			t.Fatalf("creating user: %v", err)
 		}
-	}
-	if databaseExists(t, root, name) {
-		t.Error("the database was created by an account that may not")
+		t.Cleanup(func() { _, _ = root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })
+		if grant != "" {
+			if _, err := root.Exec(fmt.Sprintf(grant, user)); err != nil {
+				t.Fatalf("granting: %v", err)
+			}
+		}
+
+		name := testenv.UniqueName("techradar_denied_")
+		dropAfter(t, root, name)
+		dsn := cfg.Clone()
+		dsn.User, dsn.Passwd, dsn.DBName = user, password, name
+		err := mysqldb.EnsureDatabase(context.Background(), dsn.FormatDSN())
+		if err == nil {
+			t.Fatalf("no error for an account that may not create the database (grant %q)", grant)
+		}
+		for _, want := range []string{"MYSQL_DSN", name, "CREATE DATABASE IF NOT EXISTS `" + name + "`", "GRANT ALL PRIVILEGES ON `" + name + "`.* TO '" + user + "'"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if databaseExists(t, root, name) {
+			t.Error("the database was created by an account that may not")
+		}
 	}
 }
 
