@@ -21,7 +21,7 @@ COPY --from=build --chown=65532:65532 /out/data /data
 ENV SQLITE_PATH=/data/techradar.db
 WORKDIR /data
 USER nonroot:nonroot
-EXPOSE 8080
+EXPOSE 8080 8081
 ENTRYPOINT ["/usr/local/bin/techradar"]
 # serve runs the API and the workers in one process; `api` or `worker` runs one role.
 CMD ["serve"]

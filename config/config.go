@@ -110,17 +110,20 @@ func (c Config) Validate(role Role) error {
 // checkAcrossGroups checks what one group cannot check alone: the settings the
 // chosen backends and role need, and the bounds one group sets another.
 func (c Config) checkAcrossGroups(role Role, p *settings.Problems) {
-	if role.RunsAPI() {
-		p.HostPort("HTTP_ADDR", c.HTTP.Addr)
+	// Every role but a tool listens: a worker for its health and metrics.
+	if role != RoleTool {
+		p.HostPort("HTTP_ADDR", c.HTTPAddr(role))
 	}
 	if c.Store == StoreSQLite && c.SQLite.Path == "" {
 		p.Add("SQLITE_PATH", "is empty, but STORE=sqlite needs a file")
 	}
 	if (c.Store == StoreMySQL || c.Transport == TransportSQL) && c.MySQL.DSN == "" {
-		p.Add("MYSQL_DSN", "is empty, but STORE=%s and TRANSPORT=%s need MySQL", c.Store, c.Transport)
+		who, verb := needs(choice{"STORE=mysql", c.Store == StoreMySQL}, choice{"TRANSPORT=sql", c.Transport == TransportSQL})
+		p.Add("MYSQL_DSN", "is empty, but %s %s MySQL", who, verb)
 	}
 	if (c.Cache == CacheRedis || c.Transport == TransportRedisStream) && c.Redis.Addr == "" {
-		p.Add("REDIS_ADDR", "is empty, but CACHE=%s and TRANSPORT=%s need Redis", c.Cache, c.Transport)
+		who, verb := needs(choice{"CACHE=redis", c.Cache == CacheRedis}, choice{"TRANSPORT=redisstream", c.Transport == TransportRedisStream})
+		p.Add("REDIS_ADDR", "is empty, but %s %s Redis", who, verb)
 	}
 	if c.Transport == TransportKafka && len(c.Kafka.Brokers) == 0 {
 		p.Add("KAFKA_BROKERS", "is empty, but TRANSPORT=kafka needs at least one broker")

@@ -14,7 +14,7 @@ import (
 func TestDefaultIsTheEmbeddedMode(t *testing.T) {
 	t.Setenv("TRANSPORT", "kafka") // the environment must not leak into Default
 	c := config.Default()
-	if c.Transport != "gochannel" || c.Store != "sqlite" || c.Cache != "memory" || c.HTTP.Addr != ":8080" || c.SQLite.Path == "" {
+	if c.Transport != "gochannel" || c.Store != "sqlite" || c.Cache != "memory" || c.HTTPAddr(config.RoleServe) != ":8080" || c.SQLite.Path == "" {
 		t.Fatalf("Default() = %+v", c)
 	}
 	if err := c.Validate(config.RoleServe); err != nil {

@@ -15,7 +15,7 @@ import (
 
 // HTTPConfig is the HTTP server's.
 type HTTPConfig struct {
-	Addr            string        `name:"addr" env:"ADDR" default:":8080" help:"Address the HTTP server listens on."`
+	Addr            string        `name:"addr" env:"ADDR" help:"Address the HTTP server listens on; when unset :8080 for serve and api, :8081 for worker (health and metrics only)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"SHUTDOWN_TIMEOUT" default:"20s" help:"How long a shutdown waits for in-flight HTTP requests."`
 }
 

@@ -14,10 +14,10 @@ import (
 func newApplication(b backends, role config.Role, logger *slog.Logger) app.Application {
 	var a app.Application
 	if role.RunsAPI() {
-		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(b.commands, b.bus, nil, logger)
+		a.Commands.SubmitCreateTech = command.NewSubmitCreateTechHandler(b.commands, b.bus, nil, logger, b.submitOptions...)
 		a.Queries.ListTechs, a.Queries.TechByID = query.NewTechQueries(b.techs.techs, b.cache, logger)
 		a.Queries.CommandStatus = query.NewCommandStatusHandler(b.commands, logger)
-		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(b.sms.messages, b.commands, b.bus, nil, logger)
+		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(b.sms.messages, b.commands, b.bus, nil, logger, b.submitOptions...)
 		a.Queries.SMSStatus = query.NewSMSStatusHandler(b.sms.messages, logger)
 	}
 	if role.RunsWorkers() {

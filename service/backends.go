@@ -29,6 +29,8 @@ type backends struct {
 	outbox   *sqlstore.Outbox
 	techs    techFlow
 	sms      smsFlow
+	// submitOptions tell the submissions how the transport delivers.
+	submitOptions []command.SubmitOption
 }
 
 // buildBackends opens the store, the transport and the cache, and builds each
@@ -39,6 +41,12 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		wmLogger: messaging.NewLogger(s.logger.With(slog.String("component", "watermill"))),
 	}
 	var err error
+	// A fresh server has no database yet: create it if the account may.
+	if s.cfg.Store == config.StoreMySQL || s.cfg.Transport == config.TransportSQL {
+		if err = mysqldb.EnsureDatabase(ctx, s.cfg.MySQL.DSN); err != nil {
+			return b, err
+		}
+	}
 	if b.db, err = openStore(ctx, s.cfg, &s.closers); err != nil {
 		return b, err
 	}
@@ -71,6 +79,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if b.sms, err = newSMSFlow(b.db, b.commands, b.outbox, s.cfg.SMS); err != nil {
 		return b, err
 	}
+	b.submitOptions = submitOptionsFor(s.transport, b)
 	return b, nil
 }
 

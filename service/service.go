@@ -174,7 +174,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("PPROF_ADDR: %w", err)
 	}
 	s.closers = append(s.closers, stopPprof)
-	listener, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+	listener, err := net.Listen("tcp", s.cfg.HTTPAddr(s.role))
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}

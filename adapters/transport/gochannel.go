@@ -22,6 +22,18 @@ func NewGoChannel(logger watermill.LoggerAdapter) *GoChannel {
 	return &GoChannel{pubSub: gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, logger)}
 }
 
+// Synchronous is a transport whose Publish returns only once the handler has
+// acknowledged the message, so that what the handler did can be read as soon
+// as Publish returns.
+type Synchronous interface {
+	DeliversBeforePublishReturns() bool
+}
+
+var _ Synchronous = (*GoChannel)(nil)
+
+// DeliversBeforePublishReturns is true: Publish blocks until the ack.
+func (t *GoChannel) DeliversBeforePublishReturns() bool { return true }
+
 func (t *GoChannel) Publisher() message.Publisher { return t.pubSub }
 
 // Subscriber returns the shared pub/sub with a no-op Close: the router closes

@@ -31,6 +31,11 @@ type submission[R any] struct {
 	keep func(ctx context.Context, cmd any) error
 	// forget removes the record this call made.
 	forget func(ctx context.Context) error
+	// settled, when set, is what stored has become once the command was sent:
+	// set for a bus that delivers before Send returns (AnswerAfterDelivery).
+	// It must answer stored when it cannot read: the command is accepted, and
+	// the answer recorded before the send is still a true one for a moment.
+	settled func(ctx context.Context, stored R) R
 }
 
 func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
@@ -62,6 +67,9 @@ func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 	if err := bus.Send(ctx, cmd); err != nil {
 		forgetIfCreated()
 		return none, apperr.Unavailablef(err, "cannot send the command")
+	}
+	if s.settled != nil {
+		return s.settled(ctx, stored), nil
 	}
 	return stored, nil
 }

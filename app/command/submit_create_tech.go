@@ -56,17 +56,20 @@ type Submission struct {
 
 // SubmitCreateTechHandler validates a mention, records it as pending and sends
 // CreateTech on the command bus. It answers before the command is applied unless
-// the bus itself waits for the handler.
+// the bus itself waits for the handler, and then, with AnswerAfterDelivery,
+// answers what became of it.
 type SubmitCreateTechHandler decorator.SubmissionHandler[SubmitCreateTech, Submission]
 
 type submitCreateTechHandler struct {
 	commands CommandLog
 	bus      CommandBus
 	now      func() time.Time
+	// outcomes is set when the bus delivers before Send returns.
+	outcomes CommandOutcomes
 }
 
 // NewSubmitCreateTechHandler builds the handler; now may be nil for the wall clock.
-func NewSubmitCreateTechHandler(commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger) SubmitCreateTechHandler {
+func NewSubmitCreateTechHandler(commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger, opts ...SubmitOption) SubmitCreateTechHandler {
 	if commands == nil {
 		panic("nil commands")
 	}
@@ -80,7 +83,7 @@ func NewSubmitCreateTechHandler(commands CommandLog, bus CommandBus, now func() 
 		now = time.Now
 	}
 	return decorator.ApplySubmissionDecorators[SubmitCreateTech, Submission](
-		submitCreateTechHandler{commands: commands, bus: bus, now: now},
+		submitCreateTechHandler{commands: commands, bus: bus, now: now, outcomes: applySubmitOptions(opts).commands},
 		logger,
 	)
 }
@@ -103,6 +106,16 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 	// Two spellings of one tech are one request.
 	request := requestFingerprint(cmd, name.Key())
 	var accepted Accepted
+	var settled func(context.Context, Submission) Submission
+	if h.outcomes != nil {
+		settled = func(ctx context.Context, stored Submission) Submission {
+			status, techID, err := h.outcomes.CommandOutcome(ctx, id)
+			if err != nil {
+				return stored
+			}
+			return Submission{CommandID: id, Status: status, TechID: techID}
+		}
+	}
 	return submission[Submission]{
 		what: "the command",
 		record: func(ctx context.Context) (Submission, bool, error) {
@@ -116,6 +129,7 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 			}
 			return cmd, nil
 		},
-		forget: func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		forget:  func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		settled: settled,
 	}.submit(ctx, h.bus)
 }

@@ -48,10 +48,12 @@ type submitSendSMSHandler struct {
 	commands    CommandLog
 	bus         CommandBus
 	now         func() time.Time
+	// outcomes is set when the bus delivers before Send returns.
+	outcomes SMSOutcomes
 }
 
 // NewSubmitSendSMSHandler builds the handler; now may be nil for the wall clock.
-func NewSubmitSendSMSHandler(submissions SMSSubmissions, commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger) SubmitSendSMSHandler {
+func NewSubmitSendSMSHandler(submissions SMSSubmissions, commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger, opts ...SubmitOption) SubmitSendSMSHandler {
 	if submissions == nil {
 		panic("nil submissions")
 	}
@@ -68,7 +70,7 @@ func NewSubmitSendSMSHandler(submissions SMSSubmissions, commands CommandLog, bu
 		now = time.Now
 	}
 	return decorator.ApplySubmissionDecorators[SubmitSendSMS, SMSSubmission](
-		submitSendSMSHandler{submissions: submissions, commands: commands, bus: bus, now: now},
+		submitSendSMSHandler{submissions: submissions, commands: commands, bus: bus, now: now, outcomes: applySubmitOptions(opts).sms},
 		logger,
 	)
 }
@@ -100,6 +102,15 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 	// Only the command this call recorded is forgotten: one under the same
 	// id of another type is another client's.
 	var commandCreated bool
+	var settled func(context.Context, sms.SMS) sms.SMS
+	if h.outcomes != nil {
+		settled = func(ctx context.Context, stored sms.SMS) sms.SMS {
+			if status, err := h.outcomes.SMSStatus(ctx, id); err == nil {
+				stored.Status = status
+			}
+			return stored
+		}
+	}
 	stored, err := submission[sms.SMS]{
 		what: "the SMS",
 		record: func(ctx context.Context) (sms.SMS, bool, error) {
@@ -133,6 +144,7 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 			}
 			return err
 		},
+		settled: settled,
 	}.submit(ctx, h.bus)
 	if err != nil {
 		return SMSSubmission{}, err

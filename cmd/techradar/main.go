@@ -25,9 +25,9 @@ import (
 type cli struct {
 	config.Config
 
-	Serve  struct{} `cmd:"" default:"1" help:"Run the HTTP API and the message handlers in one process (the default)."`
-	API    struct{} `cmd:"" name:"api" help:"Run the HTTP API only; commands go to the transport for workers to apply."`
-	Worker struct{} `cmd:"" help:"Run the message handlers only (and /healthz, /readyz on HTTP_ADDR)."`
+	Serve  struct{} `cmd:"" default:"1" help:"Run the HTTP API and the message handlers in one process (the default), on HTTP_ADDR (default :8080)."`
+	API    struct{} `cmd:"" name:"api" help:"Run the HTTP API only, on HTTP_ADDR (default :8080); commands go to the transport for workers to apply."`
+	Worker struct{} `cmd:"" help:"Run the message handlers only, with /healthz, /readyz and /metrics on HTTP_ADDR (default :8081, so that an api beside it keeps :8080)."`
 	Poison struct {
 		List struct {
 			Limit int `default:"100" help:"Most messages listed."`

@@ -46,6 +46,13 @@ func TestHelpListsEverySetting(t *testing.T) {
 			t.Errorf("--help does not list the %s command", want)
 		}
 	}
+	// Each role's default address, which differs so that an api and a worker
+	// run side by side.
+	for _, want := range []string{"default :8080", "default :8081"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--help does not say %q", want)
+		}
+	}
 	for _, env := range envNames(reflect.TypeFor[config.Config](), "") {
 		if !strings.Contains(string(out), "$"+env) {
 			t.Errorf("--help does not list %s", env)

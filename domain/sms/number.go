@@ -24,7 +24,7 @@ const (
 
 var (
 	ErrNumberEmpty   = errors.New("number is empty")
-	ErrNumberNotE164 = fmt.Errorf("number must be in E.164 format: '+' then %d to %d digits, the first not 0, e.g. +541112345678", MinNumberDigits, MaxNumberDigits)
+	ErrNumberNotE164 = fmt.Errorf("number must be in E.164 format: '+' then the country code and number, %d to %d digits, the first not 0; spaces, dashes, dots and parentheses may separate the digits, e.g. +541112345678 or +54 11 1234-5678", MinNumberDigits, MaxNumberDigits)
 
 	ErrTextEmpty            = errors.New("text is empty")
 	ErrTextBlank            = errors.New("text is only whitespace")
@@ -39,23 +39,48 @@ type Number struct {
 	e164 string
 }
 
-// ParseNumber accepts a number written exactly in E.164: no spaces, dashes or
-// brackets, so that what is stored is what the provider gets.
+// ParseNumber accepts a number in E.164, '+' then the country code and the
+// number, written as people write it: spaces, dashes, dots and parentheses
+// may stand between the digits ("+54 11 6658-7382", "+1 (415) 555-2671"). It
+// keeps the digits only, so that what is stored, compared and given to the
+// provider is one spelling. Anything else is refused: no '+' in front, a
+// letter, another symbol, or parentheses that do not pair.
 func ParseNumber(raw string) (Number, error) {
 	if raw == "" {
 		return Number{}, ErrNumberEmpty
 	}
-	digits := len(raw) - 1
-	if raw[0] != '+' || digits < MinNumberDigits || digits > MaxNumberDigits || raw[1] == '0' {
+	if raw[0] != '+' || len(raw) > maxNumberLength {
 		return Number{}, ErrNumberNotE164
 	}
+	digits := make([]byte, 1, MaxNumberDigits+1)
+	digits[0] = '+'
+	inParentheses := false
 	for i := 1; i < len(raw); i++ {
-		if raw[i] < '0' || raw[i] > '9' {
+		switch c := raw[i]; {
+		case c >= '0' && c <= '9':
+			if len(digits) > MaxNumberDigits {
+				return Number{}, ErrNumberNotE164
+			}
+			digits = append(digits, c)
+		case c == ' ' || c == '-' || c == '.':
+		case c == '(' && !inParentheses:
+			inParentheses = true
+		case c == ')' && inParentheses:
+			inParentheses = false
+		default:
 			return Number{}, ErrNumberNotE164
 		}
 	}
-	return Number{e164: raw}, nil
+	if inParentheses || len(digits)-1 < MinNumberDigits || digits[1] == '0' {
+		return Number{}, ErrNumberNotE164
+	}
+	return Number{e164: string(digits)}, nil
 }
+
+// maxNumberLength bounds what ParseNumber reads: room for every digit with a
+// separator or two between each, and no more, so that a long run of
+// separators is refused at once.
+const maxNumberLength = 4 * MaxNumberDigits
 
 // String is the number in E.164.
 func (n Number) String() string { return n.e164 }

@@ -7,7 +7,6 @@ package settings
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 )
@@ -44,9 +43,12 @@ func (p *Problems) OneOf(variable, value string, allowed ...string) {
 	p.Add(variable, "%q is not one of %s", value, strings.Join(allowed, ", "))
 }
 
-// HostPort records variable unless addr is a host:port address.
+// HostPort records variable unless addr is an address to listen on:
+// host:port, where the host is empty (every interface), an IP address or a
+// host name, and the port a number from 0 to 65535 (0 picks a free one), so
+// that a bad address stops the start instead of failing the listener later.
 func (p *Problems) HostPort(variable, addr string) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	if err := checkListenAddress(addr); err != nil {
 		p.Add(variable, "%q is not a host:port address: %v", addr, err)
 	}
 }

@@ -53,7 +53,7 @@ const compatListMaxPages = 200
 
 func (s compatServer) compatCreate(c echo.Context) error {
 	var body compatCreateRequest
-	if err := decodeJSONBody(c, &body, false); err != nil {
+	if err := decodeCompatBody(c, &body, map[string]**string{"text": &body.Text}); err != nil {
 		return err
 	}
 	if body.Text == nil {

@@ -47,6 +47,9 @@ func FuzzCreateTechRequest(f *testing.F) {
 		{`{"name": "x"}`, "", "\x7f"},
 		{"\xff", "application/json", ""},
 		{`{"text": "Kafka"}`, "application/problem+json", ""},
+		{"text=Kafka", "application/x-www-form-urlencoded", ""},
+		{"text=a&text=b", "application/x-www-form-urlencoded", ""},
+		{"text=%zz;x", "application/x-www-form-urlencoded; charset=utf-8", ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.body, s.contentType, s.key)

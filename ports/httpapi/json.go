@@ -26,20 +26,9 @@ func decodeJSONBody(c echo.Context, dst any, strict bool) error {
 			message: "the body must be JSON, sent with Content-Type: application/json",
 		}
 	}
-	tooLarge := &requestError{
-		status:  http.StatusRequestEntityTooLarge,
-		code:    "body_too_large",
-		message: fmt.Sprintf("the body must not be larger than %d bytes", MaxBodyBytes),
-	}
-	if req.ContentLength > MaxBodyBytes {
-		return tooLarge
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+	body, err := readBody(req)
 	if err != nil {
-		return badRequest("malformed_body", "", "cannot read the body")
-	}
-	if len(body) > MaxBodyBytes {
-		return tooLarge
+		return err
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -53,6 +42,26 @@ func decodeJSONBody(c echo.Context, dst any, strict bool) error {
 		return badRequest("malformed_json", "", "the body must hold a single JSON object")
 	}
 	return nil
+}
+
+// readBody reads the request body, refusing one over MaxBodyBytes.
+func readBody(req *http.Request) ([]byte, error) {
+	tooLarge := &requestError{
+		status:  http.StatusRequestEntityTooLarge,
+		code:    "body_too_large",
+		message: fmt.Sprintf("the body must not be larger than %d bytes", MaxBodyBytes),
+	}
+	if req.ContentLength > MaxBodyBytes {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, badRequest("malformed_body", "", "cannot read the body")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, tooLarge
+	}
+	return body, nil
 }
 
 func jsonError(err error) error {

@@ -38,7 +38,7 @@ func (s compatServer) addCompatSMSRoutes(e *echo.Echo) {
 func (s compatServer) compatSendSMS(c echo.Context) error {
 	var body sendSMSRequest
 	// Unknown fields are ignored, as the original did.
-	if err := decodeJSONBody(c, &body, false); err != nil {
+	if err := decodeCompatBody(c, &body, map[string]**string{"number": &body.Number, "text": &body.Text}); err != nil {
 		return err
 	}
 	req, err := body.submission()
