@@ -223,6 +223,13 @@ func TestWebRadar(t *testing.T) {
 	if label.Value != "Kubernetes: high priority, 14 mentions" {
 		t.Errorf("the blip's aria-label is %q", label.Value)
 	}
+	run("a click shows a blip's numbers",
+		chromedp.Click(`#radar .blip[data-name="Playwright"] circle`),
+		chromedp.WaitVisible(`#radar .radar-tip[data-id]:not([hidden])`),
+	)
+	if tip, err := chromedp.Run(browser, chromedp.Text(`#radar .radar-tip`)); err != nil || !strings.Contains(tip, "Playwright") || !strings.Contains(tip, "1 mention") {
+		t.Errorf("the tip after a click on Playwright reads %q (%v)", tip, err)
+	}
 	run("scroll to the radar", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.querySelector(".list-card").offsetTop - 12)`))
 	screenshot("radar-desktop.png")
 

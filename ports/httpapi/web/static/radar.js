@@ -21,6 +21,7 @@ window.techradarRadar = (() => {
   const largestRadius = 15;
   const crowdedRadius = 3.5; // the least a blip shrinks to in a crowded ring
   const gap = 2.5; // px kept between two blips
+  const roomyGap = 16; // px between two blips when their ring has room, for the labels
   const fillTarget = 0.42; // share of a ring's area blips may cover before they shrink
   const placementTries = 500; // candidate spots per blip before taking the least bad one
   const labelFont = 12; // px
@@ -105,28 +106,35 @@ window.techradarRadar = (() => {
         const distance = low + (0.15 + 0.7 * fnv1a(tech.id + "/distance")) * (high - low);
         const startX = centre + distance * Math.cos(angle);
         const startY = centre + distance * Math.sin(angle);
+        // A ring with room first looks for a spot with space for a label
+        // around the blip, then for any free spot.
+        const spacings = shrink === 1 ? [roomyGap, gap] : [gap];
         let best = null;
-        for (let k = 0; k < placementTries; k++) {
-          const spiral = step * Math.sqrt(k);
-          const turn = k * 2.399963; // the golden angle
-          const x = startX + spiral * Math.cos(turn);
-          const y = startY + spiral * Math.sin(turn);
-          const d = Math.hypot(x - centre, y - centre);
-          if (d < low || d > high) continue;
-          let clash = 0;
-          for (const other of placed) {
-            clash = Math.max(clash, r + other.r + gap - Math.hypot(x - other.x, y - other.y));
+        for (const spacing of spacings) {
+          best = null;
+          for (let k = 0; k < placementTries; k++) {
+            const spiral = step * Math.sqrt(k);
+            const turn = k * 2.399963; // the golden angle
+            const x = startX + spiral * Math.cos(turn);
+            const y = startY + spiral * Math.sin(turn);
+            const d = Math.hypot(x - centre, y - centre);
+            if (d < low || d > high) continue;
+            let clash = 0;
+            for (const other of placed) {
+              clash = Math.max(clash, r + other.r + spacing - Math.hypot(x - other.x, y - other.y));
+            }
+            for (const label of ringLabels) clash = Math.max(clash, circleIntoBox(x, y, r + gap, label.box));
+            if (!best || clash < best.clash) best = { x, y, clash };
+            if (clash <= 0) break;
           }
-          for (const label of ringLabels) clash = Math.max(clash, circleIntoBox(x, y, r + gap, label.box));
-          if (!best || clash < best.clash) best = { x, y, clash };
-          if (clash <= 0) break;
+          if (best && best.clash <= 0) break;
         }
         if (!best) best = { x: startX, y: startY }; // a ring too thin for the blip: its hashed spot
         placed.push({ id: tech.id, name: tech.name, priority: ring.priority, mentions: tech.mentions, x: best.x, y: best.y, r, label: null });
       }
     }
 
-    // Labels go right, left, above or below their blip, the most mentioned
+    // Labels go right, left, above, below or at a corner of their blip, the most mentioned
     // first; a label with no free spot is left out (hover, focus and the table
     // still name the tech).
     const taken = ringLabels.map((label) => label.box);
@@ -135,11 +143,16 @@ window.techradarRadar = (() => {
       const text = shortName(String(blip.name));
       const w = measureText(text, labelFont);
       const h = labelFont + 2;
+      const side = blip.r * 0.7; // a corner spot starts off the blip's diagonal
       const spots = [
         { anchor: "start", box: { x: blip.x + blip.r + 3, y: blip.y - h / 2, w, h } },
         { anchor: "end", box: { x: blip.x - blip.r - 3 - w, y: blip.y - h / 2, w, h } },
         { anchor: "middle", box: { x: blip.x - w / 2, y: blip.y - blip.r - 1 - h, w, h } },
         { anchor: "middle", box: { x: blip.x - w / 2, y: blip.y + blip.r + 1, w, h } },
+        { anchor: "start", box: { x: blip.x + side + 1, y: blip.y - side - h, w, h } },
+        { anchor: "start", box: { x: blip.x + side + 1, y: blip.y + side, w, h } },
+        { anchor: "end", box: { x: blip.x - side - 1 - w, y: blip.y - side - h, w, h } },
+        { anchor: "end", box: { x: blip.x - side - 1 - w, y: blip.y + side, w, h } },
       ];
       for (const spot of spots) {
         const b = spot.box;
@@ -389,6 +402,8 @@ window.techradarRadar = (() => {
     const entry = entryOf(event.target);
     if (!entry) return;
     tipPinned = true;
+    // The tapped blip takes the focus too, so that the keys go on from it.
+    if (document.activeElement !== entry.g) entry.g.focus({ preventScroll: true });
     showTip(entry);
   });
   document.addEventListener("click", (event) => {
