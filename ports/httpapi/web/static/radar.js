@@ -25,7 +25,9 @@ window.techradarRadar = (() => {
   const fillTarget = 0.42; // share of a ring's area blips may cover before they shrink
   const placementTries = 500; // candidate spots per blip before taking the least bad one
   const labelFont = 12; // px
+  const smallLabelFont = 11; // px, on a radar narrower than 420 px
   const labelChars = 18; // longer names are cut with an ellipsis
+  const shortLabelChars = 9; // and cut shorter where the longer label finds no room
   const ringLabelFont = 11;
 
   // fnv1a hashes a string to 32 bits, so that a tech's spot depends on its id
@@ -50,8 +52,8 @@ window.techradarRadar = (() => {
     return Math.min(largestRadius, smallestRadius + 2.3 * Math.log2(1 + m));
   }
 
-  function shortName(name) {
-    return name.length > labelChars ? name.slice(0, labelChars - 1).trimEnd() + "…" : name;
+  function shortName(name, chars) {
+    return name.length > chars ? name.slice(0, chars - 1).trimEnd() + "…" : name;
   }
 
   // How far the circle (x, y, r) reaches into the rectangle box; 0 if apart.
@@ -134,15 +136,24 @@ window.techradarRadar = (() => {
       }
     }
 
-    // Labels go right, left, above, below or at a corner of their blip, the most mentioned
-    // first; a label with no free spot is left out (hover, focus and the table
-    // still name the tech).
+    // Labels go right, left, above, below or at a corner of their blip, the
+    // most mentioned first; a label with no free spot is left out (hover, focus
+    // and the table still name the tech).
     const taken = ringLabels.map((label) => label.box);
     const byMentions = [...placed].sort((a, b) => b.mentions - a.mentions || String(a.id).localeCompare(String(b.id)));
+    const font = size < 420 ? smallLabelFont : labelFont;
     for (const blip of byMentions) {
-      const text = shortName(String(blip.name));
-      const w = measureText(text, labelFont);
-      const h = labelFont + 2;
+      // A long name that finds no room is tried again cut shorter.
+      const full = shortName(String(blip.name), labelChars);
+      const texts = full.length > shortLabelChars + 1 ? [full, shortName(full, shortLabelChars)] : [full];
+      for (const text of texts) {
+        if (placeLabel(blip, text)) break;
+      }
+    }
+
+    function placeLabel(blip, text) {
+      const w = measureText(text, font);
+      const h = font + 2;
       const side = blip.r * 0.7; // a corner spot starts off the blip's diagonal
       const spots = [
         { anchor: "start", box: { x: blip.x + blip.r + 3, y: blip.y - h / 2, w, h } },
@@ -161,9 +172,10 @@ window.techradarRadar = (() => {
         if (placed.some((other) => other !== blip && circleIntoBox(other.x, other.y, other.r + 1, b) > 0)) continue;
         taken.push(b);
         const x = spot.anchor === "start" ? b.x : spot.anchor === "end" ? b.x + b.w : b.x + b.w / 2;
-        blip.label = { text, anchor: spot.anchor, dx: x - blip.x, dy: b.y + b.h / 2 - blip.y };
-        break;
+        blip.label = { text, font, anchor: spot.anchor, dx: x - blip.x, dy: b.y + b.h / 2 - blip.y };
+        return true;
       }
+      return false;
     }
 
     return {
@@ -273,6 +285,7 @@ window.techradarRadar = (() => {
     count.style.fontSize = countFont.toFixed(1) + "px";
     if (blip.label) {
       label.textContent = blip.label.text;
+      label.style.fontSize = blip.label.font + "px";
       label.setAttribute("x", blip.label.dx.toFixed(1));
       label.setAttribute("y", blip.label.dy.toFixed(1));
       label.setAttribute("text-anchor", blip.label.anchor);
