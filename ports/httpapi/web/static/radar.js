@@ -89,6 +89,35 @@ window.techradarRadar = (() => {
     for (const tech of shown) byRing.get(ringOf(tech.priority)).push(tech);
 
     const placed = [];
+    // Placed blips are kept in a grid of cells wider than any two blips and
+    // their gap, so that a candidate spot is checked against its neighbours only.
+    const cell = 2 * largestRadius + roomyGap + gap;
+    const grid = new Map();
+    const cellKey = (x, y) => Math.floor(x / cell) * 4096 + Math.floor(y / cell);
+    // clashAt is how far a blip at (x, y) reaches into its neighbours or the
+    // ring labels; 0 or less is clear. first stops at the first clash found.
+    function clashAt(x, y, r, spacing, first) {
+      let clash = 0;
+      const cx = Math.floor(x / cell);
+      const cy = Math.floor(y / cell);
+      for (let i = cx - 1; i <= cx + 1; i++) {
+        for (let j = cy - 1; j <= cy + 1; j++) {
+          const near = grid.get(i * 4096 + j);
+          if (!near) continue;
+          for (const other of near) {
+            const dx = x - other.x;
+            const dy = y - other.y;
+            const into = r + other.r + spacing - Math.sqrt(dx * dx + dy * dy);
+            if (into > clash) {
+              clash = into;
+              if (first) return clash;
+            }
+          }
+        }
+      }
+      for (const label of ringLabels) clash = Math.max(clash, circleIntoBox(x, y, r + gap, label.box));
+      return clash;
+    }
     for (const [ring, members] of byRing) {
       members.sort((a, b) => String(a.createdAt || "").localeCompare(String(b.createdAt || "")) || String(a.id).localeCompare(String(b.id)));
       const inner = radius * ring.inner;
@@ -109,30 +138,37 @@ window.techradarRadar = (() => {
         const startX = centre + distance * Math.cos(angle);
         const startY = centre + distance * Math.sin(angle);
         // A ring with room first looks for a spot with space for a label
-        // around the blip, then for any free spot.
+        // around the blip, then for any free spot, and last takes the spot
+        // that overlaps least.
         const spacings = shrink === 1 ? [roomyGap, gap] : [gap];
-        let best = null;
-        for (const spacing of spacings) {
-          best = null;
+        let bestX = startX; // a ring too thin for the blip leaves it at its hashed spot
+        let bestY = startY;
+        let bestClash = Infinity;
+        for (let pass = 0; pass < spacings.length && bestClash > 0; pass++) {
+          const last = pass === spacings.length - 1;
           for (let k = 0; k < placementTries; k++) {
             const spiral = step * Math.sqrt(k);
             const turn = k * 2.399963; // the golden angle
             const x = startX + spiral * Math.cos(turn);
             const y = startY + spiral * Math.sin(turn);
-            const d = Math.hypot(x - centre, y - centre);
+            const dx = x - centre;
+            const dy = y - centre;
+            const d = Math.sqrt(dx * dx + dy * dy);
             if (d < low || d > high) continue;
-            let clash = 0;
-            for (const other of placed) {
-              clash = Math.max(clash, r + other.r + spacing - Math.hypot(x - other.x, y - other.y));
+            const clash = clashAt(x, y, r, spacings[pass], !last);
+            if (clash <= 0 || (last && clash < bestClash)) {
+              bestX = x;
+              bestY = y;
+              bestClash = clash;
+              if (clash <= 0) break;
             }
-            for (const label of ringLabels) clash = Math.max(clash, circleIntoBox(x, y, r + gap, label.box));
-            if (!best || clash < best.clash) best = { x, y, clash };
-            if (clash <= 0) break;
           }
-          if (best && best.clash <= 0) break;
         }
-        if (!best) best = { x: startX, y: startY }; // a ring too thin for the blip: its hashed spot
-        placed.push({ id: tech.id, name: tech.name, priority: ring.priority, mentions: tech.mentions, x: best.x, y: best.y, r, label: null });
+        const blip = { id: tech.id, name: tech.name, priority: ring.priority, mentions: tech.mentions, x: bestX, y: bestY, r, label: null };
+        placed.push(blip);
+        const key = cellKey(bestX, bestY);
+        if (!grid.has(key)) grid.set(key, []);
+        grid.get(key).push(blip);
       }
     }
 
