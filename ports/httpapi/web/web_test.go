@@ -25,6 +25,8 @@ func TestServesThePageAndNothingElse(t *testing.T) {
 		"/":                   "text/html",
 		"/assets/app.js":      "text/javascript",
 		"/assets/app.css":     "text/css",
+		"/assets/radar.js":    "text/javascript",
+		"/assets/radar.css":   "text/css",
 		"/assets/favicon.svg": "image/svg+xml",
 	} {
 		rec := get(path)

@@ -133,6 +133,7 @@
       }
     }
     firstRender = false;
+    if (window.techradarRadar) window.techradarRadar.render(page.data); // radar.js draws the same list
 
     const count = page.data.length;
     table.hidden = count === 0;
