@@ -69,6 +69,8 @@ type redisStreamSubscriber struct {
 	streams  *redisStreamNames
 	reads    *redis.Client
 	acks     *redis.Client
+	// ackDelay is redisStreamAckDelay; tests lengthen it to see the batches.
+	ackDelay time.Duration
 	// giveUp is closed when the transport closes: from then on no handler
 	// will ack anything, and a stopping subscription waits for none.
 	giveUp <-chan struct{}
@@ -92,11 +94,12 @@ func newRedisStreamSubscriber(options *redis.Options, group string, config Redis
 	ackOptions.ContextTimeoutEnabled = true
 	return &redisStreamSubscriber{
 		group: group, consumer: config.Consumer, config: config, streams: streams, giveUp: giveUp,
-		logger:  logger.With(watermill.LogFields{"provider": "redis", "consumer_group": group, "consumer": config.Consumer}),
-		reads:   redis.NewClient(&readOptions),
-		acks:    redis.NewClient(&ackOptions),
-		closing: make(chan struct{}),
-		closed:  make(chan struct{}),
+		logger:   logger.With(watermill.LogFields{"provider": "redis", "consumer_group": group, "consumer": config.Consumer}),
+		ackDelay: redisStreamAckDelay,
+		reads:    redis.NewClient(&readOptions),
+		acks:     redis.NewClient(&ackOptions),
+		closing:  make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 }
 
@@ -555,8 +558,8 @@ func (s *redisStreamSubscription) closeOutput() {
 }
 
 // acknowledge acknowledges the entries whose messages were acked, many per
-// XACK: a batch goes when it holds Concurrency ids or redisStreamAckDelay
-// after its first, and the last when acked closes.
+// XACK: a batch goes when it holds Concurrency ids or ackDelay after its
+// first, and the last when acked closes.
 func (s *redisStreamSubscription) acknowledge(reading context.Context) {
 	batchSize := s.config.Concurrency
 	batch := make([]string, 0, batchSize)
@@ -571,7 +574,7 @@ func (s *redisStreamSubscription) acknowledge(reading context.Context) {
 				return
 			}
 			if len(batch) == 0 {
-				delay.Reset(redisStreamAckDelay)
+				delay.Reset(s.ackDelay)
 			}
 			batch = append(batch, id)
 			if len(batch) < batchSize {
