@@ -44,7 +44,7 @@ type RedisStreamConfig struct {
 	// ClaimInterval is how often each subscriber looks for such entries.
 	ClaimInterval time.Duration `name:"claim-interval" env:"CLAIM_INTERVAL" default:"5s" help:"How often a subscriber looks for entries to take over."`
 	// NackResendSleep is the pause before a nacked message is handed to the
-	// handler again. The library's default is no pause at all, which spins a
+	// handler again; other messages go on meanwhile. No pause would spin a
 	// failing handler as fast as it can fail.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Redis Streams message is handled again."`
 	// Concurrency is how many messages of one group this process handles at
