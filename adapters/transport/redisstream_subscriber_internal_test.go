@@ -323,3 +323,35 @@ func TestRedisStreamUnreadableEntryBecomesAMessageThatSaysSo(t *testing.T) {
 	}
 	c.eventuallyPending(t, 0)
 }
+
+func TestRedisStreamPendingEntryDeletedMeanwhileIsAcknowledged(t *testing.T) {
+	t.Parallel()
+	c := newStreamCase(t)
+	config := RedisStreamConfig{Consumer: "returning", ClaimIdle: time.Hour}
+	first := c.open(t, config)
+	messages := c.subscribe(t, first)
+	sent := c.publish(t, first, 2)
+	for range sent {
+		receiveFrom(t, messages)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// One of the two entries the stopped consumer held is deleted (a stream
+	// cap trimmed it): read again, it comes without fields.
+	entries, err := c.client.XRange(context.Background(), c.stream, "-", "+").Result()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("entries %v, %v", entries, err)
+	}
+	if err := c.client.XDel(context.Background(), c.stream, entries[0].ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	messages = c.subscribe(t, c.open(t, config))
+	if msg := receiveFrom(t, messages); msg.UUID != sent[1].UUID {
+		t.Fatalf("got %s, want the entry still there, %s", msg.UUID, sent[1].UUID)
+	} else {
+		msg.Ack()
+	}
+	c.eventuallyPending(t, 0)
+}
