@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -42,13 +44,13 @@ type RedisStreamConfig struct {
 	// ClaimInterval is how often each subscriber looks for such entries.
 	ClaimInterval time.Duration `name:"claim-interval" env:"CLAIM_INTERVAL" default:"5s" help:"How often a subscriber looks for entries to take over."`
 	// NackResendSleep is the pause before a nacked message is handed to the
-	// handler again. The library's default is no pause at all, which spins a
+	// handler again; other messages go on meanwhile. No pause would spin a
 	// failing handler as fast as it can fail.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Redis Streams message is handled again."`
 	// Concurrency is how many messages of one group this process handles at
-	// once. A library subscriber hands over one message at a time, so each
-	// unit is a consumer of its own, named Consumer-1, Consumer-2 and so on.
-	Concurrency int `name:"concurrency" env:"CONCURRENCY" default:"32" help:"Messages of one handler this process works on at once on Redis Streams, each read by a consumer of its own (REDISSTREAM_CONSUMER-1, -2, ...); the commands in flight share database transactions."`
+	// once. The process's one consumer of the group reads up to this many
+	// entries per read and acknowledges up to this many per XACK.
+	Concurrency int `name:"concurrency" env:"CONCURRENCY" default:"32" help:"Messages of one handler this process works on at once on Redis Streams, read and acknowledged in batches of up to as many by the process's consumer; the commands in flight share database transactions."`
 }
 
 // redisStreamFromOldest starts a new consumer group at the first entry a
@@ -93,32 +95,36 @@ func DefaultRedisStreamConsumer() string {
 // handler acked it, and an entry a consumer took but never acknowledged, because
 // its process died, is claimed by another consumer of the group once it has
 // been idle for ClaimIdle. A new group starts at the oldest entry kept.
-// Each consumer hands its handler one message at a time, in stream order;
-// entries claimed back come out of order, and the consumers of a group, those
-// of one process (Concurrency) as those of others, share the stream with no
-// order between them. Clean trims the streams below what every group has
-// handled.
+// Each process is one consumer of each group (redisStreamSubscriber): it
+// reads in stream order and hands up to Concurrency messages to the handler
+// at once, so they finish in no set order; entries claimed back come later
+// still, and the processes of a group share the stream with no order between
+// them. Clean trims the streams below what every group has handled.
 type RedisStream struct {
 	options   *redis.Options
 	config    RedisStreamConfig
 	logger    watermill.LoggerAdapter
 	client    *redis.Client // the publisher's; it closes it
 	publisher redisStreamPublisher
-	// consumerPool is the pool every consumer of this process shares for its
-	// acknowledgements, claims and consumer checks; only its blocking reads
-	// get a connection of their own.
-	consumerPool *redis.Client
 	// streams are those this process uses, which Clean trims.
 	streams *redisStreamNames
+	// closing tells the subscribers that no handler will ack anything more.
+	closing   chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	// subscribers are those Subscriber made, one per handler: Close closes
+	// them after the router did, so that their last acknowledgements are
+	// sent before the process ends.
+	subscribers []*redisStreamSubscriber
 }
 
 var _ Transport = (*RedisStream)(nil)
 
-// NewRedisStream connects lazily to the Redis of options. The publisher
-// and every consumer get a client of their own, because closing one closes
-// the client it was given; the consumers' clients are thin (see
-// redisStreamConsumerClient), so connections stay bounded by the number of
-// consumers, whatever the load and however long the process runs.
+// NewRedisStream connects lazily to the Redis of options. The publisher has
+// a client of its own, because closing it closes its client; each subscriber
+// has two connections, one for its blocking reads and one for its
+// acknowledgements, so connections stay bounded by the number of handlers,
+// whatever the load and however long the process runs.
 func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger watermill.LoggerAdapter) (*RedisStream, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -141,15 +147,10 @@ func NewRedisStream(options *redis.Options, config RedisStreamConfig, logger wat
 		return nil, fmt.Errorf("redis streams publisher: %w", err)
 	}
 	streams := &redisStreamNames{}
-	consumersOptions := *options
-	// Every consumer of every group may acknowledge at once; beyond this,
-	// an acknowledgement waits a moment for a connection instead of opening
-	// one more.
-	consumersOptions.PoolSize = config.Concurrency
 	return &RedisStream{
 		options: options, config: config, logger: logger, client: client, streams: streams,
-		consumerPool: redis.NewClient(&consumersOptions),
-		publisher:    redisStreamPublisher{Publisher: publisher, client: client, streams: streams},
+		publisher: redisStreamPublisher{Publisher: publisher, client: client, streams: streams},
+		closing:   make(chan struct{}),
 	}, nil
 }
 
@@ -192,59 +193,22 @@ func (p redisStreamPublisher) Publish(topic string, messages ...*message.Message
 
 func (t *RedisStream) Publisher() message.Publisher { return t.publisher }
 
-// Subscriber reads consumerGroup with this process's consumers: one, or
-// Concurrency of them merged into one subscription.
+// Subscriber reads consumerGroup as this process's consumer of it.
 func (t *RedisStream) Subscriber(consumerGroup string) (message.Subscriber, error) {
 	if consumerGroup == "" {
 		// An empty group would read the stream without a group: no
 		// acknowledgement, no sharing, and only what is published from now on.
 		return nil, errors.New("redis streams subscriber: empty consumer group")
 	}
-	subscriber, err := t.consumers(consumerGroup)
-	if err != nil {
-		return nil, err
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	select {
+	case <-t.closing:
+		return nil, errors.New("redis streams subscriber: the transport is closed")
+	default:
 	}
-	return redisStreamRecordingSubscriber{Subscriber: subscriber, streams: t.streams}, nil
-}
-
-func (t *RedisStream) consumers(consumerGroup string) (message.Subscriber, error) {
-	if t.config.Concurrency == 1 {
-		return t.consumer(consumerGroup, t.config.Consumer)
-	}
-	merged := newMergedSubscriber()
-	for i := range t.config.Concurrency {
-		consumer, err := t.consumer(consumerGroup, fmt.Sprintf("%s-%d", t.config.Consumer, i+1))
-		if err != nil {
-			_ = merged.Close()
-			return nil, err
-		}
-		merged.subscribers = append(merged.subscribers, consumer)
-	}
-	return merged, nil
-}
-
-// consumer subscribes as one consumer of the group.
-func (t *RedisStream) consumer(consumerGroup, name string) (*redisstream.Subscriber, error) {
-	client := newRedisStreamConsumerClient(t.consumerPool, t.options)
-	subscriber, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-		Client:                        client,
-		Unmarshaller:                  tolerantRedisStreamUnmarshaller{},
-		Consumer:                      name,
-		ConsumerGroup:                 consumerGroup,
-		NackResendSleep:               t.config.NackResendSleep,
-		BlockTime:                     t.config.BlockTime,
-		ClaimInterval:                 t.config.ClaimInterval,
-		MaxIdleTime:                   t.config.ClaimIdle,
-		OldestId:                      redisStreamFromOldest,
-		DisableIndefiniteInitialBlock: true,
-		// Any read error but those of closing (Redis restarting, a network
-		// blip) is retried.
-		ShouldStopOnReadErrors: isRedisStreamClosing,
-	}, quietClosingLogger{t.logger})
-	if err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("redis streams subscriber for group %s: %w", consumerGroup, err)
-	}
+	subscriber := newRedisStreamSubscriber(t.options, consumerGroup, t.config, t.streams, t.closing, t.logger)
+	t.subscribers = append(t.subscribers, subscriber)
 	return subscriber, nil
 }
 
@@ -255,55 +219,35 @@ func (t *RedisStream) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the publisher and, with it, its client, then the consumers'
-// shared pool: the subscribers are closed before the transport.
+// Close closes the subscribers, which stop waiting for acks (the router,
+// closed before, has finished its handlers) and send the last ones, then the
+// publisher and, with it, its client.
 func (t *RedisStream) Close() error {
+	t.mu.Lock()
+	t.closeOnce.Do(func() { close(t.closing) })
+	subscribers := t.subscribers
+	t.subscribers = nil
+	t.mu.Unlock()
 	var errs []error
+	for _, subscriber := range subscribers {
+		if err := subscriber.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := t.publisher.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the redis streams publisher: %w", err))
 	}
-	if err := t.consumerPool.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
-		errs = append(errs, fmt.Errorf("closing the redis streams consumers' pool: %w", err))
-	}
 	return errors.Join(errs...)
 }
-
-// redisStreamConsumerClient is what one library subscriber is given as its
-// client. A subscriber runs its blocking read, its acknowledgements, its claim
-// loop and its consumer checks at once, each on a connection of the client's
-// pool: with a pool per consumer, the 160 consumers of a worker (32 for each
-// of 5 handlers) slowly filled their pools to hundreds of idle connections,
-// each with its buffers. Here the blocking read, which holds its connection
-// for up to BlockTime, has one connection of its own, and everything else goes
-// to the pool all consumers share. Closing it, as the subscriber does when it
-// closes, closes only the read connection.
-type redisStreamConsumerClient struct {
-	redis.UniversalClient
-	reads *redis.Client
-}
-
-func newRedisStreamConsumerClient(shared *redis.Client, options *redis.Options) redisStreamConsumerClient {
-	readOptions := *options
-	readOptions.PoolSize = 1
-	readOptions.MinIdleConns = 0
-	readOptions.MaxIdleConns = 1
-	return redisStreamConsumerClient{UniversalClient: shared, reads: redis.NewClient(&readOptions)}
-}
-
-func (c redisStreamConsumerClient) XReadGroup(ctx context.Context, a *redis.XReadGroupArgs) *redis.XStreamSliceCmd {
-	return c.reads.XReadGroup(ctx, a)
-}
-
-func (c redisStreamConsumerClient) Close() error { return c.reads.Close() }
 
 // unmarshalErrorMetadataKey marks a message made from a stream entry that was
 // not written by a Watermill publisher.
 const unmarshalErrorMetadataKey = "techradar_unmarshal_error"
 
 // tolerantRedisStreamUnmarshaller turns an entry the default format cannot read
-// into a message that says so, instead of an error: the library stops the
-// whole subscription on an unmarshal error, so one foreign entry would stop
-// the handler for good. The handler then fails or skips that one message.
+// into a message that says so, instead of an error: one foreign entry must
+// not stop the subscription. The handler then fails or skips that one
+// message.
 type tolerantRedisStreamUnmarshaller struct {
 	redisstream.DefaultMarshallerUnmarshaller
 }
@@ -326,24 +270,5 @@ func (u tolerantRedisStreamUnmarshaller) Unmarshal(values map[string]any) (*mess
 // isRedisStreamClosing tells the errors a subscriber's own shutdown causes:
 // its context cancelled under a read, or its client closed.
 func isRedisStreamClosing(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed)
-}
-
-// quietClosingLogger logs at debug level the errors of a subscriber's own
-// shutdown, which the library reports as errors: a read in flight when the
-// subscriber closes fails, and would otherwise log an error at every stop.
-type quietClosingLogger struct {
-	watermill.LoggerAdapter
-}
-
-func (l quietClosingLogger) Error(msg string, err error, fields watermill.LogFields) {
-	if isRedisStreamClosing(err) {
-		l.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"err": err}))
-		return
-	}
-	l.LoggerAdapter.Error(msg, err, fields)
-}
-
-func (l quietClosingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
-	return quietClosingLogger{l.LoggerAdapter.With(fields)}
+	return errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed) || errors.Is(err, net.ErrClosed)
 }

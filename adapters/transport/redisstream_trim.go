@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,17 +21,6 @@ func (n *redisStreamNames) add(stream string) { n.names.Store(stream, struct{}{}
 
 func (n *redisStreamNames) each(fn func(stream string) bool) {
 	n.names.Range(func(stream, _ any) bool { return fn(stream.(string)) })
-}
-
-// redisStreamRecordingSubscriber notes each stream it subscribes to.
-type redisStreamRecordingSubscriber struct {
-	message.Subscriber
-	streams *redisStreamNames
-}
-
-func (s redisStreamRecordingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	s.streams.add(topic)
-	return s.Subscriber.Subscribe(ctx, topic)
 }
 
 // Clean trims each stream this process uses below the oldest entry one of

@@ -464,7 +464,7 @@ func redisStreamBackend(t *testing.T) *transportBackend {
 			ClaimIdle:       time.Second,
 			ClaimInterval:   200 * time.Millisecond,
 			NackResendSleep: testNackResend,
-			Concurrency:     1 + int(n%2), // one consumer, or several merged
+			Concurrency:     1 + 7*int(n%2), // one message in flight at a time, or several
 		}, watermill.NopLogger{})
 		if err != nil {
 			t.Fatalf("NewRedisStream: %v", err)
