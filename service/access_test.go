@@ -1,13 +1,19 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	appcommand "github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
@@ -218,6 +224,60 @@ func TestRevocationSeenByEveryService(t *testing.T) {
 				t.Fatalf("service %d still answers %d to the key %s after its revocation", i, got.status, time.Since(revokedAt))
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// TestAccessAnswersMatchTheDocument holds the 401 and 403 answers of
+// AUTH_MODE=apikey against the OpenAPI document, which the document test,
+// running with access control off, cannot get.
+func TestAccessAnswersMatchTheDocument(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := apiKeyConfig(t)
+	r := start(t, cfg, config.RoleServe)
+	reader := createKey(t, admin(t, cfg), "reader", access.TechsRead)
+
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: r.baseURL}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		header             map[string]string
+		status             int
+	}{
+		{http.MethodGet, "/api/techs", "", nil, http.StatusUnauthorized},
+		{http.MethodGet, "/api/sms/0190c7a0-0000-7000-8000-000000000000", "", bearer(reader), http.StatusForbidden},
+		{http.MethodPost, "/api/techs", `{"name":"Go"}`, bearer(reader), http.StatusForbidden},
+		{http.MethodGet, "/metrics", "", bearer(reader), http.StatusForbidden},
+	} {
+		resp := r.do(tc.method, tc.path, tc.body, tc.header)
+		if resp.status != tc.status {
+			t.Fatalf("%s %s: %d %s, want %d", tc.method, tc.path, resp.status, resp.body, tc.status)
+		}
+		req, _ := http.NewRequest(tc.method, r.baseURL+tc.path, strings.NewReader(tc.body))
+		route, pathParams, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("%s %s is not in the document: %v", tc.method, tc.path, err)
+		}
+		err = openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route},
+			Status:                 resp.status,
+			Header:                 resp.header,
+			Body:                   io.NopCloser(bytes.NewReader(resp.body)),
+			Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		})
+		if err != nil {
+			t.Errorf("%s %s → %d %s\ndoes not match the document: %v", tc.method, tc.path, resp.status, resp.body, err)
 		}
 	}
 }
