@@ -281,3 +281,39 @@ func TestAccessAnswersMatchTheDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestWarnsWhenOpenBeyondLoopback: AUTH_MODE=off on an address others can
+// reach logs one warning at start; on loopback, or with keys, none.
+func TestWarnsWhenOpenBeyondLoopback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr, mode string
+		warns      bool
+	}{
+		{":0", config.AuthOff, true},
+		{"127.0.0.1:0", config.AuthOff, false},
+		{":0", config.AuthAPIKey, false},
+	} {
+		cfg := embeddedConfig(t)
+		cfg.HTTP.Addr, cfg.Auth.Mode = tc.addr, tc.mode
+		var logs syncBuffer
+		svc, err := service.New(context.Background(), cfg, config.RoleServe, slog.New(slog.NewJSONHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Start(context.Background()); err != nil {
+			_ = svc.Close()
+			t.Fatal(err)
+		}
+		_ = svc.Close()
+		warnings := 0
+		for _, record := range logs.lines() {
+			if msg, _ := record["msg"].(string); record["level"] == "WARN" && strings.Contains(msg, "AUTH_MODE=off") {
+				warnings++
+			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[tc.warns]; warnings != want {
+			t.Errorf("HTTP_ADDR=%s AUTH_MODE=%s: %d warnings, want %d", tc.addr, tc.mode, warnings, want)
+		}
+	}
+}
