@@ -29,6 +29,9 @@ type Commands struct {
 	RecordPoisonedMessage   command.RecordPoisonedMessageHandler
 	RequeuePoisonedMessages command.RequeuePoisonedMessagesHandler
 	DeletePoisonedMessages  command.DeletePoisonedMessagesHandler
+
+	CreateAPIKey command.CreateAPIKeyHandler
+	RevokeAPIKey command.RevokeAPIKeyHandler
 }
 
 // Queries read state.
@@ -39,6 +42,9 @@ type Queries struct {
 	SMSStatus     query.SMSStatusHandler
 
 	PoisonedMessages query.PoisonedMessagesHandler
+
+	APIKeys            query.APIKeysHandler
+	AuthenticateAPIKey query.AuthenticateAPIKeyHandler
 }
 
 // Events are the event bus's handlers.

@@ -42,6 +42,7 @@ type Config struct {
 	TopicPrefix string `name:"topic-prefix" env:"TOPIC_PREFIX" default:"techradar" help:"First part of every topic name: lets several deployments share one Redis, Kafka or MySQL."`
 
 	HTTP   HTTPConfig            `embed:"" prefix:"http-" envprefix:"HTTP_" group:"HTTP"`
+	Auth   AuthConfig            `embed:"" prefix:"auth-" envprefix:"AUTH_" group:"Access control"`
 	SQLite sqlstore.SQLiteConfig `embed:"" prefix:"sqlite-" envprefix:"SQLITE_" group:"SQLite"`
 	MySQL  mysqldb.Config        `embed:"" prefix:"mysql-" envprefix:"MYSQL_" group:"MySQL"`
 	Redis  RedisConfig           `embed:"" prefix:"redis-" envprefix:"REDIS_" group:"Redis"`
@@ -99,7 +100,7 @@ func (c Config) Validate(role Role) error {
 	for _, group := range []interface{ Check() error }{
 		c.HTTP, c.MySQL, c.Redis, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
 		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
-		c.Retention,
+		c.Retention, c.Auth,
 	} {
 		p.Include(group.Check())
 	}

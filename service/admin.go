@@ -41,6 +41,9 @@ func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Ad
 	}
 	a.App.Queries.PoisonedMessages = query.NewPoisonedMessagesHandler(queue, logger)
 	a.App.Commands.DeletePoisonedMessages = command.NewDeletePoisonedMessagesHandler(queue, logger)
+	if err := addAPIKeyAdmin(&a.App, db, logger); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	if cfg.Transport == config.TransportGoChannel {
 		return a, nil
 	}

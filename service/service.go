@@ -127,8 +127,12 @@ func (s *Service) build(ctx context.Context) error {
 		{Name: "transport (" + cfg.Transport + ")", Check: s.transport.Ping},
 		{Name: "cache (" + cfg.Cache + ")", Check: b.cache.Ping},
 	}
+	httpOptions, err := s.accessOptions(b.db)
+	if err != nil {
+		return err
+	}
 	s.http = &http.Server{
-		Handler:           httpapi.NewHTTPHandler(application, checks, s.logger, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracecontext.Propagator)),
+		Handler:           httpapi.NewHTTPHandler(application, checks, s.logger, append(httpOptions, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracecontext.Propagator))...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -186,6 +190,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}()
 	s.logger.Info("techradar started", slog.String("role", string(s.role)), slog.String("http_addr", listener.Addr().String()),
 		slog.String("transport", s.cfg.Transport), slog.String("store", s.cfg.Store), slog.String("cache", s.cfg.Cache))
+	s.warnIfOpenToAll(listener.Addr())
 	return nil
 }
 

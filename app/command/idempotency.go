@@ -1,12 +1,16 @@
 package command
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"reflect"
 
+	"github.com/google/uuid"
+
 	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/domain/access"
 )
 
 // Accepted is what the command log holds under the id a submission gave
@@ -50,4 +54,22 @@ func refuseReusedKey(accepted Accepted, request string) error {
 
 func errKeyReused() error {
 	return &apperr.Error{Code: apperr.IdempotencyKeyReused, Message: "the idempotency key was used before for another request"}
+}
+
+// clientKeyNamespace scopes the ids made from the idempotency keys of
+// authenticated clients.
+var clientKeyNamespace = uuid.MustParse("6f1d3c2e-6a43-4b8e-9d0c-3c1f7a5e2b91")
+
+// clientScopedKey is the idempotency key as the command log knows it. Keys
+// are the clients' own choice, so two clients may choose the same one: a
+// request authenticated as a principal gets an id made of the key's name and
+// its key, and never meets another client's command. Without a principal
+// (AUTH_MODE=off, or a public route) the key is used as it is, as before.
+func clientScopedKey(ctx context.Context, key string) string {
+	p, ok := access.PrincipalFrom(ctx)
+	if key == "" || !ok {
+		return key
+	}
+	// The NUL keeps ("a", "b/c") and ("a/b", "c") apart; neither part holds one.
+	return uuid.NewSHA1(clientKeyNamespace, []byte(p.KeyName+"\x00"+key)).String()
 }

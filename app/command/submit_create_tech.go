@@ -94,7 +94,7 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 		return Submission{}, apperr.InvalidField("name", "%s", err.Error())
 	}
 
-	id := req.CommandID
+	id := clientScopedKey(ctx, req.CommandID)
 	if id == "" {
 		if id, err = newCommandID(); err != nil {
 			return Submission{}, err

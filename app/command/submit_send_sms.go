@@ -85,7 +85,7 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 		return SMSSubmission{}, apperr.InvalidField("text", "%s", err.Error())
 	}
 
-	id := sms.IDForIdempotencyKey(req.IdempotencyKey)
+	id := sms.IDForIdempotencyKey(clientScopedKey(ctx, req.IdempotencyKey))
 	if req.IdempotencyKey == "" {
 		if id, err = newCommandID(); err != nil {
 			return SMSSubmission{}, err

@@ -40,6 +40,7 @@ type cli struct {
 			IDs []int64 `arg:"" name:"id" help:"Ids from 'poison list'."`
 		} `cmd:"" help:"Forget poisoned messages for good; their commands stay failed."`
 	} `cmd:"" help:"Messages that failed for good: list them, put them back, or delete them."`
+	APIKey apiKeyCommands `cmd:"" name:"apikey" help:"API keys of the HTTP API (AUTH_MODE=apikey): create, list or revoke them."`
 }
 
 func main() {
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	command := strings.Fields(kctx.Command())
 	role := config.Role(command[0])
-	if command[0] == "poison" {
+	if command[0] == "poison" || command[0] == "apikey" {
 		role = config.RoleTool
 	}
 	if err := c.Config.Validate(role); err != nil {
@@ -80,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logger := newLogger(c.Config, stderr)
 	telemetry.LogRedisThrough(logger)
+	if command[0] == "apikey" {
+		return runAPIKey(ctx, c, command[1], stdout, logger)
+	}
 	if role == config.RoleTool {
 		return runPoison(ctx, c, command[1], stdout, logger)
 	}

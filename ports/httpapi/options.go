@@ -17,6 +17,7 @@ type httpOptions struct {
 	metrics    *prometheus.Registry
 	tracing    trace.TracerProvider
 	propagator propagation.TextMapPropagator
+	apiKeys    *apiKeyAccess
 }
 
 // WithMetrics records every request in registry and serves registry at
@@ -38,7 +39,7 @@ func WithTracing(provider trace.TracerProvider, propagator propagation.TextMapPr
 // any other middleware, so that what it measures includes them all and sees the
 // status the error handler finally wrote. An option that cannot be installed is
 // logged and left out: the API works without it.
-func applyHTTPOptions(e *echo.Echo, opts []HTTPOption, logger *slog.Logger) {
+func applyHTTPOptions(e *echo.Echo, opts []HTTPOption, logger *slog.Logger) httpOptions {
 	var o httpOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -55,4 +56,5 @@ func applyHTTPOptions(e *echo.Echo, opts []HTTPOption, logger *slog.Logger) {
 			e.GET(MetricsPath, metricsHandler(o.metrics))
 		}
 	}
+	return o
 }

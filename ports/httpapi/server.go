@@ -45,7 +45,7 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	applyHTTPOptions(e, opts, logger)
+	o := applyHTTPOptions(e, opts, logger)
 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		TargetHeader: RequestIDHeader,
@@ -56,6 +56,9 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 	}))
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
+	if o.apiKeys != nil {
+		e.Use(o.apiKeys.middleware)
+	}
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -2,6 +2,54 @@
 // Plain JavaScript on purpose: the binary serves it as is, with no build step.
 "use strict";
 
+// Access control (AUTH_MODE=apikey), kept apart from the page's logic: every
+// request to the service goes through this fetch. A request refused with 401
+// asks for an API key (a write always, a read once per page load, so that
+// polling never nags), which is kept in sessionStorage for this tab only and
+// sent as Authorization: Bearer on every later request, reads included.
+(() => {
+  const storageKey = "techradar.apiKey";
+  const plainFetch = window.fetch.bind(window);
+  let askedOnRead = false;
+
+  const storedKey = () => {
+    try {
+      return sessionStorage.getItem(storageKey) || "";
+    } catch {
+      return "";
+    }
+  };
+  const askForKey = () => {
+    const key = (window.prompt("This service needs an API key (made with `techradar apikey create`). It is kept for this tab only.") || "").trim();
+    try {
+      if (key) sessionStorage.setItem(storageKey, key);
+      else sessionStorage.removeItem(storageKey);
+    } catch {
+      // Storage refused (private mode): the key is used for this request only.
+    }
+    return key;
+  };
+  const withKey = (init, key) => {
+    const headers = new Headers((init && init.headers) || {});
+    if (key) headers.set("Authorization", `Bearer ${key}`);
+    return { ...(init || {}), headers };
+  };
+
+  window.fetch = async (input, init) => {
+    const url = new URL(typeof input === "string" ? input : input.url, window.location.href);
+    if (url.origin !== window.location.origin) return plainFetch(input, init); // a key never leaves its service
+    const response = await plainFetch(input, withKey(init, storedKey()));
+    if (response.status !== 401) return response;
+    const method = ((init && init.method) || "GET").toUpperCase();
+    if (method === "GET" || method === "HEAD") {
+      if (askedOnRead) return response;
+      askedOnRead = true;
+    }
+    const key = askForKey();
+    return key ? plainFetch(input, withKey(init, key)) : response;
+  };
+})();
+
 (() => {
   const refreshEvery = 1500; // ms between two reads of the list
   const listLimit = 500; // the API's largest page
