@@ -18,6 +18,11 @@ type Outcome struct {
 	// with the processed command (what the command report calls its techId);
 	// "" for none.
 	AggregateID string
+	// Failed, when set, closes the command as failed with this reason in
+	// the same transaction, and drops the events the change published: a
+	// command the domain refuses (a missing tech, a rule broken) is told to
+	// its client and never applied, whatever redelivers it.
+	Failed string
 }
 
 // Change changes aggregates in tx and publishes on events what changed. It
@@ -99,6 +104,11 @@ func (a *CommandApplier) ApplyCommand(ctx context.Context, commandID string, cha
 		outcome, err := change(tx, batch.Events())
 		if err != nil {
 			return err
+		}
+		if outcome.Failed != "" {
+			batch.Truncate(0)
+			applied = true
+			return a.commands.markFailedInTx(ctx, tx, commandID, outcome.Failed)
 		}
 		if outcome.Done {
 			done := []ProcessedCommand{{CommandID: commandID, AggregateID: outcome.AggregateID}}

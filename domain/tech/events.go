@@ -70,3 +70,13 @@ func (t Tech) Merged(target Tech, commandID string) TechMerged {
 		Mentions: target.Mentions, Priority: target.Priority, CommandID: commandID, OccurredAt: t.MergedAt,
 	}
 }
+
+// TechsReranked is published once every stored tech's priority was computed
+// again under a new policy.
+// Its type name is its name on the wire: renaming it is a breaking change.
+type TechsReranked struct {
+	MediumAt   int       `json:"mediumAt"`
+	HighAt     int       `json:"highAt"`
+	Changed    int       `json:"changed"`
+	OccurredAt time.Time `json:"occurredAt"`
+}
