@@ -76,20 +76,19 @@ func requireCommandParts(db *DB, commands *CommandLog, outbox *Outbox) error {
 //  3. if the outcome is Done, the command is marked processed with the
 //     aggregate's id; if not, it stays pending, and its next delivery is
 //     applied again (an SMS is done only once it is sent or failed).
-//  4. the events change published are written to the outbox.
+//  4. the events change published are written to the outbox; an outcome
+//     that is Failed instead marks the command failed and drops them.
 //
 // The relay is woken once the transaction has committed. An error from change
 // (or from any step) rolls all of it back, the events with it, and is
 // returned: the command is then as it was. A transaction that conflicts with
 // a concurrent one is run again from step 1, change included.
 //
-// A command that retires a tech, say, is a few lines on it:
-// TechRepository.ChangeTech(ctx, commandID, techID, change) calls
-// ApplyCommand with a change that reads the tech whose id is techID from tx
-// with a locking read (none is an apperr.NotFound error), calls change, the
-// domain's rule that sets the tech's retired flag and publishes TechRetired
-// on events, stores the tech with one UPDATE, and returns
-// Outcome{Done: true, AggregateID: techID}.
+// TechRepository.ChangeTechs (RetireTech, MergeTech) is a few lines on it:
+// a change that reads the techs from tx with a locking read, runs the
+// domain's rule, stores each tech that changed with one UPDATE and returns
+// Outcome{Done: true, AggregateID: ...}, or Outcome{Failed: reason} when a
+// tech is missing or the rule refuses, which closes the command as failed.
 func (a *CommandApplier) ApplyCommand(ctx context.Context, commandID string, change Change) (applied bool, err error) {
 	var batch *OutboxBatch
 	err = a.db.inTx(ctx, func(tx *sql.Tx) error {
