@@ -1,12 +1,16 @@
 package service_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/techradar/techradar/config"
+	"github.com/techradar/techradar/internal/testenv"
 )
 
 // curatedTech is a tech as GET /api/techs/{id} shows it, curation included.
@@ -205,4 +209,45 @@ func TestPolicyChangeReranks(t *testing.T) {
 		r, _ := find(l, "Redis")
 		return k.Priority == "high" && r.Priority == "medium"
 	}, "the stored techs were never re-ranked")
+}
+
+// TestCurationCommandFailsOnAMissingTech puts a RetireTech and a MergeTech
+// that the API would have refused on the transport, as a command accepted
+// just before its tech went away: each fails with a clear reason, once, and
+// the messages behind them are handled.
+func TestCurationCommandFailsOnAMissingTech(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t)
+	app := start(t, cfg, config.RoleServe)
+	kafka := app.mentioned("Kafka", 1)
+
+	curationMessage := func(name, payload string) *message.Message {
+		msg := message.NewMessage(testenv.UniqueName("uuid-"), []byte(payload))
+		msg.Metadata.Set("name", name)
+		return msg
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	pub := app.svc.Publisher()
+	if err := pub.Publish(cfg.TopicPrefix+".commands.RetireTech",
+		curationMessage("RetireTech", fmt.Sprintf(`{"commandId":"retire-missing","techId":"no-such-tech","requestedAt":%q}`, now))); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(cfg.TopicPrefix+".commands.MergeTech",
+		curationMessage("MergeTech", fmt.Sprintf(`{"commandId":"merge-missing","techId":%q,"intoId":"no-such-tech","requestedAt":%q}`, kafka, now)),
+		curationMessage("MergeTech", fmt.Sprintf(`{"commandId":"merge-self","techId":%q,"intoId":%q,"requestedAt":%q}`, kafka, kafka, now))); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{
+		"retire-missing": `no tech with id "no-such-tech"`,
+		"merge-missing":  `no tech with id "no-such-tech"`,
+		"merge-self":     "cannot be merged into itself",
+	} {
+		report := app.waitProcessed(id)
+		if report.Status != "failed" || !strings.Contains(report.Error, want) {
+			t.Fatalf("%s: %+v, want failed with %q", id, report, want)
+		}
+	}
+	if got := app.techByID(kafka); got.Status != "active" || got.Mentions != 1 {
+		t.Fatalf("failed commands changed the tech: %+v", got)
+	}
 }
