@@ -25,6 +25,10 @@ type Commands struct {
 	CreateTech       command.CreateTechHandler
 	SubmitSendSMS    command.SubmitSendSMSHandler
 	SendSMS          command.SendSMSHandler
+	SubmitRetireTech command.SubmitRetireTechHandler
+	RetireTech       command.RetireTechHandler
+	SubmitMergeTech  command.SubmitMergeTechHandler
+	MergeTech        command.MergeTechHandler
 
 	RecordPoisonedMessage   command.RecordPoisonedMessageHandler
 	RequeuePoisonedMessages command.RequeuePoisonedMessagesHandler
@@ -40,6 +44,7 @@ type Queries struct {
 	TechByID      query.TechByIDHandler
 	CommandStatus query.CommandStatusHandler
 	SMSStatus     query.SMSStatusHandler
+	Policy        query.PolicyHandler
 
 	PoisonedMessages query.PoisonedMessagesHandler
 

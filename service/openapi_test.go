@@ -151,6 +151,35 @@ func TestOpenAPIDocument(t *testing.T) {
 		check(http.MethodGet, "/api/techs/"+list.Data[0].ID, "", nil, http.StatusOK)
 		check(http.MethodGet, "/api/techs/no-such-tech", "", nil, http.StatusNotFound)
 
+		retired, duplicate, target := app.mentioned("Retired by OpenAPI", 1), app.mentioned("Merged by OpenAPI", 1), list.Data[0].ID
+		var retire struct {
+			CommandID string `json:"commandId"`
+		}
+		asJSON(check(http.MethodPost, "/api/techs/"+retired+"/retire", `{"reason": "documented"}`, nil, http.StatusAccepted), &retire)
+		check(http.MethodPost, "/api/techs/"+retired+"/retire", `{"reason": 1}`, nil, http.StatusBadRequest)
+		check(http.MethodPost, "/api/techs/no-such-tech/retire", "", nil, http.StatusNotFound)
+		check(http.MethodPost, "/api/techs/"+retired+"/retire", `{"reason": "x"}`, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType)
+		check(http.MethodPost, "/api/techs/"+retired+"/retire", `{"reason": "`+strings.Repeat("x", httpapi.MaxBodyBytes)+`"}`, nil, http.StatusRequestEntityTooLarge)
+		retireKey := map[string]string{httpapi.IdempotencyKeyHeader: "openapi-retire"}
+		check(http.MethodPost, "/api/techs/"+retired+"/retire", `{"reason": "a"}`, retireKey, http.StatusAccepted)
+		check(http.MethodPost, "/api/techs/"+retired+"/retire", `{"reason": "b"}`, retireKey, http.StatusUnprocessableEntity)
+		app.waitProcessed(retire.CommandID)
+		check(http.MethodGet, "/api/techs/"+retired, "", nil, http.StatusOK)
+		var merge struct {
+			CommandID string `json:"commandId"`
+		}
+		asJSON(check(http.MethodPost, "/api/techs/"+duplicate+"/merge", `{"into": "`+target+`"}`, nil, http.StatusAccepted), &merge)
+		check(http.MethodPost, "/api/techs/"+target+"/merge", `{"into": "`+target+`"}`, nil, http.StatusBadRequest)
+		check(http.MethodPost, "/api/techs/no-such-tech/merge", `{"into": "`+target+`"}`, nil, http.StatusNotFound)
+		check(http.MethodPost, "/api/techs/"+target+"/merge", `{"into": "x"}`, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType)
+		check(http.MethodPost, "/api/techs/"+target+"/merge", `{"into": "`+strings.Repeat("x", httpapi.MaxBodyBytes)+`"}`, nil, http.StatusRequestEntityTooLarge)
+		mergeKey := map[string]string{httpapi.IdempotencyKeyHeader: "openapi-merge"}
+		check(http.MethodPost, "/api/techs/"+duplicate+"/merge", `{"into": "`+target+`"}`, mergeKey, http.StatusAccepted)
+		check(http.MethodPost, "/api/techs/"+retired+"/merge", `{"into": "`+target+`"}`, mergeKey, http.StatusUnprocessableEntity)
+		app.waitProcessed(merge.CommandID)
+		check(http.MethodGet, "/api/techs/"+duplicate, "", nil, http.StatusOK)
+		check(http.MethodGet, "/api/policy", "", nil, http.StatusOK)
+
 		check(http.MethodPost, "/create", `{"text": "Swagger"}`, nil, http.StatusCreated)
 		check(http.MethodPost, "/create", `{}`, nil, http.StatusBadRequest)
 		check(http.MethodGet, "/get", "", nil, http.StatusOK)

@@ -120,6 +120,7 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		s.workers = append(s.workers, maintenance...)
+		s.workers = append(s.workers, rerankWorker(b.techs, s.logger))
 	}
 
 	checks := []httpapi.DependencyCheck{

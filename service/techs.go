@@ -1,7 +1,10 @@
 package service
 
 import (
+	"log/slog"
+
 	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/domain/tech"
 )
@@ -9,7 +12,7 @@ import (
 // techFlow is what the tech use cases are built on.
 type techFlow struct {
 	techs  *sqlstore.TechRepository
-	policy tech.PriorityPolicy
+	policy tech.ThresholdPolicy
 }
 
 // newTechFlow builds the tech repository on db, and the priority policy
@@ -24,4 +27,11 @@ func newTechFlow(db *sqlstore.DB, commands *sqlstore.CommandLog, outbox *sqlstor
 		return techFlow{}, err
 	}
 	return techFlow{techs: techs, policy: policy}, nil
+}
+
+// rerankWorker re-ranks every stored tech once, as the worker starts, when
+// the stored priorities were computed under another policy than the one
+// configured; it ends when they follow it.
+func rerankWorker(flow techFlow, logger *slog.Logger) backgroundWorker {
+	return backgroundWorker{name: "priority re-ranking", run: command.NewRerankTechs(flow.techs, flow.policy, nil, logger).Run}
 }

@@ -115,6 +115,10 @@ func TestWebPage(t *testing.T) {
 		chromedp.WaitVisible(`#live-state[data-state="live"]`),
 		chromedp.WaitVisible(`#tech-list tr[data-name="PostgreSQL"]`),
 	)
+	run("the legend shows the policy in force",
+		chromedp.Poll[chromedp.Void](`document.getElementById("policy-medium").textContent === "3" && document.getElementById("policy-high").textContent === "10"`,
+			chromedp.WithPollingTimeout(10*time.Second)),
+	)
 
 	run("add a tech through the form",
 		chromedp.SendKeys(`#tech-name`, "Apache Kafka"),

@@ -18,6 +18,11 @@ type Outcome struct {
 	// with the processed command (what the command report calls its techId);
 	// "" for none.
 	AggregateID string
+	// Failed, when set, closes the command as failed with this reason in
+	// the same transaction, and drops the events the change published: a
+	// command the domain refuses (a missing tech, a rule broken) is told to
+	// its client and never applied, whatever redelivers it.
+	Failed string
 }
 
 // Change changes aggregates in tx and publishes on events what changed. It
@@ -71,20 +76,19 @@ func requireCommandParts(db *DB, commands *CommandLog, outbox *Outbox) error {
 //  3. if the outcome is Done, the command is marked processed with the
 //     aggregate's id; if not, it stays pending, and its next delivery is
 //     applied again (an SMS is done only once it is sent or failed).
-//  4. the events change published are written to the outbox.
+//  4. the events change published are written to the outbox; an outcome
+//     that is Failed instead marks the command failed and drops them.
 //
 // The relay is woken once the transaction has committed. An error from change
 // (or from any step) rolls all of it back, the events with it, and is
 // returned: the command is then as it was. A transaction that conflicts with
 // a concurrent one is run again from step 1, change included.
 //
-// A command that retires a tech, say, is a few lines on it:
-// TechRepository.ChangeTech(ctx, commandID, techID, change) calls
-// ApplyCommand with a change that reads the tech whose id is techID from tx
-// with a locking read (none is an apperr.NotFound error), calls change, the
-// domain's rule that sets the tech's retired flag and publishes TechRetired
-// on events, stores the tech with one UPDATE, and returns
-// Outcome{Done: true, AggregateID: techID}.
+// TechRepository.ChangeTechs (RetireTech, MergeTech) is a few lines on it:
+// a change that reads the techs from tx with a locking read, runs the
+// domain's rule, stores each tech that changed with one UPDATE and returns
+// Outcome{Done: true, AggregateID: ...}, or Outcome{Failed: reason} when a
+// tech is missing or the rule refuses, which closes the command as failed.
 func (a *CommandApplier) ApplyCommand(ctx context.Context, commandID string, change Change) (applied bool, err error) {
 	var batch *OutboxBatch
 	err = a.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -99,6 +103,11 @@ func (a *CommandApplier) ApplyCommand(ctx context.Context, commandID string, cha
 		outcome, err := change(tx, batch.Events())
 		if err != nil {
 			return err
+		}
+		if outcome.Failed != "" {
+			batch.Truncate(0)
+			applied = true
+			return a.commands.markFailedInTx(ctx, tx, commandID, outcome.Failed)
 		}
 		if outcome.Done {
 			done := []ProcessedCommand{{CommandID: commandID, AggregateID: outcome.AggregateID}}

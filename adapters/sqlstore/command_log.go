@@ -180,6 +180,15 @@ func (l *CommandLog) MarkFailed(ctx context.Context, id string, reason string) e
 	return err
 }
 
+// markFailedInTx records in tx that the claimed command id failed, and why.
+func (l *CommandLog) markFailedInTx(ctx context.Context, tx *sql.Tx, id string, reason string) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE commands SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+		command.StatusFailed, reason, time.Now().UTC(), id); err != nil {
+		return fmt.Errorf("marking the command failed: %w", err)
+	}
+	return nil
+}
+
 // ReopenFailed puts a failed command back to pending, so that it is applied when
 // it is delivered again: what requeuing a poisoned command needs. The requeue
 // sends it, so it counts as sent now: it is not resent before it is due.

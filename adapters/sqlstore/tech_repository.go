@@ -20,12 +20,14 @@ type TechRepository struct {
 	db       *DB
 	commands *CommandLog
 	outbox   *Outbox
+	applier  *CommandApplier
 	mentions *groupcommit.Committer[*mentionCall]
 }
 
 var (
 	_ command.TechRepository = (*TechRepository)(nil)
 	_ query.TechReadModel    = (*TechRepository)(nil)
+	_ command.TechChanger    = (*TechRepository)(nil)
 )
 
 // NewTechRepository keeps techs in db, claims their commands in commands and
@@ -34,7 +36,11 @@ func NewTechRepository(db *DB, commands *CommandLog, outbox *Outbox) (*TechRepos
 	if err := requireCommandParts(db, commands, outbox); err != nil {
 		return nil, err
 	}
-	r := &TechRepository{db: db, commands: commands, outbox: outbox}
+	applier, err := NewCommandApplier(db, commands, outbox)
+	if err != nil {
+		return nil, err
+	}
+	r := &TechRepository{db: db, commands: commands, outbox: outbox, applier: applier}
 	r.mentions = newGroupCommit(db, r.mentionBatch)
 	return r, nil
 }
@@ -121,6 +127,12 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 		if err != nil {
 			return err
 		}
+		// A merged duplicate's name is an alias: its mentions count for the
+		// tech it was merged into.
+		aliasOf, err := r.lockMergeTargets(ctx, tx, current)
+		if err != nil {
+			return err
+		}
 		existed := make(map[string]bool, len(current))
 		for key := range current {
 			existed[key] = true
@@ -137,14 +149,18 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 			// A second delivery of a command in the same batch changes nothing.
 			pending[call.CommandID] = false
 
+			key := call.Key
+			if target, ok := aliasOf[key]; ok {
+				key = target
+			}
 			var before *tech.Tech
-			if t, ok := current[call.Key]; ok {
+			if t, ok := current[key]; ok {
 				before = &t
 			}
 			published := eventBatch.Len()
 			next, err := call.Mention(call.Context(), before, eventBatch.Events())
-			if err == nil && next.Key != call.Key {
-				err = fmt.Errorf("mention changed the tech's key from %q to %q", call.Key, next.Key)
+			if err == nil && next.Key != key {
+				err = fmt.Errorf("mention changed the tech's key from %q to %q", key, next.Key)
 			}
 			if err != nil {
 				// This call fails alone, with the events it published; the
@@ -153,8 +169,8 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 				outcomes[i].Err = err
 				continue
 			}
-			current[call.Key] = next
-			changed[call.Key] = true
+			current[key] = next
+			changed[key] = true
 			processed = append(processed, ProcessedCommand{CommandID: call.CommandID, AggregateID: next.ID})
 			outcomes[i].Applied = true
 		}
@@ -241,13 +257,17 @@ func (r *TechRepository) techWrites(techs map[string]tech.Tech, changed, existed
 	return statements
 }
 
-const techColumns = "id, name_key, name, mentions, priority, created_at, updated_at"
+const techColumns = "id, name_key, name, mentions, priority, created_at, updated_at, retired_at, retired_reason, merged_into, merged_at"
+
+// listedTechs is the condition of the techs the list shows: neither retired
+// nor merged.
+const listedTechs = "retired_at IS NULL AND merged_into IS NULL"
 
 func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.Cursor) ([]query.Tech, error) {
-	q := "SELECT " + techColumns + " FROM techs"
+	q := "SELECT " + techColumns + " FROM techs WHERE " + listedTechs
 	var args []any
 	if after != nil {
-		q += " WHERE priority_rank < ? OR (priority_rank = ? AND mentions < ?) OR (priority_rank = ? AND mentions = ? AND name_key > ?)"
+		q += " AND (priority_rank < ? OR (priority_rank = ? AND mentions < ?) OR (priority_rank = ? AND mentions = ? AND name_key > ?))"
 		args = append(args, after.PriorityRank, after.PriorityRank, after.Mentions, after.PriorityRank, after.Mentions, after.Key)
 	}
 	q += " ORDER BY priority_rank DESC, mentions DESC, name_key LIMIT ?"
@@ -282,7 +302,17 @@ func (r *TechRepository) TechByID(ctx context.Context, id string) (query.Tech, e
 }
 
 func toQueryTech(t tech.Tech) query.Tech {
-	return query.Tech{ID: t.ID, Name: t.Name, Key: t.Key, Mentions: t.Mentions, Priority: t.Priority, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	q := query.Tech{
+		ID: t.ID, Name: t.Name, Key: t.Key, Mentions: t.Mentions, Priority: t.Priority, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		Status: t.Status(), RetiredReason: t.RetiredReason, MergedInto: t.MergedInto,
+	}
+	if !t.RetiredAt.IsZero() {
+		q.RetiredAt = &t.RetiredAt
+	}
+	if !t.MergedAt.IsZero() {
+		q.MergedAt = &t.MergedAt
+	}
+	return q
 }
 
 func scanTech(row rowScanner) (tech.Tech, error) {
@@ -290,8 +320,10 @@ func scanTech(row rowScanner) (tech.Tech, error) {
 		t                    tech.Tech
 		priority             string
 		createdAt, updatedAt sqlTime
+		retiredAt, mergedAt  nullSQLTime
+		reason, mergedInto   sql.NullString
 	)
-	if err := row.Scan(&t.ID, &t.Key, &t.Name, &t.Mentions, &priority, &createdAt, &updatedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Key, &t.Name, &t.Mentions, &priority, &createdAt, &updatedAt, &retiredAt, &reason, &mergedInto, &mergedAt); err != nil {
 		return tech.Tech{}, err
 	}
 	p, err := tech.ParsePriority(priority)
@@ -299,5 +331,6 @@ func scanTech(row rowScanner) (tech.Tech, error) {
 		return tech.Tech{}, err
 	}
 	t.Priority, t.CreatedAt, t.UpdatedAt = p, createdAt.Time, updatedAt.Time
+	t.RetiredAt, t.RetiredReason, t.MergedInto, t.MergedAt = retiredAt.Time, reason.String, mergedInto.String, mergedAt.Time
 	return t, nil
 }

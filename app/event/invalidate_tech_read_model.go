@@ -32,3 +32,18 @@ func (h InvalidateTechReadModel) OnTechCreated(ctx context.Context, _ *tech.Tech
 func (h InvalidateTechReadModel) OnTechMentioned(ctx context.Context, _ *tech.TechMentioned) error {
 	return h.cache.Invalidate(ctx)
 }
+
+// OnTechRetired: a retired tech leaves the list.
+func (h InvalidateTechReadModel) OnTechRetired(ctx context.Context, _ *tech.TechRetired) error {
+	return h.cache.Invalidate(ctx)
+}
+
+// OnTechMerged: the duplicate leaves the list, the target's mentions change.
+func (h InvalidateTechReadModel) OnTechMerged(ctx context.Context, _ *tech.TechMerged) error {
+	return h.cache.Invalidate(ctx)
+}
+
+// OnTechsReranked: a new priority policy re-ranked the stored techs.
+func (h InvalidateTechReadModel) OnTechsReranked(ctx context.Context, _ *tech.TechsReranked) error {
+	return h.cache.Invalidate(ctx)
+}

@@ -21,6 +21,13 @@ type Tech struct {
 	Priority  tech.Priority `json:"priority"`
 	CreatedAt time.Time     `json:"createdAt"`
 	UpdatedAt time.Time     `json:"updatedAt"`
+	// Status is active for every listed tech; a retired or merged one is
+	// read by its id only, with when and why (or into what).
+	Status        tech.Status `json:"status"`
+	RetiredAt     *time.Time  `json:"retiredAt,omitempty"`
+	RetiredReason string      `json:"retiredReason,omitempty"`
+	MergedInto    string      `json:"mergedInto,omitempty"`
+	MergedAt      *time.Time  `json:"mergedAt,omitempty"`
 }
 
 // Cursor marks where a page of the tech list ends: the sort key of its last tech

@@ -24,6 +24,15 @@ type Tech struct {
 	Priority  Priority
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// RetiredAt is when a curator retired the tech (zero while it is not),
+	// RetiredReason why.
+	RetiredAt     time.Time
+	RetiredReason string
+	// MergedInto is the id of the tech this one was merged into as a
+	// duplicate ("" while it is not), MergedAt when.
+	MergedInto string
+	MergedAt   time.Time
 }
 
 // New is a tech at its first mention.

@@ -74,6 +74,7 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 		e.GET(OpenAPIPath, serveOpenAPI)
 	}
 	s.addSMSRoutes(e)
+	s.addCurationRoutes(e)
 	compat := compatServer{app: application}
 	compat.addCompatTechRoutes(e)
 	compat.addCompatSMSRoutes(e)

@@ -424,5 +424,19 @@
     schedule();
   });
 
+  // The thresholds are the service's configuration: read them, never assume them.
+  async function showPolicy() {
+    try {
+      const response = await fetch("/api/policy", { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (!response.ok) return;
+      const policy = await response.json();
+      $("policy-medium").textContent = String(policy.mediumAt);
+      $("policy-high").textContent = String(policy.highAt);
+    } catch (err) {
+      // The legend keeps its placeholders; the list does not depend on it.
+    }
+  }
+
+  showPolicy();
   refresh().then(schedule);
 })();

@@ -1,0 +1,176 @@
+package command
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/techradar/techradar/app/apperr"
+	"github.com/techradar/techradar/app/decorator"
+	"github.com/techradar/techradar/domain/tech"
+)
+
+// TechStatusReader tells a curator's submission what became of the techs it
+// names, so that a mistake the store can see at once is answered at once
+// instead of failing the command later.
+type TechStatusReader interface {
+	// TechStatus is the status of the tech with id, or an apperr.NotFound error.
+	TechStatus(ctx context.Context, id string) (tech.Status, error)
+}
+
+// SubmitRetireTech is a curator's request to retire a tech. IdempotencyKey,
+// when set, names the command among RetireTech commands.
+type SubmitRetireTech struct {
+	IdempotencyKey string
+	TechID         string
+	Reason         string
+}
+
+// SubmitMergeTech is a curator's request to merge the duplicate TechID into
+// IntoID.
+type SubmitMergeTech struct {
+	IdempotencyKey string
+	TechID         string
+	IntoID         string
+}
+
+// SubmitRetireTechHandler validates a retirement, records it as pending and
+// sends RetireTech.
+type SubmitRetireTechHandler decorator.SubmissionHandler[SubmitRetireTech, Submission]
+
+// SubmitMergeTechHandler validates a merge, records it as pending and sends
+// MergeTech.
+type SubmitMergeTechHandler decorator.SubmissionHandler[SubmitMergeTech, Submission]
+
+type curationSubmitter struct {
+	techs    TechStatusReader
+	commands CommandLog
+	bus      CommandBus
+	now      func() time.Time
+}
+
+// NewCurationSubmissions builds the submissions of RetireTech and MergeTech;
+// now may be nil for the wall clock.
+func NewCurationSubmissions(techs TechStatusReader, commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger) (SubmitRetireTechHandler, SubmitMergeTechHandler) {
+	switch {
+	case techs == nil:
+		panic("nil techs")
+	case commands == nil:
+		panic("nil commands")
+	case bus == nil:
+		panic("nil bus")
+	case logger == nil:
+		panic("nil logger")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	s := curationSubmitter{techs: techs, commands: commands, bus: bus, now: now}
+	return decorator.ApplySubmissionDecorators[SubmitRetireTech, Submission](submitRetireTechHandler{s}, logger),
+		decorator.ApplySubmissionDecorators[SubmitMergeTech, Submission](submitMergeTechHandler{s}, logger)
+}
+
+type submitRetireTechHandler struct{ curationSubmitter }
+
+func (h submitRetireTechHandler) Handle(ctx context.Context, req SubmitRetireTech) (Submission, error) {
+	reason, err := tech.ParseRetireReason(req.Reason)
+	if err != nil {
+		return Submission{}, apperr.InvalidField("reason", "%s", err.Error())
+	}
+	status, err := h.status(ctx, req.TechID, "id")
+	if err != nil {
+		return Submission{}, err
+	}
+	if status == tech.StatusMerged {
+		return Submission{}, apperr.InvalidField("id", "%s", tech.ErrRetireMerged.Error())
+	}
+	id, err := commandIDFor(RetireTech{}, req.IdempotencyKey)
+	if err != nil {
+		return Submission{}, err
+	}
+	now := h.now().UTC()
+	cmd := RetireTech{CommandID: id, TechID: req.TechID, Reason: reason, RequestedAt: now}
+	return h.submit(ctx, id, now, cmd, requestFingerprint(cmd, req.TechID, reason))
+}
+
+type submitMergeTechHandler struct{ curationSubmitter }
+
+func (h submitMergeTechHandler) Handle(ctx context.Context, req SubmitMergeTech) (Submission, error) {
+	if req.IntoID == "" {
+		return Submission{}, apperr.InvalidField("into", "into is required: the id of the tech to merge into")
+	}
+	if req.IntoID == req.TechID {
+		return Submission{}, apperr.InvalidField("into", "%s", tech.ErrMergeIntoItself.Error())
+	}
+	// A duplicate merged already is left to the handler: into the same tech
+	// again it changes nothing, elsewhere the command fails saying so.
+	if _, err := h.status(ctx, req.TechID, "id"); err != nil {
+		return Submission{}, err
+	}
+	into, err := h.status(ctx, req.IntoID, "into")
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.NotFound {
+			return Submission{}, apperr.InvalidField("into", "no tech with id %q to merge into", req.IntoID)
+		}
+		return Submission{}, err
+	}
+	if into != tech.StatusActive {
+		return Submission{}, apperr.InvalidField("into", "the tech to merge into is %s", into)
+	}
+	id, err := commandIDFor(MergeTech{}, req.IdempotencyKey)
+	if err != nil {
+		return Submission{}, err
+	}
+	now := h.now().UTC()
+	cmd := MergeTech{CommandID: id, TechID: req.TechID, IntoID: req.IntoID, RequestedAt: now}
+	return h.submit(ctx, id, now, cmd, requestFingerprint(cmd, req.TechID, req.IntoID))
+}
+
+// status reads the status of the tech id names; an unknown one is NotFound
+// (404: the path names it).
+func (h curationSubmitter) status(ctx context.Context, id, field string) (tech.Status, error) {
+	if id == "" {
+		return "", apperr.InvalidField(field, "%s is empty", field)
+	}
+	status, err := h.techs.TechStatus(ctx, id)
+	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return "", apperr.Unavailablef(err, "cannot read the tech")
+	}
+	return status, err
+}
+
+// submit records and sends cmd, as every submission does.
+func (h curationSubmitter) submit(ctx context.Context, id string, now time.Time, cmd any, request string) (Submission, error) {
+	var accepted Accepted
+	return submission[Submission]{
+		what: "the command",
+		record: func(ctx context.Context) (Submission, bool, error) {
+			var err error
+			accepted, err = h.commands.Accept(ctx, id, now, cmd, request)
+			return Submission{CommandID: id, Status: accepted.Status, TechID: accepted.AggregateID}, accepted.Created, err
+		},
+		command: func(Submission) (any, error) {
+			if err := refuseReusedKey(accepted, request); err != nil {
+				return nil, err
+			}
+			return cmd, nil
+		},
+		forget: func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+	}.submit(ctx, h.bus)
+}
+
+// curationKeys scopes the ids derived from idempotency keys.
+var curationKeys = uuid.MustParse("0b6f4c1a-3e52-4d8b-9c7e-5a2d1f8e6b30")
+
+// commandIDFor is the id of a command of cmd's type: derived from the
+// client's idempotency key, so that a key names one command per type, or a
+// new one without a key.
+func commandIDFor(cmd any, key string) (string, error) {
+	if key == "" {
+		return newCommandID()
+	}
+	return uuid.NewSHA1(curationKeys, []byte(reflect.TypeOf(cmd).Name()+"\x00"+key)).String(), nil
+}
