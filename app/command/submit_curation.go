@@ -87,7 +87,7 @@ func (h submitRetireTechHandler) Handle(ctx context.Context, req SubmitRetireTec
 	if status == tech.StatusMerged {
 		return Submission{}, apperr.InvalidField("id", "%s", tech.ErrRetireMerged.Error())
 	}
-	id, err := commandIDFor(RetireTech{}, req.IdempotencyKey)
+	id, err := commandIDFor(RetireTech{}, clientScopedKey(ctx, req.IdempotencyKey))
 	if err != nil {
 		return Submission{}, err
 	}
@@ -120,7 +120,7 @@ func (h submitMergeTechHandler) Handle(ctx context.Context, req SubmitMergeTech)
 	if into != tech.StatusActive {
 		return Submission{}, apperr.InvalidField("into", "the tech to merge into is %s", into)
 	}
-	id, err := commandIDFor(MergeTech{}, req.IdempotencyKey)
+	id, err := commandIDFor(MergeTech{}, clientScopedKey(ctx, req.IdempotencyKey))
 	if err != nil {
 		return Submission{}, err
 	}

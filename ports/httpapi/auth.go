@@ -45,6 +45,10 @@ var accessRules = map[string]AccessRule{
 	"GET /api/techs/:id":    {Scope: access.TechsRead, PublicRead: true},
 	"GET /get":              {Scope: access.TechsRead, PublicRead: true},
 	"GET /api/commands/:id": {Scope: access.TechsRead},
+	"GET /api/policy":       {Scope: access.TechsRead, PublicRead: true},
+	// Curating changes what every reader sees: the owners' work.
+	"POST /api/techs/:id/retire": {Scope: access.Admin},
+	"POST /api/techs/:id/merge":  {Scope: access.Admin},
 
 	"POST /api/sms":    {Scope: access.SMSSend},
 	"POST /sms":        {Scope: access.SMSSend},
