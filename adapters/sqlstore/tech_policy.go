@@ -94,8 +94,8 @@ func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit in
 }
 
 // FinishRerank records that the stored priorities follow policy and keeps
-// done in the outbox, in one transaction; nothing when another process has
-// claimed another policy since.
+// done in the outbox when it changed any, in one transaction; nothing when
+// another process has claimed another policy since.
 func (r *TechRepository) FinishRerank(ctx context.Context, policy tech.ThresholdPolicy, done tech.TechsReranked) error {
 	var batch *OutboxBatch
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -108,6 +108,11 @@ func (r *TechRepository) FinishRerank(ctx context.Context, policy tech.Threshold
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
+		}
+		if done.Changed == 0 {
+			// No priority moved (as on a new database): no reader has
+			// anything to drop.
+			return nil
 		}
 		if batch, err = r.outbox.Begin(); err != nil {
 			return err
