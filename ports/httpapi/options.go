@@ -17,6 +17,7 @@ type httpOptions struct {
 	metrics    *prometheus.Registry
 	tracing    trace.TracerProvider
 	propagator propagation.TextMapPropagator
+	access     AccessControl
 }
 
 // WithMetrics records every request in registry and serves registry at
@@ -34,15 +35,19 @@ func WithTracing(provider trace.TracerProvider, propagator propagation.TextMapPr
 	return func(o *httpOptions) { o.tracing, o.propagator = provider, propagator }
 }
 
-// applyHTTPOptions installs the options' middleware and routes. It runs before
-// any other middleware, so that what it measures includes them all and sees the
-// status the error handler finally wrote. An option that cannot be installed is
-// logged and left out: the API works without it.
-func applyHTTPOptions(e *echo.Echo, opts []HTTPOption, logger *slog.Logger) {
+func collectHTTPOptions(opts []HTTPOption) httpOptions {
 	var o httpOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return o
+}
+
+// applyHTTPOptions installs the options' middleware and routes. It runs before
+// any other middleware, so that what it measures includes them all and sees the
+// status the error handler finally wrote. An option that cannot be installed is
+// logged and left out: the API works without it.
+func applyHTTPOptions(e *echo.Echo, o httpOptions, logger *slog.Logger) {
 	if o.tracing != nil {
 		e.Use(otelecho.Middleware("techradar", otelecho.WithTracerProvider(o.tracing), otelecho.WithPropagators(o.propagator)))
 	}
