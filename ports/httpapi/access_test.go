@@ -185,6 +185,15 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 	if rec := serve(h, postTech("192.0.2.2:1000")); rec.Code != http.StatusAccepted {
 		t.Errorf("another address: %d, want a budget of its own", rec.Code)
 	}
+	// An IPv6 client is its /64.
+	serve(h, postTech("[2001:db8:1:2::1]:1000"))
+	serve(h, postTech("[2001:db8:1:2::2]:1000"))
+	if rec := serve(h, postTech("[2001:db8:1:2:ffff::3]:1000")); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("a third address of one IPv6 /64: %d, want 429", rec.Code)
+	}
+	if rec := serve(h, postTech("[2001:db8:1:3::1]:1000")); rec.Code != http.StatusAccepted {
+		t.Errorf("another IPv6 /64: %d, want a budget of its own", rec.Code)
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		rec := serve(h, call{method: http.MethodGet, path: path, peer: "192.0.2.1:1000"})
 		if rec.Code != http.StatusOK || rec.Header().Get("RateLimit-Limit") != "" {

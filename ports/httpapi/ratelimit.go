@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -104,12 +105,18 @@ func (a AccessControl) rateLimit(logger *slog.Logger) echo.MiddlewareFunc {
 }
 
 // clientKey names whose budget a request spends: its API key's, else its
-// client address's (as TRUSTED_PROXIES lets c.RealIP find it).
+// client address's (as TRUSTED_PROXIES lets c.RealIP find it). An IPv6 client
+// is its /64, the block one host or site is given: counted per address, it
+// could take a fresh budget with every request.
 func clientKey(c echo.Context) string {
 	if principal, ok := access.PrincipalFrom(c.Request().Context()); ok {
 		return "key:" + principal.KeyName
 	}
-	return "addr:" + c.RealIP()
+	addr := c.RealIP()
+	if ip := net.ParseIP(addr); ip != nil && ip.To4() == nil {
+		return "addr:" + ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return "addr:" + addr
 }
 
 func setRateLimitHeaders(c echo.Context, d limit.Decision) {
