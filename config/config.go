@@ -63,7 +63,7 @@ type Config struct {
 
 	// Access's variables have no common prefix: CORS_ALLOWED_ORIGINS,
 	// RATE_LIMIT, SMS_NUMBER_LIMIT, TRUSTED_PROXIES, ADMIN_ADDR.
-	Access AccessConfig `embed:"" group:"Access control"`
+	Limits LimitsConfig `embed:"" group:"Access control"`
 
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`
@@ -103,7 +103,7 @@ func (c Config) Validate(role Role) error {
 	for _, group := range []interface{ Check() error }{
 		c.HTTP, c.MySQL, c.Redis, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
 		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
-		c.Retention, c.Access,
+		c.Retention, c.Limits,
 	} {
 		p.Include(group.Check())
 	}

@@ -68,10 +68,10 @@ func TestCrossOriginBrowser(t *testing.T) {
 	t.Cleanup(page.Close)
 
 	listing := embeddedConfig(t)
-	listing.Access.CORSAllowedOrigins = []string{"https://elsewhere.example", page.URL}
+	listing.Limits.CORSAllowedOrigins = []string{"https://elsewhere.example", page.URL}
 	allowed := start(t, listing, config.RoleServe)
 	notListing := embeddedConfig(t)
-	notListing.Access.CORSAllowedOrigins = []string{"https://elsewhere.example"}
+	notListing.Limits.CORSAllowedOrigins = []string{"https://elsewhere.example"}
 	refused := start(t, notListing, config.RoleServe)
 
 	browser := newBrowser(t)

@@ -22,7 +22,7 @@ func TestOpenAPIDocumentsTheLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := embeddedConfig(t)
-	cfg.Access.RateLimit, cfg.Access.SMSNumberLimit = "4/1h", "1/1h"
+	cfg.Limits.RateLimit, cfg.Limits.SMSNumberLimit = "4/1h", "1/1h"
 	app := start(t, cfg, config.RoleServe)
 
 	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPIDocument())

@@ -21,7 +21,7 @@ import (
 // limiters count in Redis when one is configured, so that every process
 // spends one budget, and in the process otherwise.
 func (s *Service) accessControl() (httpapi.AccessControl, error) {
-	cfg := s.cfg.Access
+	cfg := s.cfg.Limits
 	a := httpapi.AccessControl{AllowedOrigins: cfg.CORSAllowedOrigins, TrustedProxies: cfg.TrustedProxyNets()}
 	requests, perNumber := cfg.Requests(), cfg.SMSPerNumber()
 	if requests.IsZero() && perNumber.IsZero() {
@@ -67,10 +67,10 @@ type adminListener struct {
 
 // startAdmin opens ADMIN_ADDR, if set.
 func (s *Service) startAdmin() error {
-	if s.cfg.Access.AdminAddr == "" {
+	if s.cfg.Limits.AdminAddr == "" {
 		return nil
 	}
-	listener, err := net.Listen("tcp", s.cfg.Access.AdminAddr)
+	listener, err := net.Listen("tcp", s.cfg.Limits.AdminAddr)
 	if err != nil {
 		return fmt.Errorf("ADMIN_ADDR: %w", err)
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/techradar/techradar/internal/settings"
 )
 
-// AccessConfig is what the HTTP API lets browsers and clients do and how
+// LimitsConfig is what the HTTP API lets browsers and clients do and how
 // often: CORS, the rate limits, the proxies trusted to name the client, and
 // the operators' listener. Its variables have no common prefix.
-type AccessConfig struct {
+type LimitsConfig struct {
 	CORSAllowedOrigins []string `name:"cors-allowed-origins" env:"CORS_ALLOWED_ORIGINS" default:"*" sep:"," help:"Origins whose pages may call the API from a browser, comma-separated scheme://host[:port], or * for any."`
 	RateLimit          string   `name:"rate-limit" env:"RATE_LIMIT" help:"Requests allowed per API key, or per client address without one, as <n>/<duration> (e.g. 100/1s); off when empty. Shared through Redis when REDIS_ADDR is set."`
 	SMSNumberLimit     string   `name:"sms-number-limit" env:"SMS_NUMBER_LIMIT" default:"10/1h" help:"SMS allowed to one destination number, whoever asks, as <n>/<duration>; off or 0 disables. Shared through Redis when REDIS_ADDR is set."`
@@ -21,7 +21,7 @@ type AccessConfig struct {
 }
 
 // Requests is RATE_LIMIT; zero when off. Valid once Check passed.
-func (c AccessConfig) Requests() limit.Rate {
+func (c LimitsConfig) Requests() limit.Rate {
 	if isOff(c.RateLimit) {
 		return limit.Rate{}
 	}
@@ -30,7 +30,7 @@ func (c AccessConfig) Requests() limit.Rate {
 }
 
 // SMSPerNumber is SMS_NUMBER_LIMIT; zero when off. Valid once Check passed.
-func (c AccessConfig) SMSPerNumber() limit.Rate {
+func (c LimitsConfig) SMSPerNumber() limit.Rate {
 	if isOff(c.SMSNumberLimit) || strings.TrimSpace(c.SMSNumberLimit) == "0" {
 		return limit.Rate{}
 	}
@@ -40,7 +40,7 @@ func (c AccessConfig) SMSPerNumber() limit.Rate {
 
 // TrustedProxyNets is TRUSTED_PROXIES, an IP being a network of one address.
 // Valid once Check passed.
-func (c AccessConfig) TrustedProxyNets() []*net.IPNet {
+func (c LimitsConfig) TrustedProxyNets() []*net.IPNet {
 	var nets []*net.IPNet
 	for _, proxy := range c.TrustedProxies {
 		if n, err := parseIPOrCIDR(proxy); err == nil {
@@ -51,7 +51,7 @@ func (c AccessConfig) TrustedProxyNets() []*net.IPNet {
 }
 
 // Check reports every setting out of range, naming its variable.
-func (c AccessConfig) Check() error {
+func (c LimitsConfig) Check() error {
 	var p settings.Problems
 	if len(c.CORSAllowedOrigins) == 0 {
 		p.Add("CORS_ALLOWED_ORIGINS", "is empty: name the origins allowed, or * for any")

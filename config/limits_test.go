@@ -13,7 +13,7 @@ import (
 
 func TestAccessDefaults(t *testing.T) {
 	t.Parallel()
-	c := config.Default().Access
+	c := config.Default().Limits
 	if len(c.CORSAllowedOrigins) != 1 || c.CORSAllowedOrigins[0] != "*" || c.RateLimit != "" || c.AdminAddr != "" || len(c.TrustedProxies) != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -29,26 +29,26 @@ func TestAccessSettingsNameTheVariable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		change func(*config.AccessConfig)
+		change func(*config.LimitsConfig)
 		want   string
 	}{
-		{"rate without a period", func(c *config.AccessConfig) { c.RateLimit = "100" }, "RATE_LIMIT"},
-		{"rate of zero", func(c *config.AccessConfig) { c.RateLimit = "0/1s" }, "RATE_LIMIT"},
-		{"rate with a bad period", func(c *config.AccessConfig) { c.RateLimit = "10/fortnight" }, "RATE_LIMIT"},
-		{"sms limit garbled", func(c *config.AccessConfig) { c.SMSNumberLimit = "ten an hour" }, "SMS_NUMBER_LIMIT"},
-		{"bad cidr", func(c *config.AccessConfig) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "TRUSTED_PROXIES"},
-		{"proxy by name", func(c *config.AccessConfig) { c.TrustedProxies = []string{"proxy.local"} }, "TRUSTED_PROXIES"},
-		{"origin with a path", func(c *config.AccessConfig) { c.CORSAllowedOrigins = []string{"https://a.example/"} }, "CORS_ALLOWED_ORIGINS"},
-		{"origin without scheme", func(c *config.AccessConfig) { c.CORSAllowedOrigins = []string{"a.example"} }, "CORS_ALLOWED_ORIGINS"},
-		{"origin with a wildcard", func(c *config.AccessConfig) { c.CORSAllowedOrigins = []string{"https://*.example"} }, "CORS_ALLOWED_ORIGINS"},
-		{"no origin", func(c *config.AccessConfig) { c.CORSAllowedOrigins = nil }, "CORS_ALLOWED_ORIGINS"},
-		{"admin address without port", func(c *config.AccessConfig) { c.AdminAddr = "localhost" }, "ADMIN_ADDR"},
+		{"rate without a period", func(c *config.LimitsConfig) { c.RateLimit = "100" }, "RATE_LIMIT"},
+		{"rate of zero", func(c *config.LimitsConfig) { c.RateLimit = "0/1s" }, "RATE_LIMIT"},
+		{"rate with a bad period", func(c *config.LimitsConfig) { c.RateLimit = "10/fortnight" }, "RATE_LIMIT"},
+		{"sms limit garbled", func(c *config.LimitsConfig) { c.SMSNumberLimit = "ten an hour" }, "SMS_NUMBER_LIMIT"},
+		{"bad cidr", func(c *config.LimitsConfig) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "TRUSTED_PROXIES"},
+		{"proxy by name", func(c *config.LimitsConfig) { c.TrustedProxies = []string{"proxy.local"} }, "TRUSTED_PROXIES"},
+		{"origin with a path", func(c *config.LimitsConfig) { c.CORSAllowedOrigins = []string{"https://a.example/"} }, "CORS_ALLOWED_ORIGINS"},
+		{"origin without scheme", func(c *config.LimitsConfig) { c.CORSAllowedOrigins = []string{"a.example"} }, "CORS_ALLOWED_ORIGINS"},
+		{"origin with a wildcard", func(c *config.LimitsConfig) { c.CORSAllowedOrigins = []string{"https://*.example"} }, "CORS_ALLOWED_ORIGINS"},
+		{"no origin", func(c *config.LimitsConfig) { c.CORSAllowedOrigins = nil }, "CORS_ALLOWED_ORIGINS"},
+		{"admin address without port", func(c *config.LimitsConfig) { c.AdminAddr = "localhost" }, "ADMIN_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := config.Default()
-			tt.change(&c.Access)
+			tt.change(&c.Limits)
 			err := c.Validate(config.RoleServe)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Validate() = %v, want an error naming %s", err, tt.want)
@@ -60,7 +60,7 @@ func TestAccessSettingsNameTheVariable(t *testing.T) {
 func TestAccessSettingsAccepted(t *testing.T) {
 	t.Parallel()
 	c := config.Default()
-	c.Access = config.AccessConfig{
+	c.Limits = config.LimitsConfig{
 		CORSAllowedOrigins: []string{"https://radar.example", "http://localhost:3000", "http://[::1]:8080"},
 		RateLimit:          "100/1s",
 		SMSNumberLimit:     "off",
@@ -70,17 +70,17 @@ func TestAccessSettingsAccepted(t *testing.T) {
 	if err := c.Validate(config.RoleServe); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Access.Requests(); got != (limit.Rate{Count: 100, Period: time.Second}) {
+	if got := c.Limits.Requests(); got != (limit.Rate{Count: 100, Period: time.Second}) {
 		t.Errorf("Requests() = %v", got)
 	}
-	if !c.Access.SMSPerNumber().IsZero() {
-		t.Errorf("SMS_NUMBER_LIMIT=off is %v", c.Access.SMSPerNumber())
+	if !c.Limits.SMSPerNumber().IsZero() {
+		t.Errorf("SMS_NUMBER_LIMIT=off is %v", c.Limits.SMSPerNumber())
 	}
-	c.Access.SMSNumberLimit = "0"
-	if !c.Access.SMSPerNumber().IsZero() {
-		t.Errorf("SMS_NUMBER_LIMIT=0 is %v", c.Access.SMSPerNumber())
+	c.Limits.SMSNumberLimit = "0"
+	if !c.Limits.SMSPerNumber().IsZero() {
+		t.Errorf("SMS_NUMBER_LIMIT=0 is %v", c.Limits.SMSPerNumber())
 	}
-	if nets := c.Access.TrustedProxyNets(); len(nets) != 4 || nets[1].String() != "192.168.1.7/32" || nets[2].String() != "::1/128" {
+	if nets := c.Limits.TrustedProxyNets(); len(nets) != 4 || nets[1].String() != "192.168.1.7/32" || nets[2].String() != "::1/128" {
 		t.Errorf("TrustedProxyNets() = %v", nets)
 	}
 }
@@ -97,8 +97,8 @@ func TestAccessVariablesAreRead(t *testing.T) {
 	if _, err := parser.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Access.CORSAllowedOrigins) != 2 || len(c.Access.TrustedProxies) != 2 || c.Access.RateLimit != "5/1m" {
-		t.Fatalf("read %+v", c.Access)
+	if len(c.Limits.CORSAllowedOrigins) != 2 || len(c.Limits.TrustedProxies) != 2 || c.Limits.RateLimit != "5/1m" {
+		t.Fatalf("read %+v", c.Limits)
 	}
 	var help strings.Builder
 	parser.Stdout = &help

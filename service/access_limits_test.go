@@ -29,7 +29,7 @@ func withRedisLimits(t *testing.T) config.Config {
 func TestRateLimitSharedByProcessesThroughRedis(t *testing.T) {
 	t.Parallel()
 	cfg := withRedisLimits(t)
-	cfg.Access.RateLimit = "3/1h"
+	cfg.Limits.RateLimit = "3/1h"
 	first := start(t, cfg, config.RoleServe)
 	cfg.SQLite.Path = cfg.SQLite.Path + ".second"
 	second := start(t, cfg, config.RoleServe)
@@ -58,7 +58,7 @@ func TestRateLimitSharedByProcessesThroughRedis(t *testing.T) {
 func TestSMSNumberLimitSharedByProcessesThroughRedis(t *testing.T) {
 	t.Parallel()
 	cfg := withRedisLimits(t)
-	cfg.Access.SMSNumberLimit = "1/1h"
+	cfg.Limits.SMSNumberLimit = "1/1h"
 	first := start(t, cfg, config.RoleServe)
 	cfg.SQLite.Path = cfg.SQLite.Path + ".second"
 	second := start(t, cfg, config.RoleServe)
@@ -89,7 +89,7 @@ func TestRedisDownLetsRequestsThrough(t *testing.T) {
 	cfg := embeddedConfig(t)
 	cfg.Redis.Addr = listener.Addr().String()
 	_ = listener.Close()
-	cfg.Access.RateLimit, cfg.Access.SMSNumberLimit = "1/1h", "1/1h"
+	cfg.Limits.RateLimit, cfg.Limits.SMSNumberLimit = "1/1h", "1/1h"
 	app := start(t, cfg, config.RoleServe)
 	for i := range 3 {
 		if resp := app.do(http.MethodPost, "/api/techs", `{"name": "Kafka"}`, nil); resp.status != http.StatusAccepted {
@@ -104,7 +104,7 @@ func TestRedisDownLetsRequestsThrough(t *testing.T) {
 func TestAdminListener(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t)
-	cfg.Access.AdminAddr = "127.0.0.1:0"
+	cfg.Limits.AdminAddr = "127.0.0.1:0"
 	app := start(t, cfg, config.RoleServe)
 	app.postTech("Kafka", nil)
 
@@ -150,7 +150,7 @@ func TestAdminAddrInUseFailsStart(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = taken.Close() })
 	cfg := embeddedConfig(t)
-	cfg.Access.AdminAddr = taken.Addr().String()
+	cfg.Limits.AdminAddr = taken.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	svc, err := service.New(ctx, cfg, config.RoleServe, slog.New(slog.DiscardHandler))
