@@ -61,7 +61,7 @@ type Config struct {
 	// COMMAND_RETENTION, SMS_RETENTION.
 	Retention sqlstore.RetentionConfig `embed:"" group:"Retention"`
 
-	// Access's variables have no common prefix: CORS_ALLOWED_ORIGINS,
+	// Limits' variables have no common prefix: CORS_ALLOWED_ORIGINS,
 	// RATE_LIMIT, SMS_NUMBER_LIMIT, TRUSTED_PROXIES, ADMIN_ADDR.
 	Limits LimitsConfig `embed:"" group:"Access control"`
 
