@@ -78,26 +78,33 @@ func TestSMSNumberLimitSharedByProcessesThroughRedis(t *testing.T) {
 	}
 }
 
-// TestRedisDownLetsRequestsThrough: with the limiters' Redis gone the API
-// answers, unlimited, rather than fail.
+// TestRedisDownLetsRequestsThrough: with the limiters' Redis down or hung
+// the API answers, unlimited, rather than fail; once Redis is back, the
+// limits are too.
 func TestRedisDownLetsRequestsThrough(t *testing.T) {
 	t.Parallel()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := embeddedConfig(t)
-	cfg.Redis.Addr = listener.Addr().String()
-	_ = listener.Close()
-	cfg.Limits.RateLimit, cfg.Limits.SMSNumberLimit = "1/1h", "1/1h"
-	app := start(t, cfg, config.RoleServe)
-	for i := range 3 {
-		if resp := app.do(http.MethodPost, "/api/techs", `{"name": "Kafka"}`, nil); resp.status != http.StatusAccepted {
-			t.Fatalf("tech %d with Redis down: %d %s", i+1, resp.status, resp.body)
-		}
-		if resp := app.do(http.MethodPost, "/api/sms", `{"number": "+541112345678", "text": "hi"}`, nil); resp.status != http.StatusAccepted {
-			t.Fatalf("SMS %d with Redis down: %d %s", i+1, resp.status, resp.body)
-		}
+	for name, takeAway := range map[string]func(*testenv.Proxy){"down": (*testenv.Proxy).Down, "hung": (*testenv.Proxy).Hang} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := withRedisLimits(t)
+			proxy := testenv.NewProxy(t, cfg.Redis.Addr)
+			cfg.Redis.Addr = proxy.Addr()
+			cfg.Limits.RateLimit, cfg.Limits.SMSNumberLimit = "2/1h", "1/1h"
+			app := start(t, cfg, config.RoleServe)
+			takeAway(proxy)
+			for i := range 3 {
+				if resp := app.do(http.MethodPost, "/api/techs", `{"name": "Kafka"}`, nil); resp.status != http.StatusAccepted {
+					t.Fatalf("tech %d with Redis %s: %d %s", i+1, name, resp.status, resp.body)
+				}
+				if resp := app.do(http.MethodPost, "/api/sms", `{"number": "+541112345678", "text": "hi"}`, nil); resp.status != http.StatusAccepted {
+					t.Fatalf("SMS %d with Redis %s: %d %s", i+1, name, resp.status, resp.body)
+				}
+			}
+			proxy.Up()
+			eventually(t, 30*time.Second, func() bool {
+				return app.do(http.MethodGet, "/api/techs", "", nil).status == http.StatusTooManyRequests
+			}, "the rate limit applies again once Redis is back")
+		})
 	}
 }
 
