@@ -62,6 +62,10 @@ type Config struct {
 	// COMMAND_RETENTION, SMS_RETENTION.
 	Retention sqlstore.RetentionConfig `embed:"" group:"Retention"`
 
+	// Limits' variables have no common prefix: CORS_ALLOWED_ORIGINS,
+	// RATE_LIMIT, SMS_NUMBER_LIMIT, TRUSTED_PROXIES, ADMIN_ADDR.
+	Limits LimitsConfig `embed:"" group:"Access control"`
+
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`
 	OTel  OTelConfig  `embed:"" prefix:"otel-" envprefix:"OTEL_" group:"Tracing"`
@@ -100,7 +104,7 @@ func (c Config) Validate(role Role) error {
 	for _, group := range []interface{ Check() error }{
 		c.HTTP, c.MySQL, c.Redis, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
 		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
-		c.Retention, c.Auth,
+		c.Retention, c.Auth, c.Limits,
 	} {
 		p.Include(group.Check())
 	}

@@ -42,6 +42,7 @@ type Service struct {
 	router    *messaging.Router
 	http      *http.Server
 	listener  net.Listener
+	admin     adminListener
 	metrics   *prometheus.Registry
 	tracing   trace.TracerProvider
 
@@ -132,8 +133,12 @@ func (s *Service) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	access, err := s.accessControl()
+	if err != nil {
+		return err
+	}
 	s.http = &http.Server{
-		Handler:           httpapi.NewHTTPHandler(application, checks, s.logger, append(httpOptions, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracecontext.Propagator))...),
+		Handler:           httpapi.NewHTTPHandler(application, checks, s.logger, append(httpOptions, httpapi.WithMetrics(s.metrics), httpapi.WithTracing(s.tracing, tracecontext.Propagator), httpapi.WithAccessControl(access))...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -179,6 +184,9 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("PPROF_ADDR: %w", err)
 	}
 	s.closers = append(s.closers, stopPprof)
+	if err := s.startAdmin(); err != nil {
+		return err
+	}
 	listener, err := net.Listen("tcp", s.cfg.HTTPAddr(s.role))
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
@@ -236,7 +244,7 @@ func (s *Service) Close() error {
 		handlerClose := s.cfg.Handlers.CloseTimeout
 		deadline := began.Add(s.cfg.HTTP.ShutdownTimeout + handlerClose)
 
-		errs := []error{s.stopHTTP()}
+		errs := []error{s.stopHTTPAndAdmin()}
 		routerDeadline := time.Now().Add(handlerClose - closersReserve(handlerClose))
 		errs = append(errs, s.stopHandlers(routerDeadline, deadline))
 		if s.cancelRun != nil {

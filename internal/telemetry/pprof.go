@@ -17,11 +17,7 @@ func StartPprof(addr string, logger *slog.Logger) (stop func() error, err error)
 		return func() error { return nil }, nil
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	HandlePprof(mux)
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -34,4 +30,13 @@ func StartPprof(addr string, logger *slog.Logger) (stop func() error, err error)
 	}()
 	logger.Info("profiles served", slog.String("pprof_addr", listener.Addr().String()))
 	return server.Close, nil
+}
+
+// HandlePprof serves Go's profiles under /debug/pprof/ on mux.
+func HandlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }

@@ -17,6 +17,7 @@ type httpOptions struct {
 	metrics    *prometheus.Registry
 	tracing    trace.TracerProvider
 	propagator propagation.TextMapPropagator
+	access     AccessControl
 	apiKeys    *apiKeyAccess
 }
 
@@ -35,15 +36,19 @@ func WithTracing(provider trace.TracerProvider, propagator propagation.TextMapPr
 	return func(o *httpOptions) { o.tracing, o.propagator = provider, propagator }
 }
 
-// applyHTTPOptions installs the options' middleware and routes. It runs before
-// any other middleware, so that what it measures includes them all and sees the
-// status the error handler finally wrote. An option that cannot be installed is
-// logged and left out: the API works without it.
-func applyHTTPOptions(e *echo.Echo, opts []HTTPOption, logger *slog.Logger) httpOptions {
+func collectHTTPOptions(opts []HTTPOption) httpOptions {
 	var o httpOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return o
+}
+
+// applyHTTPOptions installs the options' middleware and routes. It runs before
+// any other middleware, so that what it measures includes them all and sees the
+// status the error handler finally wrote. An option that cannot be installed is
+// logged and left out: the API works without it.
+func applyHTTPOptions(e *echo.Echo, o httpOptions, logger *slog.Logger) {
 	if o.tracing != nil {
 		e.Use(otelecho.Middleware("techradar", otelecho.WithTracerProvider(o.tracing), otelecho.WithPropagators(o.propagator)))
 	}
@@ -56,5 +61,4 @@ func applyHTTPOptions(e *echo.Echo, opts []HTTPOption, logger *slog.Logger) http
 			e.GET(MetricsPath, metricsHandler(o.metrics))
 		}
 	}
-	return o
 }

@@ -39,13 +39,16 @@ type HTTPServer struct {
 // of application that are set are registered, so an API-only process still
 // answers every route while a worker process serves health checks alone.
 func NewHTTPHandler(application app.Application, checks []DependencyCheck, logger *slog.Logger, opts ...HTTPOption) *echo.Echo {
+	o := collectHTTPOptions(opts)
+	application = o.access.limitSMSPerNumber(application, logger)
 	s := HTTPServer{app: application, checks: checks, logger: logger}
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	o := applyHTTPOptions(e, opts, logger)
+	e.IPExtractor = o.access.ipExtractor()
+	applyHTTPOptions(e, o, logger)
 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		TargetHeader: RequestIDHeader,
@@ -56,9 +59,14 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 	}))
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
+	// Access control, in this order: CORS answers a browser's preflight before
+	// anything asks it for a key; authentication finds the principal; the
+	// rate limit counts per principal.
+	e.Use(o.access.cors())
 	if o.apiKeys != nil {
 		e.Use(o.apiKeys.middleware)
 	}
+	e.Use(o.access.rateLimit(logger))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
