@@ -15,8 +15,11 @@ TEST_FLAGS ?= -race -count=1 -timeout 30m
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-run: ## Run the embedded mode: API and workers in one process, SQLite, no services
-	$(GO) run ./cmd/techradar $(ARGS)
+# Built, then run as make's own child: `go run` exits 1 when Ctrl-C stops the
+# program it runs, even though the program stops cleanly and exits 0, and make
+# would report that as an error.
+run: build ## Run the embedded mode: API and workers in one process, SQLite, no services
+	exec $(BIN) $(ARGS)
 
 build: ## Build a static binary into bin/techradar
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/techradar
