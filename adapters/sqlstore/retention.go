@@ -182,7 +182,7 @@ func (r *Retention) deleteBatch(ctx context.Context, table, status string, cutof
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+			_ = rows.Close() // the error above is the one reported
 			return 0, 0, err
 		}
 		args = append(args, id)
