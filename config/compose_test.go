@@ -203,6 +203,7 @@ func serviceEnv(t *testing.T, service types.ServiceConfig, imageEnv map[string]s
 		case known[k]:
 			env[k] = *v
 		case slices.Contains(composeOnlyVariables, k):
+			// read by compose, not by techradar
 		// AUTH_MODE arrives with access control
 		case k == "AUTH_MODE":
 		default:
