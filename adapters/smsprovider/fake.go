@@ -65,8 +65,9 @@ func NewFake(config FakeConfig) (*Fake, error) {
 	}
 	seed := config.Seed
 	if seed == 0 {
-		seed = rand.Uint64()
+		seed = rand.Uint64() // #nosec G404 -- the fake provider's simulated failures, no secret
 	}
+	// #nosec G404 -- a seeded generator, so that a test can replay the fake's failures
 	return &Fake{config: config, random: rand.New(rand.NewPCG(seed, seed>>1)), sent: map[string]string{}}, nil
 }
 

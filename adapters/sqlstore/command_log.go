@@ -79,6 +79,7 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 		for _, id := range missing {
 			args = append(args, id, command.StatusPending, now, now)
 		}
+		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 		if _, err := tx.ExecContext(ctx,
 			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+l.db.sqlDialect().IgnoreDuplicateCommand,
 			args...); err != nil {
@@ -103,7 +104,7 @@ func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []stri
 	for i, id := range ids {
 		args[i] = id
 	}
-	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids))
+	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids)) // #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	if lock {
 		query += " ORDER BY id" + l.db.sqlDialect().ForUpdate
 	}

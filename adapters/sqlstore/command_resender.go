@@ -151,6 +151,7 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		due = due[:0]
 		d := r.db.sqlDialect()
+		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 		rows, err := tx.QueryContext(ctx,
 			"SELECT id, message_topic, message_uuid, message_payload, message_metadata, resends FROM commands "+
 				"WHERE status = ? AND last_sent_at <= ? AND message_topic IS NOT NULL ORDER BY last_sent_at LIMIT ?"+d.ForUpdate+d.SkipLocked,
@@ -161,7 +162,7 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 		for rows.Next() {
 			var c dueCommand
 			if err := rows.Scan(&c.ID, &c.Topic, &c.UUID, &c.Payload, &c.Metadata, &c.Resends); err != nil {
-				rows.Close()
+				_ = rows.Close() // the error above is the one reported
 				return err
 			}
 			c.Resends++
@@ -177,6 +178,7 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 		for _, c := range due {
 			args = append(args, c.ID)
 		}
+		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 		_, err = tx.ExecContext(ctx, "UPDATE commands SET last_sent_at = ?, resends = resends + 1 WHERE id IN "+placeholderList(len(due)), args...)
 		return err
 	})

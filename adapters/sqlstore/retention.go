@@ -26,6 +26,7 @@ type RetentionConfig struct {
 	Commands time.Duration `name:"command-retention" env:"COMMAND_RETENTION" default:"168h" help:"How long a processed or failed command is kept (its status answers GET /api/commands/{id} until then); pending ones are kept until done."`
 	// SMS is how long an SMS record is kept once it is sent or failed. A
 	// queued one is kept however old it is.
+	//lint:ignore ST1011 SMS names the records kept, not milliseconds
 	SMS time.Duration `name:"sms-retention" env:"SMS_RETENTION" default:"720h" help:"How long an SMS record is kept once sent or failed; queued ones are kept until done."`
 	// BatchSize is the most rows one DELETE removes: a statement holds the
 	// locks of those rows only, and only for as long as it runs.
@@ -182,7 +183,7 @@ func (r *Retention) deleteBatch(ctx context.Context, table, status string, cutof
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+			_ = rows.Close() // the error above is the one reported
 			return 0, 0, err
 		}
 		args = append(args, id)

@@ -39,6 +39,7 @@ type SQLiteConfig struct {
 func OpenSQLite(ctx context.Context, config SQLiteConfig) (*DB, error) {
 	path := config.Path
 	if dir := filepath.Dir(path); dir != "" {
+		// #nosec G301 -- the operator's own data directory, as mkdir would make it; the database file itself is the one to protect
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating the directory of %s: %w", path, err)
 		}

@@ -203,6 +203,7 @@ func (r *TechRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []strin
 	for i, key := range keys {
 		args[i] = key
 	}
+	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	rows, err := tx.QueryContext(ctx,
 		"SELECT "+techColumns+" FROM techs WHERE name_key IN "+placeholderList(len(keys))+" ORDER BY name_key"+r.db.sqlDialect().ForUpdate,
 		args...)

@@ -193,7 +193,7 @@ func (t *SQL) partitionOf(topic string, messages []*message.Message) string {
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(messages[0].UUID))
-	return t.partitionTopic(topic, int(h.Sum32()%uint32(t.config.Partitions)))
+	return t.partitionTopic(topic, int(h.Sum32()%uint32(t.config.Partitions))) // #nosec G115 -- SQL_TRANSPORT_PARTITIONS is checked to be 1 to 256
 }
 
 func (t *SQL) Ping(ctx context.Context) error {

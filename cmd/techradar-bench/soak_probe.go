@@ -59,6 +59,7 @@ func (p *soakProbe) read(ctx context.Context) (map[string]float64, error) {
 		return nil, fmt.Errorf("MySQL: %w", err)
 	}
 	if err := p.readRedis(ctx, series); err != nil {
+		//lint:ignore ST1005 the error starts with the name of the server, Redis
 		return nil, fmt.Errorf("Redis: %w", err)
 	}
 	if err := p.readProcess(series); err != nil {

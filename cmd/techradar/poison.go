@@ -14,12 +14,23 @@ import (
 	// Aliased: the tests of this package have a function named command.
 	appcommand "github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/app/query"
+	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/service"
 )
 
 // runPoison runs `techradar poison list|requeue|delete` through the poison use
 // cases.
 func runPoison(ctx context.Context, c cli, subcommand string, stdout io.Writer, logger *slog.Logger) error {
+	// A requeue that cannot be done is refused before anything is opened, so
+	// that it neither creates a store nor reports a count.
+	if subcommand == "requeue" {
+		if len(c.Poison.Requeue.IDs) == 0 && !c.Poison.Requeue.All {
+			return errors.New("name the ids to requeue, or pass --all")
+		}
+		if c.Transport == config.TransportGoChannel {
+			return service.ErrRequeueNeedsDurableTransport
+		}
+	}
 	admin, err := service.OpenAdmin(ctx, c.Config, logger)
 	if err != nil {
 		return err
@@ -40,9 +51,6 @@ func runPoison(ctx context.Context, c cli, subcommand string, stdout io.Writer, 
 		}
 		return w.Flush()
 	case "requeue":
-		if len(c.Poison.Requeue.IDs) == 0 && !c.Poison.Requeue.All {
-			return errors.New("name the ids to requeue, or pass --all")
-		}
 		requeue := admin.App.Commands.RequeuePoisonedMessages
 		if requeue == nil {
 			return service.ErrRequeueNeedsDurableTransport

@@ -34,6 +34,8 @@ var shortShutdownEnv = []string{
 
 // stopBySIGTERM sends SIGTERM to cmd and waits up to wait for it to exit; one
 // still running then is killed.
+//
+//lint:ignore ST1008 exitErr is the process's exit status, one of the results, not this function's failure
 func stopBySIGTERM(t *testing.T, cmd *exec.Cmd, wait time.Duration) (exited bool, exitErr error, took time.Duration) {
 	t.Helper()
 	began := time.Now()

@@ -12,7 +12,7 @@ import (
 // Run runs round every interval until ctx is done. A round that fails is
 // handed to failed (when ctx is not done); the next one tries again.
 func Run(ctx context.Context, interval time.Duration, round func(ctx context.Context) error, failed func(error)) {
-	timer := time.NewTimer(rand.N(interval))
+	timer := time.NewTimer(rand.N(interval)) // #nosec G404 -- a jitter that spreads processes' rounds, no secret
 	defer timer.Stop()
 	for {
 		select {
