@@ -57,6 +57,7 @@ func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit in
 	)
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		next, changed = "", 0
+		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 		rows, err := tx.QueryContext(ctx, "SELECT id, mentions, priority FROM techs WHERE id > ? ORDER BY id LIMIT ?"+r.db.sqlDialect().ForUpdate, after, limit)
 		if err != nil {
 			return fmt.Errorf("reading techs: %w", err)
@@ -65,7 +66,7 @@ func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit in
 		for rows.Next() {
 			var t tech.Tech
 			if err := rows.Scan(&t.ID, &t.Mentions, &t.Priority); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return fmt.Errorf("reading techs: %w", err)
 			}
 			next = t.ID
@@ -74,7 +75,7 @@ func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit in
 				changed++
 			}
 		}
-		rows.Close()
+		_ = rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading techs: %w", err)
 		}

@@ -98,10 +98,3 @@ func verdict(ok bool) string {
 	}
 	return "MISSED"
 }
-
-func verdictIf(applies, ok bool) string {
-	if !applies {
-		return "—"
-	}
-	return verdict(ok)
-}

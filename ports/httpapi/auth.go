@@ -77,6 +77,8 @@ func WithAPIKeys(authenticate query.AuthenticateAPIKeyHandler, publicReads bool)
 }
 
 // APIKeyHeader carries an API key, for clients that cannot set Authorization.
+//
+// #nosec G101 -- the name of a header, not a credential
 const APIKeyHeader = "X-API-Key"
 
 // maxPresentedKeyLength bounds what is read from the headers; a key is far
@@ -176,7 +178,7 @@ func presentedAPIKey(h http.Header) (key string, presented bool, err error) {
 	case len(bearers) == 1:
 		scheme, token, found := strings.Cut(bearers[0], " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") {
-			return "", true, errors.New("Authorization must be Bearer <key>")
+			return "", true, errors.New("the Authorization header must be Bearer <key>")
 		}
 		key = token
 	default:
