@@ -28,6 +28,20 @@ type Admin struct {
 	closers closers
 }
 
+// OpenKeyAdmin opens only the store cfg names, for the API key use cases:
+// revoking a leaked key must work while the broker is down.
+func OpenKeyAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Admin, error) {
+	a := &Admin{}
+	db, err := openStore(ctx, cfg, &a.closers)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	if err := addAPIKeyAdmin(&a.App, db, logger); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	return a, nil
+}
+
 // OpenAdmin opens what cfg names. Close releases it.
 func OpenAdmin(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Admin, error) {
 	a := &Admin{}

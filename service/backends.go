@@ -41,8 +41,9 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		wmLogger: messaging.NewLogger(s.logger.With(slog.String("component", "watermill"))),
 	}
 	var err error
-	// A fresh server has no database yet: create it if the account may.
-	if s.cfg.Store == config.StoreMySQL || s.cfg.Transport == config.TransportSQL {
+	// A fresh server has no database yet: create it if the account may (the
+	// MySQL store does so as it opens).
+	if s.cfg.Store != config.StoreMySQL && s.cfg.Transport == config.TransportSQL {
 		if err = mysqldb.EnsureDatabase(ctx, s.cfg.MySQL.DSN); err != nil {
 			return b, err
 		}
@@ -94,6 +95,10 @@ func openStore(ctx context.Context, cfg config.Config, opened *closers) (*sqlsto
 		*opened = append(*opened, store.Close)
 		return store, nil
 	case config.StoreMySQL:
+		// A fresh server has no database yet: create it if the account may.
+		if err := mysqldb.EnsureDatabase(ctx, cfg.MySQL.DSN); err != nil {
+			return nil, err
+		}
 		db, err := mysqldb.Open(cfg.MySQL.DSN, cfg.MySQL.Pool())
 		if err != nil {
 			return nil, err

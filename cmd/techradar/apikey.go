@@ -31,7 +31,7 @@ type apiKeyCommands struct {
 // runAPIKey runs `techradar apikey create|list|revoke` through the key use
 // cases, on the store the configuration names: the running service's.
 func runAPIKey(ctx context.Context, c cli, subcommand string, stdout io.Writer, logger *slog.Logger) error {
-	admin, err := service.OpenAdmin(ctx, c.Config, logger)
+	admin, err := service.OpenKeyAdmin(ctx, c.Config, logger)
 	if err != nil {
 		return err
 	}

@@ -69,3 +69,22 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Fatalf("the revoked key is not shown revoked:\n%s", out)
 	}
 }
+
+// TestAPIKeyCommandsWithTheBrokerDown manages keys while the configured
+// broker cannot be reached: revoking a leaked key must not wait for it.
+func TestAPIKeyCommandsWithTheBrokerDown(t *testing.T) {
+	t.Parallel()
+	args := []string{
+		"--sqlite-path=" + filepath.Join(t.TempDir(), "techradar.db"),
+		"--transport=kafka", "--kafka-brokers=127.0.0.1:1", "--log-level=error",
+	}
+	for _, command := range [][]string{
+		{"apikey", "create", "--name", "leaked", "--scopes", "techs:read"},
+		{"apikey", "revoke", "leaked"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append(command, args...), &stdout, &stderr); err != nil {
+			t.Fatalf("%v with Kafka down: %v\n%s", command, err, stderr.String())
+		}
+	}
+}
