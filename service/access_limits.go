@@ -96,6 +96,7 @@ func (s *Service) startAdmin() error {
 		}
 	}()
 	s.logger.Info("admin listener started", slog.String("admin_addr", listener.Addr().String()))
+	s.warnIfAdminOpen(listener.Addr())
 	return nil
 }
 
