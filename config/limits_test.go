@@ -34,6 +34,7 @@ func TestAccessSettingsNameTheVariable(t *testing.T) {
 	}{
 		{"rate without a period", func(c *config.LimitsConfig) { c.RateLimit = "100" }, "RATE_LIMIT"},
 		{"rate of zero", func(c *config.LimitsConfig) { c.RateLimit = "0/1s" }, "RATE_LIMIT"},
+		{"rate finer than the limiters count", func(c *config.LimitsConfig) { c.RateLimit = "2000000/1ms" }, "RATE_LIMIT"},
 		{"rate with a bad period", func(c *config.LimitsConfig) { c.RateLimit = "10/fortnight" }, "RATE_LIMIT"},
 		{"sms limit garbled", func(c *config.LimitsConfig) { c.SMSNumberLimit = "ten an hour" }, "SMS_NUMBER_LIMIT"},
 		{"bad cidr", func(c *config.LimitsConfig) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "TRUSTED_PROXIES"},

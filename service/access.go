@@ -26,17 +26,37 @@ func (s *Service) accessOptions(db *sqlstore.DB) ([]httpapi.HTTPOption, error) {
 	return []httpapi.HTTPOption{httpapi.WithAPIKeys(authenticate, s.cfg.Auth.PublicReads)}, nil
 }
 
-// warnIfOpenToAll warns, once at start, when the API asks for no key and
-// listens beyond this machine.
+// warnIfOpenToAll warns, once at start, when HTTP_ADDR asks for no key and
+// listens beyond this machine: the API's roles serve writes and SMS there, and
+// a worker its /metrics.
 func (s *Service) warnIfOpenToAll(addr net.Addr) {
-	if s.cfg.Auth.RequiresKeys() || !s.role.RunsAPI() {
+	if s.cfg.Auth.RequiresKeys() || isLoopback(addr) {
 		return
 	}
-	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+	switch {
+	case s.role.RunsAPI():
+		s.logger.Warn("AUTH_MODE=off and HTTP_ADDR listens beyond loopback: anyone who reaches " + addr.String() +
+			" can write techs and send SMS; set AUTH_MODE=apikey, or listen on 127.0.0.1")
+	case s.role.RunsWorkers():
+		s.logger.Warn("AUTH_MODE=off and HTTP_ADDR listens beyond loopback: anyone who reaches " + addr.String() +
+			" can read the worker's /metrics; set AUTH_MODE=apikey, or listen on 127.0.0.1")
+	}
+}
+
+// warnIfAdminOpen warns, once at start, when ADMIN_ADDR listens beyond this
+// machine: it never asks for a key, and its profiles and metrics tell about
+// the process and every client's traffic.
+func (s *Service) warnIfAdminOpen(addr net.Addr) {
+	if isLoopback(addr) {
 		return
 	}
-	s.logger.Warn("AUTH_MODE=off and HTTP_ADDR listens beyond loopback: anyone who reaches " + addr.String() +
-		" can write techs and send SMS; set AUTH_MODE=apikey, or listen on 127.0.0.1")
+	s.logger.Warn("ADMIN_ADDR listens beyond loopback: anyone who reaches " + addr.String() +
+		" can read /metrics and /debug/pprof/ without a key; listen on 127.0.0.1, or keep it behind a firewall")
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // addAPIKeyAdmin adds the operator's key use cases (`techradar apikey`) on

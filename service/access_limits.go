@@ -28,30 +28,41 @@ func (s *Service) accessControl() (httpapi.AccessControl, error) {
 		return a, nil
 	}
 
-	var newLimiter func(r limit.Rate, name string) (limit.Limiter, error)
+	newMemory := func(r limit.Rate, _ string) (limit.Limiter, error) {
+		return ratelimit.NewMemory(r, ratelimit.DefaultMaxKeys)
+	}
+	newLimiter, newFallback := newMemory, func(limit.Rate, string) (limit.Limiter, error) { return nil, nil }
 	if s.cfg.Redis.Addr != "" {
-		// A client of its own with no retries: a limiter that does not answer
-		// at once lets the request through (see httpapi.AccessControl).
+		// A client of its own with no retries, whose reads and writes time
+		// out with the limiter's wait and with the request's context: a
+		// limiter that does not answer within httpapi.LimiterTimeout hands
+		// the request to the process's own limiter (see httpapi.AccessControl),
+		// and must not hold it longer.
 		options := redisOptions(s.cfg.Redis)
 		options.MaxRetries = -1
+		options.ContextTimeoutEnabled = true
+		options.ReadTimeout, options.WriteTimeout = httpapi.LimiterTimeout, httpapi.LimiterTimeout
 		client := redis.NewClient(options)
 		s.closers = append(s.closers, client.Close)
 		newLimiter = func(r limit.Rate, name string) (limit.Limiter, error) {
 			return ratelimit.NewRedis(client, r, s.cfg.TopicPrefix+":ratelimit:"+name+":")
 		}
-	} else {
-		newLimiter = func(r limit.Rate, _ string) (limit.Limiter, error) {
-			return ratelimit.NewMemory(r, ratelimit.DefaultMaxKeys)
-		}
+		newFallback = newMemory
 	}
 	var err error
 	if !requests.IsZero() {
 		if a.Requests, err = newLimiter(requests, "requests"); err != nil {
 			return a, fmt.Errorf("RATE_LIMIT: %w", err)
 		}
+		if a.RequestsFallback, err = newFallback(requests, "requests"); err != nil {
+			return a, fmt.Errorf("RATE_LIMIT: %w", err)
+		}
 	}
 	if !perNumber.IsZero() {
 		if a.SMSPerNumber, err = newLimiter(perNumber, "sms-number"); err != nil {
+			return a, fmt.Errorf("SMS_NUMBER_LIMIT: %w", err)
+		}
+		if a.SMSPerNumberFallback, err = newFallback(perNumber, "sms-number"); err != nil {
 			return a, fmt.Errorf("SMS_NUMBER_LIMIT: %w", err)
 		}
 	}
@@ -85,6 +96,7 @@ func (s *Service) startAdmin() error {
 		}
 	}()
 	s.logger.Info("admin listener started", slog.String("admin_addr", listener.Addr().String()))
+	s.warnIfAdminOpen(listener.Addr())
 	return nil
 }
 

@@ -287,17 +287,25 @@ func TestAccessAnswersMatchTheDocument(t *testing.T) {
 func TestWarnsWhenOpenBeyondLoopback(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		addr, mode string
-		warns      bool
+		role                  config.Role
+		addr, admin           string
+		mode                  string
+		httpWarns, adminWarns bool
 	}{
-		{":0", config.AuthOff, true},
-		{"127.0.0.1:0", config.AuthOff, false},
-		{":0", config.AuthAPIKey, false},
+		{role: config.RoleServe, addr: ":0", mode: config.AuthOff, httpWarns: true},
+		{role: config.RoleServe, addr: "127.0.0.1:0", mode: config.AuthOff},
+		{role: config.RoleServe, addr: ":0", mode: config.AuthAPIKey},
+		// A worker serves /metrics on HTTP_ADDR.
+		{role: config.RoleWorker, addr: ":0", mode: config.AuthOff, httpWarns: true},
+		{role: config.RoleWorker, addr: "127.0.0.1:0", mode: config.AuthOff},
+		// ADMIN_ADDR never asks for a key, whatever AUTH_MODE says.
+		{role: config.RoleServe, addr: "127.0.0.1:0", admin: ":0", mode: config.AuthAPIKey, adminWarns: true},
+		{role: config.RoleServe, addr: "127.0.0.1:0", admin: "127.0.0.1:0", mode: config.AuthOff},
 	} {
 		cfg := embeddedConfig(t)
-		cfg.HTTP.Addr, cfg.Auth.Mode = tc.addr, tc.mode
+		cfg.HTTP.Addr, cfg.Auth.Mode, cfg.Limits.AdminAddr = tc.addr, tc.mode, tc.admin
 		var logs syncBuffer
-		svc, err := service.New(context.Background(), cfg, config.RoleServe, slog.New(slog.NewJSONHandler(&logs, nil)))
+		svc, err := service.New(context.Background(), cfg, tc.role, slog.New(slog.NewJSONHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,14 +314,23 @@ func TestWarnsWhenOpenBeyondLoopback(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = svc.Close()
-		warnings := 0
+		httpWarnings, adminWarnings := 0, 0
 		for _, record := range logs.lines() {
-			if msg, _ := record["msg"].(string); record["level"] == "WARN" && strings.Contains(msg, "AUTH_MODE=off") {
-				warnings++
+			msg, _ := record["msg"].(string)
+			if record["level"] != "WARN" {
+				continue
+			}
+			if strings.Contains(msg, "AUTH_MODE=off") {
+				httpWarnings++
+			}
+			if strings.Contains(msg, "ADMIN_ADDR") {
+				adminWarnings++
 			}
 		}
-		if want := map[bool]int{true: 1, false: 0}[tc.warns]; warnings != want {
-			t.Errorf("HTTP_ADDR=%s AUTH_MODE=%s: %d warnings, want %d", tc.addr, tc.mode, warnings, want)
+		count := map[bool]int{true: 1, false: 0}
+		if httpWarnings != count[tc.httpWarns] || adminWarnings != count[tc.adminWarns] {
+			t.Errorf("%s with HTTP_ADDR=%s ADMIN_ADDR=%q AUTH_MODE=%s: %d warnings of HTTP_ADDR and %d of ADMIN_ADDR, want %d and %d",
+				tc.role, tc.addr, tc.admin, tc.mode, httpWarnings, adminWarnings, count[tc.httpWarns], count[tc.adminWarns])
 		}
 	}
 }

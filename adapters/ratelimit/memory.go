@@ -32,7 +32,7 @@ type Memory struct {
 
 // NewMemory limits every key to r, remembering at most maxKeys keys.
 func NewMemory(r limit.Rate, maxKeys int) (*Memory, error) {
-	if r.Count < 1 || r.Period <= 0 {
+	if r.Count < 1 || r.Period/time.Duration(max(1, r.Count)) < limit.Resolution {
 		return nil, fmt.Errorf("rate limit: %s is not a rate", r)
 	}
 	limiters, err := lru.New[string, *rate.Limiter](maxKeys)

@@ -184,6 +184,10 @@ func TestRedisDownIsAnError(t *testing.T) {
 
 func TestNewRefusesNoRate(t *testing.T) {
 	t.Parallel()
+	// Finer than a microsecond per event: it would round to no interval.
+	if _, err := ratelimit.NewMemory(limit.Rate{Count: 2_000_000, Period: time.Millisecond}, 10); err == nil {
+		t.Error("NewMemory accepted a rate finer than its resolution")
+	}
 	if _, err := ratelimit.NewMemory(limit.Rate{}, 10); err == nil {
 		t.Error("NewMemory took a zero rate")
 	}

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
@@ -24,7 +25,7 @@ type Redis struct {
 // NewRedis limits every key to r in client's Redis, under keyPrefix (which
 // keeps apart the deployments and the limits that share one Redis).
 func NewRedis(client redis.UniversalClient, r limit.Rate, keyPrefix string) (*Redis, error) {
-	if r.Count < 1 || r.Period <= 0 {
+	if r.Count < 1 || r.Period/time.Duration(max(1, r.Count)) < limit.Resolution {
 		return nil, fmt.Errorf("rate limit: %s is not a rate", r)
 	}
 	return &Redis{

@@ -31,9 +31,14 @@ func (r Rate) String() string {
 	return strconv.Itoa(r.Count) + "/" + r.Period.String()
 }
 
+// Resolution is the shortest interval between two events a limiter tells
+// apart: Redis's clock counts microseconds, and a rate whose Period/Count is
+// shorter would round to no interval at all, that is to no limit.
+const Resolution = time.Microsecond
+
 // ParseRate reads "<n>/<duration>", such as "100/1s" or "10/1h": n at least
 // 1, the duration positive, as time.ParseDuration reads it (a bare unit, as in
-// "10/h", is taken as one of it).
+// "10/h", is taken as one of it), and the duration over n at least Resolution.
 func ParseRate(s string) (Rate, error) {
 	count, period, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
@@ -50,6 +55,9 @@ func ParseRate(s string) (Rate, error) {
 	d, err := time.ParseDuration(period)
 	if err != nil || d <= 0 {
 		return Rate{}, fmt.Errorf("%q: the period must be a positive duration, such as 1s, 1m or 1h", s)
+	}
+	if d/time.Duration(n) < Resolution {
+		return Rate{}, fmt.Errorf("%q: %d events per %s is finer than the limiters can count (one event per %s at most)", s, n, d, Resolution)
 	}
 	return Rate{Count: n, Period: d}, nil
 }

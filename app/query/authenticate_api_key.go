@@ -54,6 +54,11 @@ const (
 	// rather than tracked by age: every key is then looked up again once,
 	// which is cheap, and the cache needs no ordering.
 	maxCachedAuthentications = 10_000
+	// unknownCachedFor is how long a process refuses a key the store did not
+	// have (or had revoked) without asking it again: a flood of random keys
+	// then costs one look-up per key and second at most, while a key just
+	// created is accepted within that second.
+	unknownCachedFor = time.Second
 	// lastUsedResolution is how stale a key's last use may be: recording
 	// every use would write on every request; once a minute is enough to
 	// tell a key in use from one forgotten.
@@ -65,6 +70,9 @@ type authenticateAPIKeyHandler struct {
 	now    func() time.Time
 	logger *slog.Logger
 	cache  *authenticationCache
+	// unknown holds the hashes refused lately, until when; bounded by
+	// maxCachedAuthentications, emptied when full like cache.
+	unknown *refusalCache
 }
 
 // NewAuthenticateAPIKeyHandler builds the handler; now may be nil for the
@@ -82,7 +90,8 @@ func NewAuthenticateAPIKeyHandler(keys APIKeyLookup, now func() time.Time, logge
 	}
 	cache := &authenticationCache{entries: map[access.KeyHash]cachedPrincipal{}}
 	return decorator.ApplyQueryDecorators[AuthenticateAPIKey, access.Principal](
-		authenticateAPIKeyHandler{keys: keys, now: now, logger: logger, cache: cache}, logger)
+		authenticateAPIKeyHandler{keys: keys, now: now, logger: logger, cache: cache,
+			unknown: &refusalCache{until: map[access.KeyHash]time.Time{}}}, logger)
 }
 
 func (h authenticateAPIKeyHandler) Handle(ctx context.Context, q AuthenticateAPIKey) (access.Principal, error) {
@@ -94,6 +103,9 @@ func (h authenticateAPIKeyHandler) Handle(ctx context.Context, q AuthenticateAPI
 	if p, ok := h.cache.get(hash, now); ok {
 		return p, nil
 	}
+	if h.unknown.refused(hash, now) {
+		return access.Principal{}, ErrUnauthenticated
+	}
 	// The look-up by hash is not constant-time, and need not be: what its
 	// timing could leak is a hash, of a key no one can guess from it. The
 	// comparison of the hashes is, in case a store ever matches loosely.
@@ -102,6 +114,7 @@ func (h authenticateAPIKeyHandler) Handle(ctx context.Context, q AuthenticateAPI
 		return access.Principal{}, apperr.Unavailablef(err, "cannot look the API key up")
 	}
 	if !found || stored.Revoked || !stored.Hash.Equal(hash) {
+		h.unknown.refuse(hash, now.Add(unknownCachedFor))
 		return access.Principal{}, ErrUnauthenticated
 	}
 	if stored.LastUsedAt.IsZero() || now.Sub(stored.LastUsedAt) >= lastUsedResolution {
@@ -144,4 +157,27 @@ func (c *authenticationCache) put(hash access.KeyHash, p access.Principal, until
 		c.entries = make(map[access.KeyHash]cachedPrincipal, maxCachedAuthentications)
 	}
 	c.entries[hash] = cachedPrincipal{principal: p, until: until}
+}
+
+// refusalCache keeps the hashes refused lately, until when, at most
+// maxCachedAuthentications of them.
+type refusalCache struct {
+	mu    sync.Mutex
+	until map[access.KeyHash]time.Time
+}
+
+func (c *refusalCache) refused(hash access.KeyHash, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.until[hash]
+	return ok && now.Before(until)
+}
+
+func (c *refusalCache) refuse(hash access.KeyHash, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.until) >= maxCachedAuthentications {
+		c.until = make(map[access.KeyHash]time.Time, maxCachedAuthentications)
+	}
+	c.until[hash] = until
 }

@@ -90,3 +90,48 @@ func TestAuthenticateAPIKey(t *testing.T) {
 		t.Fatalf("a key revoked 5 s ago: %v", err)
 	}
 }
+
+// TestUnknownKeysAreCachedForASecond: a key the store does not have is
+// refused without a look-up for a second, then looked up again, so that a
+// key created meanwhile is accepted once that second is past.
+func TestUnknownKeysAreCachedForASecond(t *testing.T) {
+	t.Parallel()
+	store := &keyLookupInMemory{keys: map[access.KeyHash]query.StoredAPIKey{}}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	authenticate := query.NewAuthenticateAPIKeyHandler(store, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	ask := func(key string) error {
+		_, err := authenticate.Handle(context.Background(), query.AuthenticateAPIKey{Key: key})
+		return err
+	}
+	principalOf := func(key string) (access.Principal, error) {
+		return authenticate.Handle(context.Background(), query.AuthenticateAPIKey{Key: key})
+	}
+	key, _ := access.NewAPIKey()
+	for range 10 {
+		if err := ask(key); !errors.Is(err, query.ErrUnauthenticated) {
+			t.Fatalf("an unknown key: %v", err)
+		}
+	}
+	if store.lookups != 1 {
+		t.Fatalf("an unknown key asked 10 times within a second: %d look-ups, want 1", store.lookups)
+	}
+
+	// Created now: accepted once the refusal is a second old.
+	hash := access.HashAPIKey(key)
+	store.mu.Lock()
+	store.keys[hash] = query.StoredAPIKey{Name: "new", Hash: hash, Scopes: []access.Scope{access.TechsRead}}
+	store.mu.Unlock()
+	now = now.Add(time.Second)
+	if p, err := principalOf(key); err != nil || p.KeyName != "new" {
+		t.Fatalf("a key created a second after its refusal: %+v, %v", p, err)
+	}
+
+	// The table is bounded: past its size it starts over, and every unknown
+	// key is refused all the same.
+	for range 10_001 {
+		other, _ := access.NewAPIKey()
+		if err := ask(other); !errors.Is(err, query.ErrUnauthenticated) {
+			t.Fatalf("a random key: %v", err)
+		}
+	}
+}

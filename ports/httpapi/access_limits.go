@@ -23,6 +23,10 @@ type AccessControl struct {
 	// SMSPerNumber limits the SMS sent to each destination number, whoever
 	// asks; nil limits nothing.
 	SMSPerNumber limit.Limiter
+	// RequestsFallback and SMSPerNumberFallback count, in this process, while
+	// Requests and SMSPerNumber cannot decide (their Redis is down); nil lets
+	// the requests through meanwhile.
+	RequestsFallback, SMSPerNumberFallback limit.Limiter
 }
 
 // WithAccessControl sets CORS, the rate limits and the trusted proxies.

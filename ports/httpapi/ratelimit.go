@@ -29,9 +29,10 @@ const (
 )
 
 const (
-	// limiterTimeout bounds the wait for a limiter: one whose store hangs
-	// lets the request through after it rather than hold it.
-	limiterTimeout = 250 * time.Millisecond
+	// LimiterTimeout bounds the wait for a limiter: one whose store hangs
+	// hands the request to the fallback (or lets it through) after it rather
+	// than hold it. A shared limiter's client should time out no later.
+	LimiterTimeout = 250 * time.Millisecond
 	// limiterWarnEvery spaces the warnings of a limiter that cannot decide,
 	// which would otherwise come with every request.
 	limiterWarnEvery = 10 * time.Second
@@ -51,56 +52,111 @@ type limitedError struct {
 
 func (e *limitedError) Error() string { return e.message }
 
-// failOpen lets a request through when a limiter cannot decide, warning at
-// most once every limiterWarnEvery: the limits protect the API, and a Redis
-// that is down must not take the API down with it.
-type failOpen struct {
+// limiterGuard asks a limiter within LimiterTimeout and, when it cannot
+// decide (its Redis is down or hung), asks the process's own fallback
+// limiter instead, warning at most once every limiterWarnEvery: the limits
+// protect the API, and a Redis that is down must neither take the API down
+// nor lift the limits. Without a fallback the request goes through.
+type limiterGuard struct {
+	limiter  limit.Limiter
+	fallback limit.Limiter
+	what     string
 	logger   *slog.Logger
 	lastWarn atomic.Int64
 }
 
-func (f *failOpen) take(ctx context.Context, l limit.Limiter, what, key string) (limit.Decision, bool) {
-	ctx, cancel := context.WithTimeout(ctx, limiterTimeout)
+func newLimiterGuard(l, fallback limit.Limiter, what string, logger *slog.Logger) *limiterGuard {
+	if l == nil {
+		return nil
+	}
+	return &limiterGuard{limiter: l, fallback: fallback, what: what, logger: logger}
+}
+
+// take counts one event for key; decided is false when no limiter could.
+func (g *limiterGuard) take(ctx context.Context, key string) (decision limit.Decision, decided bool) {
+	waitCtx, cancel := context.WithTimeout(ctx, LimiterTimeout)
 	defer cancel()
-	decision, err := l.Take(ctx, key)
+	decision, err := g.limiter.Take(waitCtx, key)
 	if err == nil {
 		return decision, true
 	}
-	now := time.Now().UnixNano()
-	last := f.lastWarn.Load()
-	if now-last >= int64(limiterWarnEvery) && f.lastWarn.CompareAndSwap(last, now) {
-		f.logger.WarnContext(ctx, "rate limit not applied: the limiter did not answer; letting requests through",
-			slog.String("limit", what), slog.Any("error", err))
+	if g.fallback != nil {
+		decision, fallbackErr := g.fallback.Take(ctx, key)
+		g.warn(ctx, "rate limit counted in this process meanwhile: the shared limiter did not answer", err)
+		return decision, fallbackErr == nil
 	}
+	g.warn(ctx, "rate limit not applied: the limiter did not answer; letting requests through", err)
 	return limit.Decision{}, false
 }
 
-// rateLimit counts each request against the budget of its API key (the
+func (g *limiterGuard) warn(ctx context.Context, message string, err error) {
+	now := time.Now().UnixNano()
+	last := g.lastWarn.Load()
+	if now-last >= int64(limiterWarnEvery) && g.lastWarn.CompareAndSwap(last, now) {
+		g.logger.WarnContext(ctx, message, slog.String("limit", g.what), slog.Any("error", err))
+	}
+}
+
+// requestLimits is RATE_LIMIT in the HTTP port: the middleware counting every
+// request, and the one counting the requests authentication refused.
+type requestLimits struct {
+	guard *limiterGuard
+}
+
+func (a AccessControl) requestLimits(logger *slog.Logger) requestLimits {
+	return requestLimits{guard: newLimiterGuard(a.Requests, a.RequestsFallback, "RATE_LIMIT", logger)}
+}
+
+// middleware counts each request against the budget of its API key (the
 // principal authentication put in the context) or, without one, of its
 // client address, answering 429 past it and the RateLimit headers on every
 // answer it counted. It also answers the limits use cases found
 // (limitedError), such as SMS_NUMBER_LIMIT's.
-func (a AccessControl) rateLimit(logger *slog.Logger) echo.MiddlewareFunc {
-	guard := &failOpen{logger: logger}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if a.Requests != nil && !unlimitedPaths[c.Path()] {
-				decision, decided := guard.take(c.Request().Context(), a.Requests, "RATE_LIMIT", clientKey(c))
-				if decided {
-					setRateLimitHeaders(c, decision)
-					if !decision.Allowed {
-						return tooManyRequests(c, decision, "", "too many requests")
-					}
+func (l requestLimits) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if l.guard != nil && !unlimitedPaths[c.Path()] {
+			decision, decided := l.guard.take(c.Request().Context(), clientKey(c))
+			if decided {
+				setRateLimitHeaders(c, decision)
+				if !decision.Allowed {
+					return tooManyRequests(c, decision, "", "too many requests")
 				}
 			}
-			err := next(c)
-			var limited *limitedError
-			if errors.As(err, &limited) {
-				setRateLimitHeaders(c, limited.decision)
-				return tooManyRequests(c, limited.decision, limited.field, limited.message)
-			}
+		}
+		err := next(c)
+		var limited *limitedError
+		if errors.As(err, &limited) {
+			setRateLimitHeaders(c, limited.decision)
+			return tooManyRequests(c, limited.decision, limited.field, limited.message)
+		}
+		return err
+	}
+}
+
+// countRefused goes before authentication: a request it refuses (401) never
+// reaches middleware, so it is counted here, against its client address's
+// budget, and answered 429 once that is spent. Without it a client could try
+// keys without end, each try costing a look-up.
+func (l requestLimits) countRefused(next echo.HandlerFunc) echo.HandlerFunc {
+	if l.guard == nil {
+		return next
+	}
+	return func(c echo.Context) error {
+		err := next(c)
+		var refused *requestError
+		if !errors.As(err, &refused) || refused.status != http.StatusUnauthorized {
 			return err
 		}
+		decision, decided := l.guard.take(c.Request().Context(), clientKey(c))
+		if !decided {
+			return err
+		}
+		setRateLimitHeaders(c, decision)
+		if !decision.Allowed {
+			c.Response().Header().Del(echo.HeaderWWWAuthenticate)
+			return tooManyRequests(c, decision, "", "too many requests")
+		}
+		return err
 	}
 }
 
@@ -151,24 +207,22 @@ func (a AccessControl) limitSMSPerNumber(application app.Application, logger *sl
 		return application
 	}
 	application.Commands.SubmitSendSMS = smsPerNumberLimit{
-		next:    application.Commands.SubmitSendSMS,
-		limiter: a.SMSPerNumber,
-		guard:   &failOpen{logger: logger},
+		next:  application.Commands.SubmitSendSMS,
+		guard: newLimiterGuard(a.SMSPerNumber, a.SMSPerNumberFallback, "SMS_NUMBER_LIMIT", logger),
 	}
 	return application
 }
 
 type smsPerNumberLimit struct {
-	next    command.SubmitSendSMSHandler
-	limiter limit.Limiter
-	guard   *failOpen
+	next  command.SubmitSendSMSHandler
+	guard *limiterGuard
 }
 
 func (l smsPerNumberLimit) Handle(ctx context.Context, req command.SubmitSendSMS) (command.SMSSubmission, error) {
 	number, numberErr := sms.ParseNumber(req.Number)
 	_, textErr := sms.ParseText(req.Text)
 	if numberErr == nil && textErr == nil {
-		decision, decided := l.guard.take(ctx, l.limiter, "SMS_NUMBER_LIMIT", number.String())
+		decision, decided := l.guard.take(ctx, number.String())
 		if decided && !decision.Allowed {
 			return command.SMSSubmission{}, &limitedError{decision: decision, field: "number", message: "too many SMS to this number"}
 		}

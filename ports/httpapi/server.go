@@ -60,13 +60,16 @@ func NewHTTPHandler(application app.Application, checks []DependencyCheck, logge
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
 	// Access control, in this order: CORS answers a browser's preflight before
-	// anything asks it for a key; authentication finds the principal; the
-	// rate limit counts per principal.
+	// anything asks it for a key; authentication finds the principal (what it
+	// refuses counts against the client address's budget); the rate limit
+	// counts per principal.
+	limits := o.access.requestLimits(logger)
 	e.Use(o.access.cors())
 	if o.apiKeys != nil {
+		e.Use(limits.countRefused)
 		e.Use(o.apiKeys.middleware)
 	}
-	e.Use(o.access.rateLimit(logger))
+	e.Use(limits.middleware)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
