@@ -19,7 +19,7 @@ func newApplication(b backends, role config.Role, logger *slog.Logger) app.Appli
 		a.Queries.CommandStatus = query.NewCommandStatusHandler(b.commands, logger)
 		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(b.sms.messages, b.commands, b.bus, nil, logger, b.submitOptions...)
 		a.Queries.SMSStatus = query.NewSMSStatusHandler(b.sms.messages, logger)
-		a.Commands.SubmitRetireTech, a.Commands.SubmitMergeTech = command.NewCurationSubmissions(b.techs.techs, b.commands, b.bus, nil, logger)
+		a.Commands.SubmitRetireTech, a.Commands.SubmitMergeTech = command.NewCurationSubmissions(b.techs.techs, b.commands, b.bus, nil, logger, b.submitOptions...)
 		a.Queries.Policy = query.NewPolicyHandler(b.techs.techs, b.techs.policy, nil, logger)
 	}
 	if role.RunsWorkers() {
