@@ -19,8 +19,8 @@ func newApplication(b backends, role config.Role, logger *slog.Logger) app.Appli
 		a.Queries.CommandStatus = query.NewCommandStatusHandler(b.commands, logger)
 		a.Commands.SubmitSendSMS = command.NewSubmitSendSMSHandler(b.sms.messages, b.commands, b.bus, nil, logger, b.submitOptions...)
 		a.Queries.SMSStatus = query.NewSMSStatusHandler(b.sms.messages, logger)
-		a.Commands.SubmitRetireTech, a.Commands.SubmitMergeTech = command.NewCurationSubmissions(b.techs.techs, b.commands, b.bus, nil, logger)
-		a.Queries.Policy = query.NewPolicyHandler(b.techs.policy, logger)
+		a.Commands.SubmitRetireTech, a.Commands.SubmitMergeTech = command.NewCurationSubmissions(b.techs.techs, b.commands, b.bus, nil, logger, b.submitOptions...)
+		a.Queries.Policy = query.NewPolicyHandler(b.techs.techs, b.techs.policy, nil, logger)
 	}
 	if role.RunsWorkers() {
 		a.Commands.CreateTech = command.NewCreateTechHandler(b.techs.techs, b.commands, b.techs.policy, nil, logger)

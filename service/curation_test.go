@@ -183,11 +183,17 @@ func TestPolicyChangeReranks(t *testing.T) {
 	first := start(t, cfg, config.RoleServe)
 	first.mentioned("Kafka", 3)
 	first.mentioned("Redis", 1)
-	var policy struct {
-		MediumAt int `json:"mediumAt"`
-		HighAt   int `json:"highAt"`
+	type policyView struct {
+		MediumAt  int  `json:"mediumAt"`
+		HighAt    int  `json:"highAt"`
+		Reranking bool `json:"reranking"`
 	}
-	first.get("/api/policy").json(t, &policy)
+	var policy policyView
+	eventually(t, 20*time.Second, func() bool {
+		policy = policyView{}
+		first.get("/api/policy").json(t, &policy)
+		return !policy.Reranking
+	}, "the first start never recorded its policy")
 	if policy.MediumAt != 3 || policy.HighAt != 10 {
 		t.Fatalf("default policy = %+v", policy)
 	}
@@ -198,17 +204,30 @@ func TestPolicyChangeReranks(t *testing.T) {
 
 	cfg.Priority.MediumAt, cfg.Priority.HighAt = 1, 3
 	second := start(t, cfg, config.RoleServe)
-	resp := second.get("/api/policy")
-	resp.json(t, &policy)
-	if resp.status != http.StatusOK || policy.MediumAt != 1 || policy.HighAt != 3 {
-		t.Fatalf("GET /api/policy: %d %s", resp.status, resp.body)
-	}
+	// The answer is the old policy or the new one being re-ranked to, then
+	// the new one once the stored techs follow it.
 	eventually(t, 20*time.Second, func() bool {
-		l := second.list("")
-		k, _ := find(l, "Kafka")
-		r, _ := find(l, "Redis")
-		return k.Priority == "high" && r.Priority == "medium"
-	}, "the stored techs were never re-ranked")
+		resp := second.get("/api/policy")
+		policy = policyView{}
+		resp.json(t, &policy)
+		if resp.status != http.StatusOK {
+			t.Fatalf("GET /api/policy: %d %s", resp.status, resp.body)
+		}
+		switch policy {
+		case policyView{MediumAt: 1, HighAt: 3}:
+			return true
+		case policyView{MediumAt: 3, HighAt: 10}, policyView{MediumAt: 1, HighAt: 3, Reranking: true}:
+			return false
+		}
+		t.Fatalf("GET /api/policy: %s", resp.body)
+		return false
+	}, "GET /api/policy never answered the new policy")
+	l := second.list("")
+	k, _ := find(l, "Kafka")
+	r, _ := find(l, "Redis")
+	if k.Priority != "high" || r.Priority != "medium" {
+		t.Fatalf("the new policy is in force but Kafka %+v, Redis %+v", k, r)
+	}
 }
 
 // TestCurationCommandFailsOnAMissingTech puts a RetireTech and a MergeTech

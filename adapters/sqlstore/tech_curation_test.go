@@ -373,6 +373,24 @@ func TestRerank(t *testing.T) {
 			if got := techNamed(t, store, low); got.Priority != tech.PriorityLow {
 				t.Fatalf("after re-ranking back: %+v", got)
 			}
+			// A process started with other thresholds claims meanwhile: the
+			// one re-ranking to the old ones stops, changing nothing.
+			lax := tech.ThresholdPolicy{Medium: 1, High: 2}
+			if ok, err := store.ClaimRerank(ctx, lax, now, now.Add(time.Minute)); !ok || err != nil {
+				t.Fatalf("claim under a third policy = %v, %v", ok, err)
+			}
+			if _, _, err := store.RerankBatch(ctx, "", 1000, policy); !errors.Is(err, command.ErrRerankSuperseded) {
+				t.Fatalf("batch under the replaced policy = %v, want ErrRerankSuperseded", err)
+			}
+			if got := techNamed(t, store, low); got.Priority != tech.PriorityLow {
+				t.Fatalf("a superseded batch changed %+v", got)
+			}
+			if err := store.FinishRerank(ctx, policy, tech.TechsReranked{Changed: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if got, reranked, err := store.StoredPolicy(ctx); err != nil || got != lax || reranked {
+				t.Fatalf("stored policy after a superseded finish = %+v %v, %v", got, reranked, err)
+			}
 		})
 	}
 }

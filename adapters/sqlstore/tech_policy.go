@@ -49,14 +49,27 @@ func (r *TechRepository) ClaimRerank(ctx context.Context, policy tech.ThresholdP
 }
 
 // RerankBatch recomputes the priorities of one batch of techs, in id order,
-// locking only them and for one short transaction.
-func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit int, policy tech.PriorityPolicy) (string, int, error) {
+// locking only them and for one short transaction. It first locks the
+// priority_policy row and reads it: a claim of another policy meanwhile
+// (PRIORITY_* changed again) ends this re-ranking with
+// command.ErrRerankSuperseded, and the lock keeps such a claim from landing
+// until this batch is committed.
+func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit int, policy tech.ThresholdPolicy) (string, int, error) {
 	var (
 		next    string
 		changed int
 	)
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		next, changed = "", 0
+		var stored tech.ThresholdPolicy
+		// #nosec G202 -- only constant SQL and the dialect's constant clause are joined
+		if err := tx.QueryRowContext(ctx, "SELECT medium_at, high_at FROM priority_policy WHERE id = 1"+r.db.sqlDialect().ForUpdate).
+			Scan(&stored.Medium, &stored.High); err != nil {
+			return fmt.Errorf("reading the stored priority policy: %w", err)
+		}
+		if stored != policy {
+			return command.ErrRerankSuperseded
+		}
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 		rows, err := tx.QueryContext(ctx, "SELECT id, mentions, priority FROM techs WHERE id > ? ORDER BY id LIMIT ?"+r.db.sqlDialect().ForUpdate, after, limit)
 		if err != nil {

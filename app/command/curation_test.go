@@ -234,3 +234,65 @@ func TestCurationSubmissions(t *testing.T) {
 		}
 	}
 }
+
+// A curation repeated under its key is answered as the first time even when
+// the first one (or one after it) changed what the status checks look at;
+// another request under the key is still refused.
+func TestCurationRetryIsAnsweredFromTheLog(t *testing.T) {
+	t.Parallel()
+	dup, target, other := newTechNamed(t, "Kafka", 1), newTechNamed(t, "Apache Kafka", 2), newTechNamed(t, "Redis", 1)
+	store := newMemoryTechs(dup, target, other)
+	log, bus := newMemoryCommandLog(), &recordingBus{}
+	retire, merge := command.NewCurationSubmissions(store, log, bus, nil, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	change := func(id string, f func(*tech.Tech)) {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		k := store.techs[id]
+		f(&k)
+		store.techs[id] = k
+	}
+
+	// Merge, then retire the target: the merge repeated is the same command.
+	mergeReq := command.SubmitMergeTech{IdempotencyKey: "m", TechID: dup.ID, IntoID: target.ID}
+	first, err := merge.Handle(ctx, mergeReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(target.ID, func(k *tech.Tech) {
+		if _, err := k.Retire("", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	again, err := merge.Handle(ctx, mergeReq)
+	if err != nil || again != first {
+		t.Fatalf("merge repeated after the target was retired: %+v, %v; first %+v", again, err, first)
+	}
+	if _, err := merge.Handle(ctx, command.SubmitMergeTech{IdempotencyKey: "m", TechID: dup.ID, IntoID: other.ID}); apperr.CodeOf(err) != apperr.IdempotencyKeyReused {
+		t.Fatalf("another merge under the key: %v", err)
+	}
+	// Without the log holding it, the same check still refuses at once.
+	if _, err := merge.Handle(ctx, command.SubmitMergeTech{IdempotencyKey: "m2", TechID: dup.ID, IntoID: target.ID}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("a new merge into a retired tech: %v", err)
+	}
+
+	// Retire, then merge the tech away: the retirement repeated is the same command.
+	retireReq := command.SubmitRetireTech{IdempotencyKey: "r", TechID: other.ID, Reason: "old"}
+	first, err = retire.Handle(ctx, retireReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(other.ID, func(k *tech.Tech) {
+		into := newTechNamed(t, "Valkey", 1)
+		if _, err := k.MergeInto(&into, tech.DefaultThresholdPolicy, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	again, err = retire.Handle(ctx, retireReq)
+	if err != nil || again != first {
+		t.Fatalf("retirement repeated after a merge: %+v, %v; first %+v", again, err, first)
+	}
+	if _, err := retire.Handle(ctx, command.SubmitRetireTech{IdempotencyKey: "r", TechID: other.ID, Reason: "else"}); apperr.CodeOf(err) != apperr.IdempotencyKeyReused {
+		t.Fatalf("another retirement under the key: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -17,6 +18,19 @@ const RerankBatchSize = 500
 // start. Two processes re-ranking at once do no harm, only twice the work.
 const RerankClaimFor = 5 * time.Minute
 
+// The first and the longest wait before a re-ranking that failed (the store
+// unreachable a moment) tries again: it must not stay half done until the
+// next start.
+const (
+	rerankRetryFirst = time.Second
+	rerankRetryMax   = time.Minute
+)
+
+// ErrRerankSuperseded is what RerankBatch answers once the stored policy is
+// no longer the one being re-ranked to: a process started with other
+// thresholds has claimed the re-ranking, and it alone goes on.
+var ErrRerankSuperseded = errors.New("another priority policy was claimed meanwhile")
+
 // PolicyStore keeps the priority policy the stored priorities follow, and
 // re-ranks the stored techs to a new one.
 type PolicyStore interface {
@@ -29,8 +43,10 @@ type PolicyStore interface {
 	ClaimRerank(ctx context.Context, policy tech.ThresholdPolicy, now, until time.Time) (claimed bool, err error)
 	// RerankBatch recomputes under policy the priorities of up to limit
 	// techs whose ids sort after after, in one short transaction; next is
-	// the last id it read, "" once none is left.
-	RerankBatch(ctx context.Context, after string, limit int, policy tech.PriorityPolicy) (next string, changed int, err error)
+	// the last id it read, "" once none is left. It answers
+	// ErrRerankSuperseded, changing nothing, when the stored policy is no
+	// longer policy, checked in the same transaction.
+	RerankBatch(ctx context.Context, after string, limit int, policy tech.ThresholdPolicy) (next string, changed int, err error)
 	// FinishRerank marks the re-ranking to policy done, unless another
 	// claim took over meanwhile, and keeps the event in the outbox in the
 	// same transaction.
@@ -62,32 +78,84 @@ func NewRerankTechs(store PolicyStore, policy tech.ThresholdPolicy, now func() t
 
 // Run re-ranks every tech in batches when the stored priorities were
 // computed under another policy, then records the policy and publishes
-// TechsReranked, which invalidates the read model.
+// TechsReranked, which invalidates the read model. A step that fails is tried
+// again, from where it stopped, after a wait that doubles from
+// rerankRetryFirst up to rerankRetryMax, until the re-ranking is done,
+// superseded by another policy's claim, or ctx ends.
 func (r RerankTechs) Run(ctx context.Context) error {
-	now := r.now().UTC()
-	claimed, err := r.store.ClaimRerank(ctx, r.policy, now, now.Add(RerankClaimFor))
-	if err != nil || !claimed {
-		return err
-	}
-	r.logger.InfoContext(ctx, "priority policy changed: re-ranking every tech",
-		slog.Int("medium_at", r.policy.Medium), slog.Int("high_at", r.policy.High))
-	var after string
-	changed := 0
+	var (
+		run  rerankRun
+		wait = rerankRetryFirst
+	)
 	for {
-		next, n, err := r.store.RerankBatch(ctx, after, RerankBatchSize, r.policy)
+		err := r.step(ctx, &run)
+		switch {
+		case err == nil && run.done:
+			return nil
+		case errors.Is(err, ErrRerankSuperseded):
+			r.logger.InfoContext(ctx, "priority re-ranking left to a process with another policy",
+				slog.Int("medium_at", r.policy.Medium), slog.Int("high_at", r.policy.High))
+			return nil
+		case err == nil:
+			wait = rerankRetryFirst
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		r.logger.WarnContext(ctx, "priority re-ranking failed; trying again", slog.Any("error", err), slog.Duration("in", wait))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		wait = min(2*wait, rerankRetryMax)
+	}
+}
+
+// rerankRun is how far a re-ranking went, kept across failed steps.
+type rerankRun struct {
+	claimed bool
+	after   string
+	changed int
+	batched bool
+	done    bool
+}
+
+// step does the next step of the re-ranking: claim, one batch, or finish.
+func (r RerankTechs) step(ctx context.Context, run *rerankRun) error {
+	switch {
+	case !run.claimed:
+		now := r.now().UTC()
+		claimed, err := r.store.ClaimRerank(ctx, r.policy, now, now.Add(RerankClaimFor))
 		if err != nil {
 			return err
 		}
-		changed += n
-		if next == "" {
-			break
+		if !claimed {
+			run.done = true
+			return nil
 		}
-		after = next
+		run.claimed = true
+		r.logger.InfoContext(ctx, "priority policy changed: re-ranking every tech",
+			slog.Int("medium_at", r.policy.Medium), slog.Int("high_at", r.policy.High))
+		return nil
+	case !run.batched:
+		next, n, err := r.store.RerankBatch(ctx, run.after, RerankBatchSize, r.policy)
+		if err != nil {
+			return err
+		}
+		run.changed += n
+		run.after = next
+		run.batched = next == ""
+		return nil
+	default:
+		done := tech.TechsReranked{MediumAt: r.policy.Medium, HighAt: r.policy.High, Changed: run.changed, OccurredAt: r.now().UTC()}
+		if err := r.store.FinishRerank(ctx, r.policy, done); err != nil {
+			return err
+		}
+		run.done = true
+		r.logger.InfoContext(ctx, "techs re-ranked", slog.Int("changed", run.changed))
+		return nil
 	}
-	done := tech.TechsReranked{MediumAt: r.policy.Medium, HighAt: r.policy.High, Changed: changed, OccurredAt: r.now().UTC()}
-	if err := r.store.FinishRerank(ctx, r.policy, done); err != nil {
-		return err
-	}
-	r.logger.InfoContext(ctx, "techs re-ranked", slog.Int("changed", changed))
-	return nil
 }

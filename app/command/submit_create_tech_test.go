@@ -51,6 +51,13 @@ func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd
 	return command.Accepted{Status: command.StatusPending, Created: true}, nil
 }
 
+func (l *memoryCommandLog) KnownCommand(_ context.Context, id string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.statuses[id]
+	return ok, l.err
+}
+
 // process is what the command handler does to a command.
 func (l *memoryCommandLog) process(id, techID string) {
 	l.mu.Lock()

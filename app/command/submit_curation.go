@@ -45,16 +45,29 @@ type SubmitRetireTechHandler decorator.SubmissionHandler[SubmitRetireTech, Submi
 // MergeTech.
 type SubmitMergeTechHandler decorator.SubmissionHandler[SubmitMergeTech, Submission]
 
+// CurationCommandLog is the command log as a curator's submission needs it:
+// a request repeated under its idempotency key is answered from the log
+// before the techs' statuses, which the first request may have changed, are
+// checked again.
+type CurationCommandLog interface {
+	CommandLog
+	// KnownCommand tells whether the log holds a command under id.
+	KnownCommand(ctx context.Context, id string) (bool, error)
+}
+
 type curationSubmitter struct {
 	techs    TechStatusReader
-	commands CommandLog
+	commands CurationCommandLog
 	bus      CommandBus
 	now      func() time.Time
+	// outcomes is set when the bus delivers before Send returns.
+	outcomes CommandOutcomes
 }
 
 // NewCurationSubmissions builds the submissions of RetireTech and MergeTech;
-// now may be nil for the wall clock.
-func NewCurationSubmissions(techs TechStatusReader, commands CommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger) (SubmitRetireTechHandler, SubmitMergeTechHandler) {
+// now may be nil for the wall clock. With AnswerAfterDelivery they answer
+// what became of the command, as the other submissions do.
+func NewCurationSubmissions(techs TechStatusReader, commands CurationCommandLog, bus CommandBus, now func() time.Time, logger *slog.Logger, opts ...SubmitOption) (SubmitRetireTechHandler, SubmitMergeTechHandler) {
 	switch {
 	case techs == nil:
 		panic("nil techs")
@@ -68,7 +81,7 @@ func NewCurationSubmissions(techs TechStatusReader, commands CommandLog, bus Com
 	if now == nil {
 		now = time.Now
 	}
-	s := curationSubmitter{techs: techs, commands: commands, bus: bus, now: now}
+	s := curationSubmitter{techs: techs, commands: commands, bus: bus, now: now, outcomes: applySubmitOptions(opts).commands}
 	return decorator.ApplySubmissionDecorators[SubmitRetireTech, Submission](submitRetireTechHandler{s}, logger),
 		decorator.ApplySubmissionDecorators[SubmitMergeTech, Submission](submitMergeTechHandler{s}, logger)
 }
@@ -80,16 +93,18 @@ func (h submitRetireTechHandler) Handle(ctx context.Context, req SubmitRetireTec
 	if err != nil {
 		return Submission{}, apperr.InvalidField("reason", "%s", err.Error())
 	}
-	status, err := h.status(ctx, req.TechID, "id")
+	id, known, err := h.commandID(ctx, RetireTech{}, req.IdempotencyKey)
 	if err != nil {
 		return Submission{}, err
 	}
-	if status == tech.StatusMerged {
-		return Submission{}, apperr.InvalidField("id", "%s", tech.ErrRetireMerged.Error())
-	}
-	id, err := commandIDFor(RetireTech{}, clientScopedKey(ctx, req.IdempotencyKey))
-	if err != nil {
-		return Submission{}, err
+	if !known {
+		status, err := h.status(ctx, req.TechID, "id")
+		if err != nil {
+			return Submission{}, err
+		}
+		if status == tech.StatusMerged {
+			return Submission{}, apperr.InvalidField("id", "%s", tech.ErrRetireMerged.Error())
+		}
 	}
 	now := h.now().UTC()
 	cmd := RetireTech{CommandID: id, TechID: req.TechID, Reason: reason, RequestedAt: now}
@@ -105,28 +120,54 @@ func (h submitMergeTechHandler) Handle(ctx context.Context, req SubmitMergeTech)
 	if req.IntoID == req.TechID {
 		return Submission{}, apperr.InvalidField("into", "%s", tech.ErrMergeIntoItself.Error())
 	}
-	// A duplicate merged already is left to the handler: into the same tech
-	// again it changes nothing, elsewhere the command fails saying so.
-	if _, err := h.status(ctx, req.TechID, "id"); err != nil {
+	id, known, err := h.commandID(ctx, MergeTech{}, req.IdempotencyKey)
+	if err != nil {
 		return Submission{}, err
 	}
-	into, err := h.status(ctx, req.IntoID, "into")
-	if err != nil {
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return Submission{}, apperr.InvalidField("into", "no tech with id %q to merge into", req.IntoID)
+	if !known {
+		if err := h.checkMerge(ctx, req); err != nil {
+			return Submission{}, err
 		}
-		return Submission{}, err
-	}
-	if into != tech.StatusActive {
-		return Submission{}, apperr.InvalidField("into", "the tech to merge into is %s", into)
-	}
-	id, err := commandIDFor(MergeTech{}, clientScopedKey(ctx, req.IdempotencyKey))
-	if err != nil {
-		return Submission{}, err
 	}
 	now := h.now().UTC()
 	cmd := MergeTech{CommandID: id, TechID: req.TechID, IntoID: req.IntoID, RequestedAt: now}
 	return h.submit(ctx, id, now, cmd, requestFingerprint(cmd, req.TechID, req.IntoID))
+}
+
+// checkMerge refuses at once a merge the store can see is wrong.
+func (h curationSubmitter) checkMerge(ctx context.Context, req SubmitMergeTech) error {
+	// A duplicate merged already is left to the handler: into the same tech
+	// again it changes nothing, elsewhere the command fails saying so.
+	if _, err := h.status(ctx, req.TechID, "id"); err != nil {
+		return err
+	}
+	into, err := h.status(ctx, req.IntoID, "into")
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.NotFound {
+			return apperr.InvalidField("into", "no tech with id %q to merge into", req.IntoID)
+		}
+		return err
+	}
+	if into != tech.StatusActive {
+		return apperr.InvalidField("into", "the tech to merge into is %s", into)
+	}
+	return nil
+}
+
+// commandID is the id of the command of cmd's type the request names, and
+// whether the log holds it already: a request repeated under its key is then
+// answered as the first one was (or refused as a reused key) by submit,
+// without the status checks, which the first command may have made fail.
+func (h curationSubmitter) commandID(ctx context.Context, cmd any, key string) (id string, known bool, err error) {
+	key = clientScopedKey(ctx, key)
+	if id, err = commandIDFor(cmd, key); err != nil || key == "" {
+		return id, false, err
+	}
+	known, err = h.commands.KnownCommand(ctx, id)
+	if err != nil {
+		return "", false, apperr.Unavailablef(err, "cannot read the command log")
+	}
+	return id, known, nil
 }
 
 // status reads the status of the tech id names; an unknown one is NotFound
@@ -145,6 +186,16 @@ func (h curationSubmitter) status(ctx context.Context, id, field string) (tech.S
 // submit records and sends cmd, as every submission does.
 func (h curationSubmitter) submit(ctx context.Context, id string, now time.Time, cmd any, request string) (Submission, error) {
 	var accepted Accepted
+	var settled func(context.Context, Submission) Submission
+	if h.outcomes != nil {
+		settled = func(ctx context.Context, stored Submission) Submission {
+			status, techID, err := h.outcomes.CommandOutcome(ctx, id)
+			if err != nil {
+				return stored
+			}
+			return Submission{CommandID: id, Status: status, TechID: techID}
+		}
+	}
 	return submission[Submission]{
 		what: "the command",
 		record: func(ctx context.Context) (Submission, bool, error) {
@@ -158,7 +209,8 @@ func (h curationSubmitter) submit(ctx context.Context, id string, now time.Time,
 			}
 			return cmd, nil
 		},
-		forget: func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		forget:  func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		settled: settled,
 	}.submit(ctx, h.bus)
 }
 

@@ -23,6 +23,9 @@ func (acceptAll) Accept(context.Context, string, time.Time, any, string) (comman
 func (acceptAll) Forget(context.Context, string) error             { return nil }
 func (acceptAll) MarkFailed(context.Context, string, string) error { return nil }
 
+// KnownCommand: every command is new, so the status checks always run.
+func (acceptAll) KnownCommand(context.Context, string) (bool, error) { return false, nil }
+
 type nullBus struct{}
 
 func (nullBus) Send(context.Context, any) error { return nil }
