@@ -37,8 +37,11 @@ func TestWrkPostWorkloads(t *testing.T) {
 		t.Skip("wrk is not installed")
 	}
 	var (
-		mu    sync.Mutex
-		names map[string]int
+		mu sync.Mutex
+		// sent holds the names each workload sent, by the path it posts
+		// to: wrk may leave a request of one workload in flight into the
+		// next.
+		sent = map[string]map[string]int{}
 	)
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -50,7 +53,10 @@ func TestWrkPostWorkloads(t *testing.T) {
 			return
 		}
 		mu.Lock()
-		names[body.Name]++
+		if sent[r.URL.Path] == nil {
+			sent[r.URL.Path] = map[string]int{}
+		}
+		sent[r.URL.Path][body.Name]++
 		mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	}))
@@ -60,11 +66,7 @@ func TestWrkPostWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, workload := range workloads {
-		// wrk may leave a request of the last workload in flight.
-		mu.Lock()
-		names = map[string]int{}
-		mu.Unlock()
-		r, err := w.post(server.URL+"/api/techs", 4, time.Second, workload)
+		r, err := w.post(server.URL+"/"+workload+"/api/techs", 4, time.Second, workload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,6 +74,7 @@ func TestWrkPostWorkloads(t *testing.T) {
 			t.Fatalf("%s: %d answers, %d status errors", workload, r.Requests, r.Errors.Status)
 		}
 		mu.Lock()
+		names := sent["/"+workload+"/api/techs"]
 		for name, n := range names {
 			switch workload {
 			case "hot50":
