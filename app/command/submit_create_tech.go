@@ -105,11 +105,20 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 	cmd := CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}
 	// Two spellings of one tech are one request.
 	request := requestFingerprint(cmd, name.Key())
+	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, now, cmd, request)
+}
+
+// submitTechCommand records cmd under id in commands and sends it on bus, as
+// every command on techs is submitted: a retry under the same key answers the
+// recorded command, another request under it is refused, and with outcomes
+// (a bus that delivers before Send returns) the answer is the command's
+// outcome rather than "pending".
+func submitTechCommand(ctx context.Context, commands CommandLog, bus CommandBus, outcomes CommandOutcomes, id string, now time.Time, cmd any, request string) (Submission, error) {
 	var accepted Accepted
 	var settled func(context.Context, Submission) Submission
-	if h.outcomes != nil {
+	if outcomes != nil {
 		settled = func(ctx context.Context, stored Submission) Submission {
-			status, techID, err := h.outcomes.CommandOutcome(ctx, id)
+			status, techID, err := outcomes.CommandOutcome(ctx, id)
 			if err != nil {
 				return stored
 			}
@@ -120,7 +129,7 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 		what: "the command",
 		record: func(ctx context.Context) (Submission, bool, error) {
 			var err error
-			accepted, err = h.commands.Accept(ctx, id, now, cmd, request)
+			accepted, err = commands.Accept(ctx, id, now, cmd, request)
 			return Submission{CommandID: id, Status: accepted.Status, TechID: accepted.AggregateID}, accepted.Created, err
 		},
 		command: func(Submission) (any, error) {
@@ -129,7 +138,7 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 			}
 			return cmd, nil
 		},
-		forget:  func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
+		forget:  func(ctx context.Context) error { return commands.Forget(ctx, id) },
 		settled: settled,
-	}.submit(ctx, h.bus)
+	}.submit(ctx, bus)
 }

@@ -183,35 +183,9 @@ func (h curationSubmitter) status(ctx context.Context, id, field string) (tech.S
 	return status, err
 }
 
-// submit records and sends cmd, as every submission does.
+// submit records and sends cmd, as every command on techs is.
 func (h curationSubmitter) submit(ctx context.Context, id string, now time.Time, cmd any, request string) (Submission, error) {
-	var accepted Accepted
-	var settled func(context.Context, Submission) Submission
-	if h.outcomes != nil {
-		settled = func(ctx context.Context, stored Submission) Submission {
-			status, techID, err := h.outcomes.CommandOutcome(ctx, id)
-			if err != nil {
-				return stored
-			}
-			return Submission{CommandID: id, Status: status, TechID: techID}
-		}
-	}
-	return submission[Submission]{
-		what: "the command",
-		record: func(ctx context.Context) (Submission, bool, error) {
-			var err error
-			accepted, err = h.commands.Accept(ctx, id, now, cmd, request)
-			return Submission{CommandID: id, Status: accepted.Status, TechID: accepted.AggregateID}, accepted.Created, err
-		},
-		command: func(Submission) (any, error) {
-			if err := refuseReusedKey(accepted, request); err != nil {
-				return nil, err
-			}
-			return cmd, nil
-		},
-		forget:  func(ctx context.Context) error { return h.commands.Forget(ctx, id) },
-		settled: settled,
-	}.submit(ctx, h.bus)
+	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, now, cmd, request)
 }
 
 // curationKeys scopes the ids derived from idempotency keys.
