@@ -90,30 +90,7 @@ func (r *TechRepository) updateTech(ctx context.Context, tx *sql.Tx, before, nex
 
 // lockTechsByID reads the techs of ids and locks them, in id order.
 func (r *TechRepository) lockTechsByID(ctx context.Context, tx *sql.Tx, ids []string) (map[string]tech.Tech, error) {
-	ids = sortedUnique(ids)
-	techs := make(map[string]tech.Tech, len(ids))
-	if len(ids) == 0 {
-		return techs, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	rows, err := tx.QueryContext(ctx,
-		"SELECT "+techColumns+" FROM techs WHERE id IN "+placeholderList(len(ids))+" ORDER BY id"+r.db.sqlDialect().ForUpdate, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading techs: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		t, err := scanTech(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading techs: %w", err)
-		}
-		techs[t.ID] = t
-	}
-	return techs, rows.Err()
+	return r.lockTechsWhere(ctx, tx, "id", ids, func(t tech.Tech) string { return t.ID })
 }
 
 // lockMergeTargets locks the techs the merged ones of current were merged

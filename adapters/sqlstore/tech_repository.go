@@ -194,18 +194,24 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 // key order, so that two batches wanting the same techs take turns instead of
 // deadlocking.
 func (r *TechRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []string) (map[string]tech.Tech, error) {
-	keys = sortedUnique(keys)
-	techs := make(map[string]tech.Tech, len(keys))
-	if len(keys) == 0 {
+	return r.lockTechsWhere(ctx, tx, "name_key", keys, func(t tech.Tech) string { return t.Key })
+}
+
+// lockTechsWhere reads the techs whose column (a constant: id or name_key)
+// is one of values and locks them in that column's order, keyed by keyOf.
+func (r *TechRepository) lockTechsWhere(ctx context.Context, tx *sql.Tx, column string, values []string, keyOf func(tech.Tech) string) (map[string]tech.Tech, error) {
+	values = sortedUnique(values)
+	techs := make(map[string]tech.Tech, len(values))
+	if len(values) == 0 {
 		return techs, nil
 	}
-	args := make([]any, len(keys))
-	for i, key := range keys {
-		args[i] = key
+	args := make([]any, len(values))
+	for i, value := range values {
+		args[i] = value
 	}
-	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
+	// #nosec G202 -- only constant SQL (column is one of two constants), placeholders and the dialect's constant clauses are joined; values go as arguments
 	rows, err := tx.QueryContext(ctx,
-		"SELECT "+techColumns+" FROM techs WHERE name_key IN "+placeholderList(len(keys))+" ORDER BY name_key"+r.db.sqlDialect().ForUpdate,
+		"SELECT "+techColumns+" FROM techs WHERE "+column+" IN "+placeholderList(len(values))+" ORDER BY "+column+r.db.sqlDialect().ForUpdate,
 		args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading techs: %w", err)
@@ -216,7 +222,7 @@ func (r *TechRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []strin
 		if err != nil {
 			return nil, fmt.Errorf("reading techs: %w", err)
 		}
-		techs[t.Key] = t
+		techs[keyOf(t)] = t
 	}
 	return techs, rows.Err()
 }
