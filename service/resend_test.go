@@ -4,18 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/internal/testenv"
 )
 
 // brokerLoss is a transport of the test's own, and a way to make it forget
@@ -29,10 +27,10 @@ var brokerLosses = []brokerLoss{
 	{name: "redisstream", setup: func(t *testing.T) (config.Config, func()) {
 		c := sharedBackends(t)
 		c.Transport = config.TransportRedisStream
-		server := startRedisServer(t, "")
-		c.Redis.Addr = server.addr
+		server := testenv.StartRedisServer(t, "")
+		c.Redis.Addr = server.Addr()
 		// Restarted without persistence, Redis comes back empty.
-		return c, func() { server.stop(); startRedisServer(t, server.addr) }
+		return c, func() { server.Stop(); testenv.StartRedisServer(t, server.Addr()) }
 	}},
 	{name: "sql", setup: func(t *testing.T) (config.Config, func()) {
 		c := sharedBackends(t)
@@ -85,53 +83,6 @@ func TestCommandsResentAfterBrokerLoss(t *testing.T) {
 			}
 		})
 	}
-}
-
-// redisServer is a redis-server of the test's own.
-type redisServer struct {
-	addr string
-	cmd  *exec.Cmd
-}
-
-// startRedisServer runs a redis-server that keeps nothing on disk, on addr
-// or, when empty, on a free port; it stops when the test ends.
-func startRedisServer(t *testing.T, addr string) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed")
-	}
-	if addr == "" {
-		listener, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = listener.Addr().String()
-		_ = listener.Close()
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	server := &redisServer{addr: addr, cmd: exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")}
-	if err := server.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(server.stop)
-
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	defer client.Close()
-	eventually(t, 10*time.Second, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return client.Ping(ctx).Err() == nil
-	}, "redis-server on "+addr+" never answered")
-	return server
-}
-
-// stop kills the server, as a crash would.
-func (s *redisServer) stop() {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
 }
 
 // deleteSQLTransportRows deletes every message of the SQL transport's
