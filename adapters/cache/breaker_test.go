@@ -34,6 +34,7 @@ func newBrokenRedis(t *testing.T) (*cache.Breaker, *testenv.Proxy) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = redisCache.Close() })
 	breaker, err := cache.NewBreaker(redisCache, breakerCoolDown, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

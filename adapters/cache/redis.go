@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +22,26 @@ import (
 // increments; each entry holds the generation it was loaded in. An entry is a
 // hit only while its generation is the current one, so a reader that loaded
 // before an invalidation and stores after it stores an entry no one will take.
+//
+// Each process keeps near copies of the entries it read or wrote last, with
+// their generation, and follows the invalidations on a Redis Pub/Sub channel
+// (see listen): Invalidate increments the counter and publishes the new
+// generation in one script, so no subscriber can see the one without the
+// other. A near copy of the generation the process knows as current is served
+// with no round trip to Redis, and only while the subscription is live:
+// something (a message, the answer to a ping, a subscription) was heard on it
+// within liveWithin. What a read sees, then:
+//
+//   - in the process that invalidates, nothing loaded before the invalidation,
+//     ever: Invalidate raises the generation the process knows before it
+//     returns;
+//   - in another process, nothing loaded before an invalidation once its
+//     message has arrived, a fraction of a millisecond on a local network;
+//   - while the subscription is silent or broken, every Get reads the
+//     generation from Redis as it would without near copies, at most
+//     liveWithin after the subscription was last heard.
+//
+// Close ends the subscription; the client stays the caller's to close.
 type Redis struct {
 	client *redis.Client
 	prefix string
@@ -32,12 +53,27 @@ type Redis struct {
 	flushing      sync.WaitGroup
 
 	// near holds the entries this process read or wrote last, with their
-	// generation. A Get whose near copy is of the current generation reads
-	// only the generation from Redis, a few bytes instead of the whole answer.
-	// The generation is still read from Redis on every Get, so an invalidation
-	// is seen exactly as soon as without the copies.
-	nearMu sync.Mutex
-	near   map[string]nearEntry
+	// generation. nearEpoch counts the times they were all dropped because
+	// the subscription was lost or made anew: a copy read from Redis in an
+	// earlier epoch may come from a Redis that has been replaced since, and
+	// is not kept (see keepNear).
+	nearMu    sync.Mutex
+	near      map[string]nearEntry
+	nearEpoch uint64
+
+	// knownGeneration is the highest generation this process has heard of
+	// since the subscription was last made: by its own Invalidate, by a
+	// message, or by reading the counter after subscribing. While the
+	// subscription is live it is never below the counter in Redis but for the
+	// time a message takes to arrive.
+	knownGeneration atomic.Uint64
+	// subscribed is set once the generation has been read after the last
+	// subscription, and cleared on any error of the subscription; lastHeard
+	// is when (unix nanoseconds) anything was last heard on it.
+	subscribed atomic.Bool
+	lastHeard  atomic.Int64
+
+	listener *listener
 }
 
 type nearEntry struct {
@@ -86,22 +122,45 @@ func NewRedis(client *redis.Client, config RedisConfig) (*Redis, error) {
 	}
 	c := &Redis{client: client, prefix: config.KeyPrefix, ttl: config.TTL, near: map[string]nearEntry{}}
 	c.invalidations = groupcommit.New(groupcommit.MaxBatch, 1, &c.flushing, c.incrementGeneration)
+	c.listener = startListener(c)
 	return c, nil
 }
 
+// Close ends the subscription to the invalidations and waits for its
+// goroutine; from then on every Get reads the generation from Redis.
+func (c *Redis) Close() error {
+	c.listener.stop()
+	return nil
+}
+
 func (c *Redis) generationKey() string { return c.prefix + ":generation" }
+
+// invalidationsChannel is where Invalidate publishes each new generation.
+func (c *Redis) invalidationsChannel() string { return c.prefix + ":invalidations" }
 
 func (c *Redis) entryKey(key string) string { return c.prefix + ":entry:" + key }
 
 // entryHeader is the size of the generation written in front of an entry.
 const entryHeader = 8
 
-// Get reads the current generation and, unless the near copy of key is of
-// that generation, the generation and the entry together with one MGET, which
-// Redis runs as one command: both come from the same moment, on either side of
-// any Invalidate.
+// Get serves the near copy of key with no round trip when the subscription is
+// live and the copy is of the generation the process knows as current.
+// Otherwise it reads the current generation and, unless the near copy of key
+// is of that generation, the generation and the entry together with one MGET,
+// which Redis runs as one command: both come from the same moment, on either
+// side of any Invalidate.
 func (c *Redis) Get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
-	if near, ok := c.nearCopy(key); ok {
+	now := time.Now()
+	near, ok := c.nearCopy(key, now)
+	if ok && c.live(now) {
+		if near.generation == c.knownGeneration.Load() {
+			return near.value, near.generation, true, nil
+		}
+		// Invalidated, as far as this process has heard: the generation
+		// alone would not do.
+		return c.get(ctx, key)
+	}
+	if ok {
 		generation, err := c.generation(ctx)
 		if err != nil {
 			return nil, 0, false, err
@@ -111,6 +170,22 @@ func (c *Redis) Get(ctx context.Context, key string) ([]byte, uint64, bool, erro
 		}
 	}
 	return c.get(ctx, key)
+}
+
+// live reports whether the subscription to the invalidations was heard from
+// within liveWithin of now, since it was last made.
+func (c *Redis) live(now time.Time) bool {
+	return c.subscribed.Load() && now.UnixNano()-c.lastHeard.Load() < int64(liveWithin)
+}
+
+// raiseKnownGeneration makes generation known, unless a higher one is.
+func (c *Redis) raiseKnownGeneration(generation uint64) {
+	for {
+		known := c.knownGeneration.Load()
+		if generation <= known || c.knownGeneration.CompareAndSwap(known, generation) {
+			return
+		}
+	}
 }
 
 func (c *Redis) generation(ctx context.Context) (uint64, error) {
@@ -132,32 +207,56 @@ func parseGeneration(text string) (uint64, error) {
 	return generation, nil
 }
 
-func (c *Redis) nearCopy(key string) (nearEntry, bool) {
+func (c *Redis) nearCopy(key string, now time.Time) (nearEntry, bool) {
 	c.nearMu.Lock()
 	defer c.nearMu.Unlock()
 	near, ok := c.near[key]
-	if ok && !time.Now().Before(near.expires) {
+	if ok && !now.Before(near.expires) {
 		delete(c.near, key)
 		return nearEntry{}, false
 	}
 	return near, ok
 }
 
-func (c *Redis) keepNear(key string, near nearEntry) {
+// currentNearEpoch is to be taken before reading from Redis what keepNear
+// will keep.
+func (c *Redis) currentNearEpoch() uint64 {
 	c.nearMu.Lock()
 	defer c.nearMu.Unlock()
+	return c.nearEpoch
+}
+
+// keepNear keeps a near copy of what was read from or written to Redis since
+// epoch. If the near copies were dropped in the meantime, the Redis it came
+// from may be gone, replaced by an empty one whose counter can climb back to
+// the same number: such a copy is not kept.
+func (c *Redis) keepNear(key string, epoch uint64, near nearEntry) {
+	c.nearMu.Lock()
+	defer c.nearMu.Unlock()
+	if epoch != c.nearEpoch {
+		return
+	}
 	if len(c.near) >= maxNearEntries {
 		clear(c.near)
 	}
 	c.near[key] = near
 }
 
+// dropNearCopies forgets every near copy and begins a new epoch.
+func (c *Redis) dropNearCopies() {
+	c.nearMu.Lock()
+	defer c.nearMu.Unlock()
+	clear(c.near)
+	c.nearEpoch++
+}
+
 // get reads the generation and the entry, and how long the entry has left,
 // in one round trip, and keeps a near copy of a hit.
 func (c *Redis) get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
 	var (
-		read *redis.SliceCmd
-		ttl  *redis.DurationCmd
+		read  *redis.SliceCmd
+		ttl   *redis.DurationCmd
+		epoch = c.currentNearEpoch()
 	)
 	_, err := c.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		read = pipe.MGet(ctx, c.generationKey(), c.entryKey(key))
@@ -183,7 +282,7 @@ func (c *Redis) get(ctx context.Context, key string) ([]byte, uint64, bool, erro
 	}
 	value := []byte(entry[entryHeader:])
 	if left := ttl.Val(); left > 0 {
-		c.keepNear(key, nearEntry{generation: generation, value: value, expires: time.Now().Add(left)})
+		c.keepNear(key, epoch, nearEntry{generation: generation, value: value, expires: time.Now().Add(left)})
 	}
 	return value, generation, true, nil
 }
@@ -194,10 +293,11 @@ func (c *Redis) Set(ctx context.Context, key string, generation uint64, value []
 	entry := make([]byte, entryHeader+len(value))
 	binary.BigEndian.PutUint64(entry, generation)
 	copy(entry[entryHeader:], value)
+	epoch := c.currentNearEpoch()
 	if err := c.client.Set(ctx, c.entryKey(key), entry, c.ttl).Err(); err != nil {
 		return err
 	}
-	c.keepNear(key, nearEntry{generation: generation, value: value, expires: time.Now().Add(c.ttl)})
+	c.keepNear(key, epoch, nearEntry{generation: generation, value: value, expires: time.Now().Add(c.ttl)})
 	return nil
 }
 
@@ -205,15 +305,28 @@ type invalidateCall struct{ groupcommit.Pending }
 
 // Invalidate starts a new generation. The increment that serves a call is
 // sent after the call arrived, so whatever was cached before the call is dead
-// once it returns, as if it had sent its own.
+// once it returns, as if it had sent its own; and this process knows the new
+// generation before it returns, so not even its own near copies outlive it.
 func (c *Redis) Invalidate(ctx context.Context) error {
 	call := &invalidateCall{groupcommit.NewPending(ctx)}
 	c.invalidations.Submit(call)
 	return call.Await()
 }
 
+// incrementAndPublish increments the generation and publishes the new one on
+// the invalidations channel in one script, which Redis runs as one command: a
+// subscriber hears of every increment, and of none before it is made.
+var incrementAndPublish = redis.NewScript(`
+local generation = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], generation)
+return generation
+`)
+
 func (c *Redis) incrementGeneration(ctx context.Context, calls []*invalidateCall) {
-	err := c.client.Incr(ctx, c.generationKey()).Err()
+	generation, err := incrementAndPublish.Run(ctx, c.client, []string{c.generationKey()}, c.invalidationsChannel()).Uint64()
+	if err == nil {
+		c.raiseKnownGeneration(generation)
+	}
 	for _, call := range calls {
 		call.Settle(err)
 	}
