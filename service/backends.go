@@ -127,6 +127,8 @@ func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (cache.R
 		if err != nil {
 			return nil, err
 		}
+		// Closed in reverse: the subscription ends before its client.
+		*opened = append(*opened, redisCache.Close)
 		return cache.NewBreaker(redisCache, cfg.RedisCache.BreakerCoolDown, logger)
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", cfg.Cache)
