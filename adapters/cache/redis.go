@@ -326,6 +326,11 @@ func (c *Redis) incrementGeneration(ctx context.Context, calls []*invalidateCall
 	generation, err := incrementAndPublish.Run(ctx, c.client, []string{c.generationKey()}, c.invalidationsChannel()).Uint64()
 	if err == nil {
 		c.raiseKnownGeneration(generation)
+	} else {
+		// The increment may or may not have happened, and Redis may be
+		// hanging: whatever this process holds may be stale from now on, so
+		// the next reads ask Redis (and, failing, the store).
+		c.dropNearCopies()
 	}
 	for _, call := range calls {
 		call.Settle(err)

@@ -217,6 +217,29 @@ func TestRedisCacheNeverServesANearCopyOfARestartedRedis(t *testing.T) {
 	api.waitUntilServedNear(t, "page", "new")
 }
 
+// An invalidation that fails may or may not have reached Redis, and Redis may
+// be hanging: the process's own near copies are not served after it, so a read
+// asks Redis (and, failing, the store) instead of the copy the change made
+// stale.
+func TestRedisCacheFailedInvalidationDropsNearCopies(t *testing.T) {
+	t.Parallel()
+	server := testenv.StartRedisServer(t, "")
+	opts := &redis.Options{Addr: server.Addr(), DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1}
+	api := openCountedCache(t, opts, testenv.UniqueName("techradar-test-failed-invalidation-"))
+	fill(t, api, "page", "before")
+	api.waitUntilServedNear(t, "page", "before")
+
+	server.Freeze()
+	defer server.Thaw()
+	if err := api.Invalidate(context.Background()); err == nil {
+		t.Fatal("an invalidation of a frozen Redis succeeded")
+	}
+	if value, _, found, err := api.Get(context.Background(), "page"); err == nil && found {
+		t.Fatalf("after a failed invalidation the near copy %q is served", value)
+	}
+}
+
 // A subscription that Redis cut, or that went silent, serves nothing without
 // asking Redis; once it is back, hits need no round trip again.
 func TestRedisCacheAsksRedisWhileTheSubscriptionIsAway(t *testing.T) {
