@@ -47,6 +47,7 @@ type Config struct {
 	MySQL  mysqldb.Config        `embed:"" prefix:"mysql-" envprefix:"MYSQL_" group:"MySQL"`
 	Redis  RedisConfig           `embed:"" prefix:"redis-" envprefix:"REDIS_" group:"Redis"`
 
+	GoChannel    transport.GoChannelConfig   `embed:"" prefix:"gochannel-" envprefix:"GOCHANNEL_" group:"In-process transport"`
 	RedisStream  transport.RedisStreamConfig `embed:"" prefix:"redisstream-" envprefix:"REDISSTREAM_" group:"Redis Streams transport"`
 	Kafka        transport.KafkaConfig       `embed:"" prefix:"kafka-" envprefix:"KAFKA_" group:"Kafka transport"`
 	SQLTransport transport.SQLConfig         `embed:"" prefix:"sql-transport-" envprefix:"SQL_TRANSPORT_" group:"SQL transport"`
@@ -102,7 +103,7 @@ func (c Config) Validate(role Role) error {
 	// Every group is checked, that of a backend not chosen included, so that
 	// a typo shows before the day the backend is switched.
 	for _, group := range []interface{ Check() error }{
-		c.HTTP, c.MySQL, c.Redis, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
+		c.HTTP, c.MySQL, c.Redis, c.GoChannel, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
 		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
 		c.Retention, c.Auth, c.Limits,
 	} {

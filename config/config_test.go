@@ -49,6 +49,8 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"negative retries", config.RoleServe, func(c *config.Config) { c.Handlers.MaxRetries = -1 }, []string{"HANDLER_MAX_RETRIES"}},
 		{"zero handler timeout", config.RoleServe, func(c *config.Config) { c.Handlers.Timeout = 0 }, []string{"HANDLER_TIMEOUT"}},
 		{"consumer name with a space", config.RoleServe, func(c *config.Config) { c.RedisStream.Consumer = "a b" }, []string{"REDISSTREAM_CONSUMER"}},
+		{"no in-process concurrency", config.RoleServe, func(c *config.Config) { c.GoChannel.Concurrency = 0 }, []string{"GOCHANNEL_CONCURRENCY"}},
+		{"in-process concurrency above 256", config.RoleServe, func(c *config.Config) { c.GoChannel.Concurrency = 257 }, []string{"GOCHANNEL_CONCURRENCY"}},
 		{"no stream concurrency", config.RoleServe, func(c *config.Config) { c.RedisStream.Concurrency = 0 }, []string{"REDISSTREAM_CONCURRENCY"}},
 		{"negative stream length", config.RoleServe, func(c *config.Config) { c.RedisStream.MaxLen = -1 }, []string{"REDISSTREAM_MAX_LEN"}},
 		{"no kafka partitions", config.RoleServe, func(c *config.Config) { c.Kafka.TopicPartitions = 0 }, []string{"KAFKA_TOPIC_PARTITIONS"}},

@@ -40,7 +40,7 @@ func openSQLTransport(cfg config.Config, logger watermill.LoggerAdapter) (transp
 func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.Transport, error) {
 	switch cfg.Transport {
 	case config.TransportGoChannel:
-		return transport.NewGoChannel(logger), nil
+		return transport.NewGoChannel(cfg.GoChannel, logger)
 	case config.TransportRedisStream:
 		return transport.NewRedisStream(redisOptions(cfg.Redis), cfg.RedisStream, logger)
 	case config.TransportKafka:

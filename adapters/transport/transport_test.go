@@ -443,7 +443,10 @@ func assertClosed(t *testing.T, messages <-chan *message.Message, closer string)
 func goChannelBackend(*testing.T) *transportBackend {
 	return &transportBackend{
 		open: func(t *testing.T) transport.Transport {
-			transport := transport.NewGoChannel(watermill.NopLogger{})
+			transport, err := transport.NewGoChannel(transport.GoChannelConfig{Concurrency: 8}, watermill.NopLogger{})
+			if err != nil {
+				t.Fatalf("NewGoChannel: %v", err)
+			}
 			t.Cleanup(func() { _ = transport.Close() })
 			return transport
 		},
