@@ -66,7 +66,10 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if b.cache, err = openCache(s.cfg, s.logger, &s.closers); err != nil {
 		return b, err
 	}
-	if b.bus, err = messaging.NewCommandBus(s.transport.Publisher(), b.topics, b.wmLogger); err != nil {
+	if s.commandPublisher, err = newCommandPublisher(s.cfg, s.transport); err != nil {
+		return b, err
+	}
+	if b.bus, err = messaging.NewCommandBus(s.commandsPublisher(), b.topics, b.wmLogger); err != nil {
 		return b, err
 	}
 

@@ -45,6 +45,9 @@ type Service struct {
 	admin     adminListener
 	metrics   *prometheus.Registry
 	tracing   trace.TracerProvider
+	// commandPublisher, when set, is what the commands are sent with: see
+	// newCommandPublisher.
+	commandPublisher *transport.BatchingPublisher
 
 	// closers release what New opened, last opened first.
 	closers closers
@@ -111,7 +114,7 @@ func (s *Service) build(ctx context.Context) error {
 			return err
 		}
 		s.workers = append(s.workers, backgroundWorker{name: "outbox relay", run: relay.Run})
-		resender, err := newCommandResender(b.db, s.transport.Publisher(), cfg.Resend, s.metrics, s.logger)
+		resender, err := newCommandResender(b.db, s.commandsPublisher(), cfg.Resend, s.metrics, s.logger)
 		if err != nil {
 			return err
 		}

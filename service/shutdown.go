@@ -123,14 +123,17 @@ func (s *Service) stopHandlers(routerDeadline, deadline time.Time) error {
 	return errors.Join(errs...)
 }
 
-// closeTransport closes the transport once; the closers call it again when
-// New fails before Start.
+// closeTransport closes the transport once, after the commands still being
+// published on it; the closers call it again when New fails before Start.
 func (s *Service) closeTransport() error {
-	var err error
+	var errs []error
 	s.transportClose.Do(func() {
+		if s.commandPublisher != nil {
+			errs = append(errs, s.commandPublisher.Close())
+		}
 		if s.transport != nil {
-			err = s.transport.Close()
+			errs = append(errs, s.transport.Close())
 		}
 	})
-	return err
+	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/adapters/transport"
@@ -50,4 +51,28 @@ func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.
 	default:
 		return nil, fmt.Errorf("TRANSPORT: %q is not available in this build", cfg.Transport)
 	}
+}
+
+// newCommandPublisher joins the commands that concurrent requests send into
+// one publish per topic, on the transports whose publisher sends several
+// messages in one round trip: Redis Streams (one pipeline of XADDs) and SQL
+// (one INSERT). Elsewhere it is nil and commands go to the transport's
+// publisher: a GoChannel publish waits for the handler of its message, and
+// Sarama's producer already sends the messages published concurrently to
+// Kafka together.
+func newCommandPublisher(cfg config.Config, t transport.Transport) (*transport.BatchingPublisher, error) {
+	switch cfg.Transport {
+	case config.TransportRedisStream, config.TransportSQL:
+		return transport.NewBatchingPublisher(t.Publisher(), transport.BatchingPublisherConfig{})
+	default:
+		return nil, nil
+	}
+}
+
+// commandsPublisher is what the command bus and the resender send with.
+func (s *Service) commandsPublisher() message.Publisher {
+	if s.commandPublisher != nil {
+		return s.commandPublisher
+	}
+	return s.transport.Publisher()
 }
