@@ -27,9 +27,9 @@ func openGoChannel(t *testing.T, concurrency int) *transport.GoChannel {
 	return goChannel
 }
 
-// publishEach publishes each message with a Publish of its own, all at once,
+// publishEachOnGoChannel publishes each message with a Publish of its own, all at once,
 // and returns what each Publish returned, by message.
-func publishEach(goChannel *transport.GoChannel, topic string, messages []*message.Message) map[string]chan error {
+func publishEachOnGoChannel(goChannel *transport.GoChannel, topic string, messages []*message.Message) map[string]chan error {
 	returned := map[string]chan error{}
 	for _, msg := range messages {
 		done := make(chan error, 1)
@@ -47,7 +47,7 @@ func TestGoChannelHandsConcurrencyMessagesAtOnce(t *testing.T) {
 	messages := subscribe(t, goChannel, topic, "handler")
 
 	sent := newMessages(concurrency)
-	returned := publishEach(goChannel, topic, sent)
+	returned := publishEachOnGoChannel(goChannel, topic, sent)
 
 	// As the router does, a goroutine per message received; each stays in
 	// the handler until all are in, which only happens if they are handed
@@ -92,7 +92,7 @@ func TestGoChannelPublishReturnsAfterItsOwnAck(t *testing.T) {
 	messages := subscribe(t, goChannel, topic, "handler")
 
 	sent := newMessages(concurrency)
-	returned := publishEach(goChannel, topic, sent)
+	returned := publishEachOnGoChannel(goChannel, topic, sent)
 	received := map[string]*message.Message{}
 	for range concurrency {
 		msg := receive(t, messages)
@@ -118,13 +118,13 @@ func TestGoChannelPublishBeyondConcurrencyWaitsForALane(t *testing.T) {
 	messages := subscribe(t, goChannel, topic, "handler")
 
 	first := newMessages(concurrency)
-	publishEach(goChannel, topic, first)
+	publishEachOnGoChannel(goChannel, topic, first)
 	var inHandler []*message.Message
 	for range concurrency {
 		inHandler = append(inHandler, receive(t, messages))
 	}
 	extra := newMessages(1)[0]
-	returned := publishEach(goChannel, topic, []*message.Message{extra})
+	returned := publishEachOnGoChannel(goChannel, topic, []*message.Message{extra})
 	select {
 	case msg := <-messages:
 		t.Fatalf("message %s arrived while %d were in the handler", msg.UUID, concurrency)
@@ -182,10 +182,10 @@ func TestGoChannelCloseReleasesWaitingPublishes(t *testing.T) {
 	messages := subscribe(t, goChannel, topic, "handler")
 
 	sent := newMessages(1)[0]
-	waitingForAck := publishEach(goChannel, topic, []*message.Message{sent})[sent.UUID]
+	waitingForAck := publishEachOnGoChannel(goChannel, topic, []*message.Message{sent})[sent.UUID]
 	receive(t, messages) // and never acked
 	behind := newMessages(1)[0]
-	waitingForLane := publishEach(goChannel, topic, []*message.Message{behind})[behind.UUID]
+	waitingForLane := publishEachOnGoChannel(goChannel, topic, []*message.Message{behind})[behind.UUID]
 	assertNotReturned(t, waitingForLane, behind.UUID)
 
 	closeWithin(t, goChannel)
