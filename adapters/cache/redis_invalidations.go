@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/techradar/techradar/internal/periodic"
 )
 
 const (
@@ -172,7 +174,7 @@ func (l *listener) follow(ctx context.Context, pubsub *redis.PubSub) (ended bool
 			}
 			l.loseSubscription()
 			mustRead = false
-			if !sleep(ctx, backoff) {
+			if !periodic.Sleep(ctx, backoff) {
 				return true
 			}
 			backoff = min(2*backoff, lastBackoff)
@@ -216,16 +218,4 @@ func (l *listener) readGeneration(ctx context.Context) error {
 func isTimeout(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr) && netErr.Timeout()
-}
-
-// sleep waits d, or less if ctx ends first; it reports whether d went by.
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/techradar/techradar/internal/periodic"
 )
 
 // How the subscriber batches, retries and gives up; the settings that matter
@@ -353,7 +355,7 @@ func (s *redisStreamSubscription) readFailed(ctx context.Context, err error, ret
 		return false
 	}
 	s.logger.Error("Reading the redis stream failed; trying again", err, watermill.LogFields{"topic": s.stream, "retry_in": retry.next().String()})
-	if !sleepUnlessDone(ctx, retry.wait()) {
+	if !periodic.Sleep(ctx, retry.wait()) {
 		return false
 	}
 	if strings.HasPrefix(err.Error(), "NOGROUP") {
@@ -523,7 +525,7 @@ func (s *redisStreamSubscription) deliver(ctx context.Context, entry redis.XMess
 			}
 			return
 		case <-msg.Nacked():
-			if !sleepUnlessDone(ctx, s.config.NackResendSleep) {
+			if !periodic.Sleep(ctx, s.config.NackResendSleep) {
 				s.held.remove(entry.ID)
 				return
 			}
@@ -661,15 +663,3 @@ func (r *redisStreamRetry) wait() time.Duration {
 }
 
 func (r *redisStreamRetry) reset() { r.current = 0 }
-
-// sleepUnlessDone sleeps for d, and reports false if ctx ends first.
-func sleepUnlessDone(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -26,3 +26,17 @@ func Run(ctx context.Context, interval time.Duration, round func(ctx context.Con
 		timer.Reset(interval)
 	}
 }
+
+// Sleep waits d, or less if ctx ends first; it reports whether d went by.
+// Loops that back off or pause between rounds wait with it, so that a
+// shutdown never waits out a pause.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
