@@ -60,9 +60,11 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 	if len(ids) == 0 {
 		return pending, nil
 	}
-	// The API recorded nearly every command when it accepted it: lock those
-	// first, and insert only the others (sent by another producer, or before
-	// the API recorded commands).
+	// The API recorded most commands when it accepted them: lock those first,
+	// and insert only the others (a mention sent without a key on a transport
+	// that delivers before the send returns, which the API records only if
+	// this transaction did not; one sent by another producer, or before the
+	// API recorded commands).
 	statuses, err := l.commandStatuses(ctx, tx, ids, true)
 	if err != nil {
 		return nil, err
