@@ -207,8 +207,13 @@ func (l *CommandLog) CommandReport(ctx context.Context, id string) (query.Comman
 		report         query.CommandReport
 		techID, reason sql.NullString
 	)
-	err := l.db.reader().QueryRowContext(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?", id).
-		Scan(&report.CommandID, &report.Status, &techID, &reason)
+	// Read for every submission on a transport that delivers before the
+	// send returns, and by every client polling a command.
+	stmt, err := l.db.readStatement(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?")
+	if err != nil {
+		return query.CommandReport{}, err
+	}
+	err = stmt.QueryRowContext(ctx, id).Scan(&report.CommandID, &report.Status, &techID, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.CommandReport{}, apperr.NotFoundf("no command with id %q", id)
 	}
