@@ -28,8 +28,14 @@ func TestEmbeddedAnswersTellTheCommandsOutcome(t *testing.T) {
 	if retry := app.postTech("Kafka", key); retry != first {
 		t.Fatalf("retry = %+v, first = %+v", retry, first)
 	}
-	if other := app.postTech("Go", nil); other.Status != "processed" || other.TechID == "" || other.TechID == first.TechID {
+	other := app.postTech("Go", nil)
+	if other.Status != "processed" || other.TechID == "" || other.TechID == first.TechID {
 		t.Fatalf("answer without a key = %+v", other)
+	}
+	// Without a key the handler recorded the command as it applied it: the
+	// log knows it as the answer said.
+	if report := app.command(other.CommandID); report.Status != "processed" || report.TechID != other.TechID {
+		t.Fatalf("the command log says %+v, the answer without a key %+v", report, other)
 	}
 
 	smsKey := map[string]string{"Idempotency-Key": "embedded-sms"}

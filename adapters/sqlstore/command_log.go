@@ -60,9 +60,11 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 	if len(ids) == 0 {
 		return pending, nil
 	}
-	// The API recorded nearly every command when it accepted it: lock those
-	// first, and insert only the others (sent by another producer, or before
-	// the API recorded commands).
+	// The API recorded most commands when it accepted them: lock those first,
+	// and insert only the others (a mention sent without a key on a transport
+	// that delivers before the send returns, which the API records only if
+	// this transaction did not; one sent by another producer, or before the
+	// API recorded commands).
 	statuses, err := l.commandStatuses(ctx, tx, ids, true)
 	if err != nil {
 		return nil, err
@@ -205,8 +207,13 @@ func (l *CommandLog) CommandReport(ctx context.Context, id string) (query.Comman
 		report         query.CommandReport
 		techID, reason sql.NullString
 	)
-	err := l.db.reader().QueryRowContext(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?", id).
-		Scan(&report.CommandID, &report.Status, &techID, &reason)
+	// Read for every submission on a transport that delivers before the
+	// send returns, and by every client polling a command.
+	stmt, err := l.db.readStatement(ctx, "SELECT id, status, tech_id, error FROM commands WHERE id = ?")
+	if err != nil {
+		return query.CommandReport{}, err
+	}
+	err = stmt.QueryRowContext(ctx, id).Scan(&report.CommandID, &report.Status, &techID, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return query.CommandReport{}, apperr.NotFoundf("no command with id %q", id)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -61,6 +62,11 @@ type DB struct {
 	batches sync.WaitGroup
 	// close releases what the DB opened itself.
 	close func() error
+
+	// readStatements are the reads prepared on the read pool, by query: a
+	// constant of the code each, so the map holds a handful.
+	readStatementsMu sync.Mutex
+	readStatements   map[string]*sql.Stmt
 }
 
 // storeWriters is how many group-committed transactions of one kind a process
@@ -103,10 +109,17 @@ func (db *DB) Ping(ctx context.Context) error {
 // pool handed to it stays open.
 func (db *DB) Close() error {
 	db.batches.Wait()
-	if db.close == nil {
-		return nil
+	var errs []error
+	db.readStatementsMu.Lock()
+	for query, stmt := range db.readStatements {
+		errs = append(errs, stmt.Close())
+		delete(db.readStatements, query)
 	}
-	return db.close()
+	db.readStatementsMu.Unlock()
+	if db.close != nil {
+		errs = append(errs, db.close())
+	}
+	return errors.Join(errs...)
 }
 
 // writer is the pool writes go through.
@@ -114,6 +127,37 @@ func (db *DB) writer() *sql.DB { return db.writeDB }
 
 // reader is the pool of the read models.
 func (db *DB) reader() *sql.DB { return db.readDB }
+
+// readStatement is query, a constant of the code, prepared on the read pool:
+// once, at its first use, and then on each connection the first time it runs
+// there (database/sql does that). A read that runs for every request saves
+// its parsing, which costs SQLite more than a primary-key lookup. A failed
+// prepare is tried again at the next use. The prepare runs outside the lock,
+// bounded by its caller's ctx: a caller never waits for another's.
+func (db *DB) readStatement(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.readStatementsMu.Lock()
+	stmt, ok := db.readStatements[query]
+	db.readStatementsMu.Unlock()
+	if ok {
+		return stmt, nil
+	}
+	stmt, err := db.readDB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	db.readStatementsMu.Lock()
+	defer db.readStatementsMu.Unlock()
+	if first, ok := db.readStatements[query]; ok {
+		// Two first uses prepared it at once: keep one.
+		_ = stmt.Close()
+		return first, nil
+	}
+	if db.readStatements == nil {
+		db.readStatements = map[string]*sql.Stmt{}
+	}
+	db.readStatements[query] = stmt
+	return stmt, nil
+}
 
 // sqlDialect is the dialect of the database.
 func (db *DB) sqlDialect() dialect { return db.dialect }

@@ -31,15 +31,26 @@ type submission[R any] struct {
 	keep func(ctx context.Context, cmd any) error
 	// forget removes the record this call made.
 	forget func(ctx context.Context) error
-	// settled, when set, is what stored has become once the command was sent:
-	// set for a bus that delivers before Send returns (AnswerAfterDelivery).
-	// It must answer stored when it cannot read: the command is accepted, and
-	// the answer recorded before the send is still a true one for a moment.
-	settled func(ctx context.Context, stored R) R
+	// settled, when set, is what stored has become once the command was sent,
+	// and whether it could be read: set for a bus that delivers before Send
+	// returns (AnswerAfterDelivery). When it cannot read, the answer is
+	// stored: the command is accepted, and the answer recorded before the
+	// send is still a true one for a moment.
+	settled func(ctx context.Context, stored R) (R, bool)
+	// recordOnlyIfUnsettled, with settled, sends the command before anything
+	// is recorded, and records it (record, then answering what it stored)
+	// only when settled cannot tell what became of it. The submission saves
+	// a write for each command its handler records itself; its caller sets
+	// it only where that keeps every guarantee (see submitTechCommand).
+	// command then gets the zero R: nothing is stored before the send.
+	recordOnlyIfUnsettled bool
 }
 
 func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 	var none R
+	if s.recordOnlyIfUnsettled && s.settled != nil {
+		return s.sendThenRecord(ctx, bus)
+	}
 	stored, created, err := s.record(ctx)
 	if err != nil {
 		return none, apperr.Unavailablef(err, "cannot record %s", s.what)
@@ -69,7 +80,32 @@ func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 		return none, apperr.Unavailablef(err, "cannot send the command")
 	}
 	if s.settled != nil {
-		return s.settled(ctx, stored), nil
+		if settled, ok := s.settled(ctx, stored); ok {
+			return settled, nil
+		}
+	}
+	return stored, nil
+}
+
+// sendThenRecord is submit for recordOnlyIfUnsettled. A send that fails has
+// left nothing behind to forget; a command sent whose outcome cannot be read
+// (its handler gave it back, or the transport dropped it) is recorded now, so
+// that the client is never told of a command the log does not know.
+func (s submission[R]) sendThenRecord(ctx context.Context, bus CommandBus) (R, error) {
+	var none R
+	cmd, err := s.command(none)
+	if err != nil || cmd == nil {
+		return none, err
+	}
+	if err := bus.Send(ctx, cmd); err != nil {
+		return none, apperr.Unavailablef(err, "cannot send the command")
+	}
+	if settled, ok := s.settled(ctx, none); ok {
+		return settled, nil
+	}
+	stored, _, err := s.record(ctx)
+	if err != nil {
+		return none, apperr.Unavailablef(err, "cannot record %s", s.what)
 	}
 	return stored, nil
 }

@@ -95,7 +95,8 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 	}
 
 	id := clientScopedKey(ctx, req.CommandID)
-	if id == "" {
+	unnamed := id == ""
+	if unnamed {
 		if id, err = newCommandID(); err != nil {
 			return Submission{}, err
 		}
@@ -105,7 +106,7 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 	cmd := CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}
 	// Two spellings of one tech are one request.
 	request := requestFingerprint(cmd, name.Key())
-	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, now, cmd, request)
+	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, unnamed, now, cmd, request)
 }
 
 // submitTechCommand records cmd under id in commands and sends it on bus, as
@@ -113,16 +114,28 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 // recorded command, another request under it is refused, and with outcomes
 // (a bus that delivers before Send returns) the answer is the command's
 // outcome rather than "pending".
-func submitTechCommand(ctx context.Context, commands CommandLog, bus CommandBus, outcomes CommandOutcomes, id string, now time.Time, cmd any, request string) (Submission, error) {
+//
+// unnamed says that id was made for this request, not taken from a key. With
+// outcomes too, the command is sent before it is recorded, and recorded only
+// when its outcome cannot be read afterwards: one write fewer per command.
+// The pending record exists so that an accepted command cannot be lost by a
+// transport (the log keeps it to send again) and so that a retry under a key
+// finds it. On a bus that delivers before Send returns, the client is told
+// nothing before the handler's transaction has recorded the command (claiming
+// it inserts its row; a command poisoned is recorded failed), and a command
+// the handler gave back or the transport dropped finds no outcome and is
+// recorded then, message and all, before the answer; without a key, no retry
+// can name the command.
+func submitTechCommand(ctx context.Context, commands CommandLog, bus CommandBus, outcomes CommandOutcomes, id string, unnamed bool, now time.Time, cmd any, request string) (Submission, error) {
 	var accepted Accepted
-	var settled func(context.Context, Submission) Submission
+	var settled func(context.Context, Submission) (Submission, bool)
 	if outcomes != nil {
-		settled = func(ctx context.Context, stored Submission) Submission {
+		settled = func(ctx context.Context, stored Submission) (Submission, bool) {
 			status, techID, err := outcomes.CommandOutcome(ctx, id)
 			if err != nil {
-				return stored
+				return stored, false
 			}
-			return Submission{CommandID: id, Status: status, TechID: techID}
+			return Submission{CommandID: id, Status: status, TechID: techID}, true
 		}
 	}
 	return submission[Submission]{
@@ -138,7 +151,8 @@ func submitTechCommand(ctx context.Context, commands CommandLog, bus CommandBus,
 			}
 			return cmd, nil
 		},
-		forget:  func(ctx context.Context) error { return commands.Forget(ctx, id) },
-		settled: settled,
+		forget:                func(ctx context.Context) error { return commands.Forget(ctx, id) },
+		settled:               settled,
+		recordOnlyIfUnsettled: unnamed,
 	}.submit(ctx, bus)
 }

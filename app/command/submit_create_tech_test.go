@@ -25,6 +25,8 @@ type memoryCommandLog struct {
 	requests, techIDs map[string]string
 	// err, when set, is what Accept fails with.
 	err error
+	// accepts counts the calls of Accept.
+	accepts int
 }
 
 func newMemoryCommandLog() *memoryCommandLog {
@@ -34,6 +36,7 @@ func newMemoryCommandLog() *memoryCommandLog {
 func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd any, request string) (command.Accepted, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.accepts++
 	if l.err != nil {
 		return command.Accepted{}, l.err
 	}

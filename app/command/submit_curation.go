@@ -185,7 +185,9 @@ func (h curationSubmitter) status(ctx context.Context, id, field string) (tech.S
 
 // submit records and sends cmd, as every command on techs is.
 func (h curationSubmitter) submit(ctx context.Context, id string, now time.Time, cmd any, request string) (Submission, error) {
-	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, now, cmd, request)
+	// Recorded before it is sent, with or without a key: curations are rare,
+	// and sending first saves a write where commands come in bulk, mentions.
+	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, false, now, cmd, request)
 }
 
 // curationKeys scopes the ids derived from idempotency keys.

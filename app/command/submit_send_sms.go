@@ -102,13 +102,15 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 	// Only the command this call recorded is forgotten: one under the same
 	// id of another type is another client's.
 	var commandCreated bool
-	var settled func(context.Context, sms.SMS) sms.SMS
+	var settled func(context.Context, sms.SMS) (sms.SMS, bool)
 	if h.outcomes != nil {
-		settled = func(ctx context.Context, stored sms.SMS) sms.SMS {
-			if status, err := h.outcomes.SMSStatus(ctx, id); err == nil {
-				stored.Status = status
+		settled = func(ctx context.Context, stored sms.SMS) (sms.SMS, bool) {
+			status, err := h.outcomes.SMSStatus(ctx, id)
+			if err != nil {
+				return stored, false
 			}
-			return stored
+			stored.Status = status
+			return stored, true
 		}
 	}
 	stored, err := submission[sms.SMS]{
