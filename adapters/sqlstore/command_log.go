@@ -82,16 +82,27 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 			args = append(args, id, command.StatusPending, now, now)
 		}
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		if _, err := tx.ExecContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+l.db.sqlDialect().IgnoreDuplicateCommand,
-			args...); err != nil {
+			args...)
+		if err != nil {
 			return nil, fmt.Errorf("recording commands: %w", err)
 		}
-		inserted, err := l.commandStatuses(ctx, tx, missing, true)
-		if err != nil {
-			return nil, err
+		if inserted, err := res.RowsAffected(); err == nil && inserted == int64(len(missing)) {
+			// Every one is this transaction's own row, pending and locked
+			// until it ends: nothing to read back.
+			for _, id := range missing {
+				statuses[id] = command.StatusPending
+			}
+		} else {
+			// A concurrent transaction recorded some meanwhile: read
+			// (and lock) what they hold now.
+			inserted, err := l.commandStatuses(ctx, tx, missing, true)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(statuses, inserted)
 		}
-		maps.Copy(statuses, inserted)
 	}
 	for id, status := range statuses {
 		pending[id] = status == command.StatusPending
