@@ -38,6 +38,7 @@ func StartRedisServer(t testing.TB, addr string) *RedisServer {
 		_ = listener.Close()
 	}
 	_, port, _ := net.SplitHostPort(addr)
+	// #nosec G204 -- a test's own redis-server: the program is a constant, and the port one the test picked on loopback
 	server := &RedisServer{addr: addr, cmd: exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")}
 	if err := server.cmd.Start(); err != nil {
 		t.Fatal(err)
