@@ -49,7 +49,7 @@ type PoolConfig struct {
 // Open opens a pool on dsn with the settings every user of it needs: times
 // parsed as UTC, statements interpolated client-side (one round trip each),
 // several statements allowed in one query (all of them interpolated, never
-// built from input), and sessions that run read committed, so that a transaction needs no statement
+// built from input), affected rows counted as changed rather than found, and sessions that run read committed, so that a transaction needs no statement
 // of its own to set its level.
 func Open(dsn string, pool PoolConfig) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
@@ -60,6 +60,10 @@ func Open(dsn string, pool PoolConfig) (*sql.DB, error) {
 	cfg.Loc = time.UTC
 	cfg.InterpolateParams = true
 	cfg.MultiStatements = true
+	// An upsert that changes nothing must count no row: the command log tells
+	// a command it recorded from one recorded before by that count, and
+	// exactly-once rests on it. A DSN asking for found rows is overridden.
+	cfg.ClientFoundRows = false
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, err
