@@ -228,8 +228,7 @@ func (c *Redis) currentNearEpoch() uint64 {
 
 // keepNear keeps a near copy of what was read from or written to Redis since
 // epoch. If the near copies were dropped in the meantime, the Redis it came
-// from may be gone, replaced by an empty one whose counter can climb back to
-// the same number: such a copy is not kept.
+// from may be gone, replaced by an empty one: such a copy is not kept.
 func (c *Redis) keepNear(key string, epoch uint64, near nearEntry) {
 	c.nearMu.Lock()
 	defer c.nearMu.Unlock()
@@ -316,9 +315,22 @@ func (c *Redis) Invalidate(ctx context.Context) error {
 // incrementAndPublish increments the generation and publishes the new one on
 // the invalidations channel in one script, which Redis runs as one command: a
 // subscriber hears of every increment, and of none before it is made.
+//
+// A counter that is missing (a Redis restarted empty, a flush, an eviction)
+// starts again from Redis's clock in microseconds, not from 1: above every
+// number the counter gave before, unless it gave more than one a microsecond.
+// So a number is never given twice, and a copy or an entry stamped with an
+// old one can never pass for current, whether or not any process saw the
+// counter go. The numbers are written with %.0f: Lua's own conversion of a
+// number to a string keeps 14 digits, fewer than a clock in microseconds has.
 var incrementAndPublish = redis.NewScript(`
 local generation = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[1], generation)
+if generation == 1 then
+  local now = redis.call('TIME')
+  generation = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  redis.call('SET', KEYS[1], string.format('%.0f', generation))
+end
+redis.call('PUBLISH', ARGV[1], string.format('%.0f', generation))
 return generation
 `)
 

@@ -40,7 +40,10 @@ const (
 // lastHeard.
 //
 // Why a number heard on the channel can be trusted against a near copy, even
-// across a restart of Redis that resets the counter to zero:
+// when Redis loses its counter (a restart, a flush, an eviction): the script
+// that increments never gives a number twice (see incrementAndPublish), so a
+// copy stamped with an old number is behind every later one, never current.
+// And besides:
 //
 //   - after every subscription (the first, and every one go-redis makes again
 //     on a new connection) the listener drops every near copy, sets the known
@@ -50,9 +53,8 @@ const (
 //     increments also publishes. So once live, the known generation is never
 //     below the counter but for the time a message takes.
 //   - the known generation is replaced, not raised, by what is read after a
-//     subscription: a Redis that was restarted empty counts from zero again,
-//     and a number of the old Redis must not stand for the same number of
-//     the new one. The old one's numbers can only make known too high, which
+//     subscription: a Redis restarted empty has no counter until its first
+//     increment. The old one's numbers can only make known too high, which
 //     costs misses, never a stale hit (an Invalidate whose increment reached
 //     the old Redis may still raise it a moment after).
 //   - a restart closes the subscription's connection, so it is noticed before
@@ -86,10 +88,12 @@ func startListener(cache *Redis) *listener {
 // stop ends the subscription and waits for the listener to return. It may be
 // called more than once.
 func (l *listener) stop() {
+	// Cancelled before taking mu, which a subscription being dialled holds:
+	// the dial ends with the context instead of running out its retries.
+	l.cancel()
 	l.mu.Lock()
 	if !l.stopped {
 		l.stopped = true
-		l.cancel()
 		if l.pubsub != nil {
 			_ = l.pubsub.Close()
 		}
