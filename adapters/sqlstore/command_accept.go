@@ -88,6 +88,28 @@ func acceptedCommands(ctx context.Context, q rowsQuerier, ids []string) (map[str
 	return known, rows.Err()
 }
 
+// execer is a transaction or a pool.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// keepMessageOfRecorded gives the message of call to its command's row when
+// that row is pending and holds none: a row a handler's claim inserted before
+// the API recorded the command (on a transport that delivers before the send
+// returns). Without the message, a command whose handler never finished
+// could not be sent again.
+func (l *CommandLog) keepMessageOfRecorded(ctx context.Context, q execer, call *acceptCall, known acceptedCommand) error {
+	if call.Message == nil || known.topic.Valid || known.status != command.StatusPending {
+		return nil
+	}
+	args := append(call.Message.columns(), call.At, nullIfEmpty(call.Request), call.ID, command.StatusPending)
+	_, err := q.ExecContext(ctx, "UPDATE commands SET message_topic = ?, message_uuid = ?, message_payload = ?, message_metadata = ?, last_sent_at = ?, request_hash = COALESCE(request_hash, ?) WHERE id = ? AND status = ? AND message_topic IS NULL", args...)
+	if err != nil {
+		return fmt.Errorf("keeping the message of command %q: %w", call.ID, err)
+	}
+	return nil
+}
+
 // Accept records id as pending, with the message of cmd when the log keeps
 // messages and the fingerprint of the request. The commands accepted while
 // the store is busy are recorded together, in one transaction. An id known
@@ -150,6 +172,9 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 	for _, call := range batch {
 		if c, ok := known[call.ID]; ok {
 			call.Accepted = c.answer(call)
+			if err := l.keepMessageOfRecorded(ctx, tx, call, c); err != nil {
+				return err
+			}
 			continue
 		}
 		// A second call with the same id, later in the batch, finds it.
@@ -204,6 +229,8 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 		c, ok := known[call.ID]
 		if !ok {
 			err = fmt.Errorf("command %q neither inserted nor found", call.ID)
+		} else {
+			err = l.keepMessageOfRecorded(ctx, l.db.writer(), call, c)
 		}
 		call.Accepted = c.answer(call)
 	}

@@ -2,11 +2,15 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/domain/tech"
 	"github.com/techradar/techradar/internal/testenv"
 )
 
@@ -94,6 +98,58 @@ func TestCommandLogConcurrentAcceptsOfOneKey(t *testing.T) {
 				if !a.Created && a.Request != winner {
 					t.Errorf("%s was told %q, want the winner's %q", requests[i], a.Request, winner)
 				}
+			}
+		})
+	}
+}
+
+// A command sent before it was recorded (on a transport that delivers before
+// the send returns) whose handler claimed it and gave it back is pending with
+// no message: Accept keeps the message there, so that the resender sends the
+// command again instead of leaving it pending for good.
+func TestAcceptKeepsTheMessageOfACommandClaimedFirst(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			id := testenv.UniqueName("claimed-first-")
+			techName, err := tech.ParseName(testenv.UniqueName("Claimed first "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			failing := func(context.Context, *tech.Tech, command.EventPublisher) (tech.Tech, error) {
+				return tech.Tech{}, errors.New("the handler failed")
+			}
+			if _, err := store.MentionTech(ctx, id, techName.Key(), failing); err == nil {
+				t.Fatal("a failing mention succeeded")
+			}
+			if report, err := store.CommandReport(ctx, id); err != nil || report.Status != string(command.StatusPending) {
+				t.Fatalf("after the claim: %+v, %v", report, err)
+			}
+
+			long := time.Now().Add(-2 * time.Minute)
+			cmd := command.CreateTech{CommandID: id, Name: techName.String(), RequestedAt: long.UTC().Truncate(time.Millisecond)}
+			accepted, err := store.Accept(ctx, id, long, cmd, "")
+			if err != nil || accepted.Created || accepted.Status != command.StatusPending || accepted.OtherType {
+				t.Fatalf("Accept = %+v, %v", accepted, err)
+			}
+
+			publisher := &recordingPublisher{}
+			resender, err := store.CommandResender(publisher, sqlstore.CommandResenderConfig{ResendAfter: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := resender.ResendDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := publisher.messages()
+			if len(got) != 1 {
+				t.Fatalf("resent %d commands, want the one claimed first", len(got))
+			}
+			var resent command.CreateTech
+			if err := json.Unmarshal(got[0].msg.Payload, &resent); err != nil || resent.CommandID != id {
+				t.Fatalf("resent %s (%v), want command %s", got[0].msg.Payload, err, id)
 			}
 		})
 	}

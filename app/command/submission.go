@@ -13,7 +13,8 @@ import (
 // handler. The record comes first, so that a command a handler gets is always
 // known; when the send fails, the record this submission made is removed again,
 // for the client is told the command was not accepted and must not find it
-// pending.
+// pending. (recordOnlyIfUnsettled reverses the order where the handler's
+// own transaction records the command: see submitTechCommand.)
 type submission[R any] struct {
 	// what names the record in errors: "the command", "the SMS".
 	what string

@@ -132,7 +132,11 @@ func submitTechCommand(ctx context.Context, commands CommandLog, bus CommandBus,
 	if outcomes != nil {
 		settled = func(ctx context.Context, stored Submission) (Submission, bool) {
 			status, techID, err := outcomes.CommandOutcome(ctx, id)
-			if err != nil {
+			// Still pending once delivered: the handler gave the command
+			// back (a failure, a shutdown). It is not settled, so a command
+			// sent before it was recorded is recorded now, message and all,
+			// for the resender.
+			if err != nil || status == StatusPending {
 				return stored, false
 			}
 			return Submission{CommandID: id, Status: status, TechID: techID}, true

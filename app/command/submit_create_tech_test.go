@@ -41,6 +41,11 @@ func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd
 		return command.Accepted{}, l.err
 	}
 	if s, ok := l.statuses[id]; ok {
+		// As the store does: a pending command recorded without its
+		// message (by a handler's claim) keeps the one sent now.
+		if _, kept := l.kept[id]; !kept && s == command.StatusPending {
+			l.kept[id] = cmd
+		}
 		return command.Accepted{
 			Status:      s,
 			AggregateID: l.techIDs[id],
@@ -59,6 +64,16 @@ func (l *memoryCommandLog) KnownCommand(_ context.Context, id string) (bool, err
 	defer l.mu.Unlock()
 	_, ok := l.statuses[id]
 	return ok, l.err
+}
+
+// claim is what a handler's claim does to a command it did not find: record
+// it pending, without its message, as a handler that gave it back leaves it.
+func (l *memoryCommandLog) claim(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.statuses[id]; !ok {
+		l.statuses[id] = command.StatusPending
+	}
 }
 
 // process is what the command handler does to a command.

@@ -172,6 +172,25 @@ func TestSubmitCreateTechWithoutKeyRecordsACommandWithoutOutcome(t *testing.T) {
 		t.Fatalf("submission with the outcome unreadable = %+v, %v", got, err)
 	}
 
+	// A handler that claimed the command and gave it back (a failure, a
+	// shutdown) left it pending without its message: that is no outcome
+	// either, and the record made after the send keeps the message, so that
+	// the command can be sent again.
+	outcomes.err = nil
+	givenBack := busFunc(func(cmd command.CreateTech) error {
+		log.claim(cmd.CommandID)
+		return nil
+	})
+	submit = command.NewSubmitCreateTechHandler(log, givenBack, nil, slog.New(slog.DiscardHandler),
+		command.AnswerAfterDelivery(outcomes, nil))
+	got, err = submit.Handle(context.Background(), command.SubmitCreateTech{Name: "Zig"})
+	if err != nil || got.Status != command.StatusPending {
+		t.Fatalf("submission given back = %+v, %v", got, err)
+	}
+	if kept, ok := log.kept[got.CommandID].(command.CreateTech); !ok || kept.Name != "Zig" {
+		t.Fatalf("kept %+v for a command given back; want its message", log.kept[got.CommandID])
+	}
+
 	// When the log cannot record it either, the client is not told the
 	// command is accepted.
 	log.err = errors.New("store down")
