@@ -135,7 +135,7 @@ type Kafka struct {
 	config    KafkaConfig
 	logger    watermill.LoggerAdapter
 	admin     sarama.ClusterAdmin
-	publisher *kafka.Publisher
+	publisher *kafkaPublisher
 
 	createdTopicsMu sync.Mutex
 	createdTopics   map[string]bool
@@ -162,10 +162,7 @@ func NewKafka(config KafkaConfig, logger watermill.LoggerAdapter) (*Kafka, error
 	if err != nil {
 		return nil, fmt.Errorf("kafka admin client for %v: %w", config.Brokers, err)
 	}
-	publisher, err := kafka.NewPublisher(kafka.PublisherConfig{
-		Brokers:               config.Brokers,
-		OverwriteSaramaConfig: config.producerConfig(),
-	}, logger)
+	publisher, err := newKafkaPublisher(config.Brokers, config.producerConfig())
 	if err != nil {
 		_ = admin.Close()
 		return nil, fmt.Errorf("kafka publisher for %v: %w", config.Brokers, err)
