@@ -49,8 +49,11 @@ type RedisStreamConfig struct {
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Redis Streams message is handled again."`
 	// Concurrency is how many messages of one group this process handles at
 	// once. The process's one consumer of the group reads up to this many
-	// entries per read and acknowledges up to this many per XACK.
-	Concurrency int `name:"concurrency" env:"CONCURRENCY" default:"32" help:"Messages of one handler this process works on at once on Redis Streams, read and acknowledged in batches of up to as many by the process's consumer; the commands in flight share database transactions."`
+	// entries per read and acknowledges up to this many per XACK. It also
+	// bounds how many commands share one database transaction: at 32 the
+	// workers applied 65-75% of what 32 busy HTTP connections accepted, at
+	// 128 all of it.
+	Concurrency int `name:"concurrency" env:"CONCURRENCY" default:"128" help:"Messages of one handler this process works on at once on Redis Streams, read and acknowledged in batches of up to as many by the process's consumer; the commands in flight share database transactions."`
 }
 
 // redisStreamFromOldest starts a new consumer group at the first entry a
