@@ -218,8 +218,8 @@ func (t *Kafka) Ping(ctx context.Context) error {
 	}
 }
 
-// Close closes the publisher, which flushes what it holds, and the admin
-// client.
+// Close closes the publisher, once the publishes under way have ended, and
+// the admin client.
 func (t *Kafka) Close() error {
 	t.closeOnce.Do(func() {
 		var errs []error

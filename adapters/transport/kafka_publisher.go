@@ -24,9 +24,14 @@ type kafkaPublisher struct {
 	producer  sarama.SyncProducer
 	marshaler kafka.Marshaler
 
+	// closeMu is held shared by every publish and alone by Close, so that
+	// nothing is sent into the producer after Close has closed it: Sarama
+	// would panic, in a goroutine of its own.
 	closeMu sync.RWMutex
 	closed  bool
 }
+
+var errKafkaPublisherClosed = errors.New("kafka publisher: closed")
 
 var _ message.Publisher = (*kafkaPublisher)(nil)
 
@@ -45,7 +50,7 @@ func (p *kafkaPublisher) Publish(topic string, messages ...*message.Message) err
 	p.closeMu.RLock()
 	defer p.closeMu.RUnlock()
 	if p.closed {
-		return errors.New("kafka publisher: closed")
+		return errKafkaPublisherClosed
 	}
 	batch := make([]*sarama.ProducerMessage, len(messages))
 	for i, msg := range messages {
@@ -68,15 +73,22 @@ func (p *kafkaPublisher) Publish(topic string, messages ...*message.Message) err
 	if err := p.producer.SendMessages(batch); err != nil {
 		var failed sarama.ProducerErrors
 		if errors.As(err, &failed) && len(failed) > 0 {
-			return fmt.Errorf("kafka publisher: %d of %d messages to %s not produced, the first: %w", len(failed), len(batch), topic, failed[0].Err)
+			first := "?"
+			for i, kafkaMsg := range batch {
+				if kafkaMsg == failed[0].Msg {
+					first = messages[i].UUID
+					break
+				}
+			}
+			return fmt.Errorf("kafka publisher: %d of %d messages to %s not produced, among them %s: %w", len(failed), len(batch), topic, first, failed[0].Err)
 		}
 		return fmt.Errorf("kafka publisher: producing %d messages to %s: %w", len(batch), topic, err)
 	}
 	return nil
 }
 
-// Close waits for the publishes under way, then closes the producer, which
-// flushes what it holds.
+// Close waits for the publishes under way (each ends once its messages are
+// acknowledged or have failed), then closes the producer.
 func (p *kafkaPublisher) Close() error {
 	p.closeMu.Lock()
 	defer p.closeMu.Unlock()
