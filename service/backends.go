@@ -51,18 +51,24 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	if b.db, err = openStore(ctx, s.cfg, &s.closers); err != nil {
 		return b, err
 	}
+	if s.transport, err = NewTransport(s.cfg, b.wmLogger); err != nil {
+		return b, err
+	}
+	s.closers = append(s.closers, s.closeTransport)
 	// The command log keeps each command as the bus sends it, for a resend.
-	encoder := sqlstore.WithCommandEncoder(messaging.NewCommandEncoder(b.topics, b.wmLogger))
-	if b.commands, err = sqlstore.NewCommandLog(b.db, encoder); err != nil {
+	commandLogOptions := []sqlstore.CommandLogOption{sqlstore.WithCommandEncoder(messaging.NewCommandEncoder(b.topics, b.wmLogger))}
+	if deliversBeforeSendReturns(s.transport) {
+		// Every submission asks what became of its command right after the
+		// send: the log tells those its own transactions processed without
+		// a read.
+		commandLogOptions = append(commandLogOptions, sqlstore.WithSettledOutcomes())
+	}
+	if b.commands, err = sqlstore.NewCommandLog(b.db, commandLogOptions...); err != nil {
 		return b, err
 	}
 	if b.poison, err = sqlstore.NewPoisonQueue(b.db); err != nil {
 		return b, err
 	}
-	if s.transport, err = NewTransport(s.cfg, b.wmLogger); err != nil {
-		return b, err
-	}
-	s.closers = append(s.closers, s.closeTransport)
 	if b.cache, err = openCache(s.cfg, s.logger, &s.closers); err != nil {
 		return b, err
 	}

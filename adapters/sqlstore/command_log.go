@@ -28,6 +28,9 @@ type CommandLog struct {
 	accepts *groupcommit.Committer[*acceptCall]
 	// encode, when set, makes the message kept beside each accepted command.
 	encode CommandEncoder
+	// settled, when set, remembers the commands this process processed
+	// lately (WithSettledOutcomes).
+	settled *settledOutcomes
 }
 
 var (

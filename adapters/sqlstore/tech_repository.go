@@ -100,9 +100,11 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 	var (
 		outcomes   []mentionOutcome
 		eventBatch *OutboxBatch
+		processed  []ProcessedCommand
 	)
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		outcomes = make([]mentionOutcome, len(batch))
+		processed = nil
 		var err error
 		if eventBatch, err = r.outbox.Begin(); err != nil {
 			return err
@@ -138,10 +140,7 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 			existed[key] = true
 		}
 
-		var (
-			changed   = map[string]bool{}
-			processed []ProcessedCommand
-		)
+		changed := map[string]bool{}
 		for i, call := range batch {
 			if !pending[call.CommandID] {
 				continue
@@ -186,6 +185,9 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 	})
 	if err == nil {
 		r.outbox.Committed(eventBatch)
+		// Before the calls are settled: a submission asks right after its
+		// handler returns.
+		r.commands.rememberProcessed(processed)
 	}
 	return outcomes, err
 }
