@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -25,9 +26,9 @@ import (
 // SQL_TRANSPORT_: the tags are the settings' flags, variables, defaults and
 // help.
 type SQLConfig struct {
-	// PollInterval is the pause between two queries that found nothing new:
-	// the latency of a message on an idle topic.
-	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"100ms" help:"Pause between two queries for new messages that found none (TRANSPORT=sql); a handler whose partitions have all been empty for a while polls less often, down to every ten pauses."`
+	// PollInterval is how often the watcher looks for messages other
+	// processes published: the most such a message waits to be read.
+	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"100ms" help:"How often a process looks, with one query for every partition it reads, for messages other processes published (TRANSPORT=sql)."`
 	// BatchSize is how many messages one query reads and hands over, one at a
 	// time, within one transaction. A crash redelivers what the batch had
 	// handled so far.
@@ -116,6 +117,8 @@ type SQL struct {
 
 	initializedTopics sync.Map // topic → struct{}, once its tables exist
 	wakeups           sqlWakeups
+	watcher           *sqlWatcher
+	polls             atomic.Uint64 // queries of the partitions, for tests
 }
 
 var _ Transport = (*SQL)(nil)
@@ -163,6 +166,7 @@ func NewSQL(dsn string, pool mysqldb.PoolConfig, config SQLConfig, logger waterm
 		},
 	}}
 	t.publisher = &sqlTransportPublisher{transport: t}
+	t.watcher = newSQLWatcher(t, config.PollInterval)
 	return t, nil
 }
 
@@ -203,8 +207,10 @@ func (t *SQL) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the publishes in flight, then closes the pools.
+// Close stops the watcher, waits for the publishes in flight, then closes the
+// pools.
 func (t *SQL) Close() error {
+	t.watcher.close()
 	t.publisher.close()
 	var errs []error
 	if err := t.db.Close(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,12 +26,10 @@ func (t *SQL) Subscriber(consumerGroup string) (message.Subscriber, error) {
 // sqlSubscriber subscribes to every partition of a topic, each with a library
 // subscriber of its own, and merges them.
 //
-// A partition polls every PollInterval while any partition of the topic has
-// had a message lately, and the longer they have all been empty the less
-// often, down to once a second: every partition of every handler polls, and an
-// idle service would otherwise keep the database busy answering that nothing
-// is new. A publish of this process wakes the partition it wrote to at once,
-// so that in one process a message waits for no poll.
+// A partition is read again at once while it has messages. Once a poll finds
+// it empty, it waits to be woken: by a publish of this process to the
+// partition, or by the transport's watcher, which finds what other processes
+// publish (see sqlWatcher); and polls anyway every sqlSafetyPoll.
 type sqlSubscriber struct {
 	transport *SQL
 	group     string
@@ -46,14 +45,12 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 	if err := t.checkTopic(topic); err != nil {
 		return nil, err
 	}
-	lastMessage := new(atomic.Int64)
-	lastMessage.Store(time.Now().UnixNano())
 	var inputs []<-chan *message.Message
 	for _, partition := range t.partitionTopics(topic) {
 		if err := t.initializeTopic(ctx, partition); err != nil {
 			return nil, err
 		}
-		subscriber, err := t.partitionSubscriber(s.group, partition, s.closing, lastMessage)
+		subscriber, err := t.partitionSubscriber(s.group, partition, s.closing)
 		if err != nil {
 			return nil, fmt.Errorf("sql subscriber for group %s: %w", s.group, err)
 		}
@@ -66,6 +63,7 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 			return nil, err
 		}
 		inputs = append(inputs, input)
+		t.watcher.watch(partition)
 	}
 	return mergeSubscriptions(inputs, s.closing), nil
 }
@@ -84,30 +82,22 @@ func (s *sqlSubscriber) Close() error {
 }
 
 // sqlPolls paces the polls of one partition. The library sleeps for what
-// HandleError returns; an empty poll waits in HandleError instead, for the
-// pause or a publish to the partition, whichever comes first, and returns
-// no sleep.
+// HandleError returns; an empty poll waits in HandleError instead, for a
+// wake-up of the partition or sqlSafetyPoll, whichever comes first, and
+// returns no sleep.
 type sqlPolls struct {
 	watermillsql.BackoffManager // for errors
 	wakeup                      *sqlWakeup
 	closing                     <-chan struct{}
-	pollInterval                time.Duration
-	// lastMessage is shared by the partitions of a topic: unix nanoseconds.
-	lastMessage *atomic.Int64
-	// published is the wake-up count when the last query began: a publish
+	// polls counts the queries of every partition of the transport.
+	polls *atomic.Uint64
+	// published is the wake-up count when the last query began: a wake-up
 	// after it may have been missed by the query, and is not waited for.
 	published atomic.Uint64
 }
 
-// An idle topic's partitions slow their polls down to every sqlMaxIdlePolls
-// poll intervals, or every sqlMaxIdlePoll if that is longer: the most a
-// message published by another process after a long quiet waits.
-const (
-	sqlMaxIdlePolls = 10
-	sqlMaxIdlePoll  = time.Second
-)
-
 func (p *sqlPolls) beforeQuery() {
+	p.polls.Add(1)
 	p.published.Store(p.wakeup.count())
 }
 
@@ -115,20 +105,14 @@ func (p *sqlPolls) HandleError(logger watermill.LoggerAdapter, noMsg bool, err e
 	if err != nil {
 		return p.BackoffManager.HandleError(logger, noMsg, err)
 	}
-	now := time.Now()
 	if !noMsg {
-		p.lastMessage.Store(now.UnixNano())
 		return 0
 	}
-	// Idle for ten seconds, polled every second.
-	idle := now.Sub(time.Unix(0, p.lastMessage.Load()))
-	pause := min(max(idle/sqlMaxIdlePolls, p.pollInterval), max(sqlMaxIdlePolls*p.pollInterval, sqlMaxIdlePoll))
-
 	published, missed := p.wakeup.after(p.published.Load())
 	if missed {
 		return 0
 	}
-	timer := time.NewTimer(pause)
+	timer := time.NewTimer(sqlSafetyPoll/2 + rand.N(sqlSafetyPoll)) // #nosec G404 -- a spread of polls, not a secret
 	defer timer.Stop()
 	select {
 	case <-published:
@@ -150,7 +134,7 @@ func (s sqlPollingSchema) SelectQuery(topic string, consumerGroup string, offset
 }
 
 // sqlWakeups are the wake-ups of the partitions this process publishes to
-// or reads.
+// or reads: by its publishes and by its watcher.
 type sqlWakeups struct {
 	byTopic sync.Map // partition topic → *sqlWakeup
 }
@@ -163,12 +147,12 @@ func (w *sqlWakeups) of(topic string) *sqlWakeup {
 	return wakeup.(*sqlWakeup)
 }
 
-// sqlWakeup counts the publishes to one partition and tells every waiter of
+// sqlWakeup counts the wake-ups of one partition and tells every waiter of
 // each.
 type sqlWakeup struct {
 	mu        sync.Mutex
 	n         uint64
-	published chan struct{} // closed at the next publish
+	published chan struct{} // closed at the next wake-up
 }
 
 func (w *sqlWakeup) signal() {
@@ -185,8 +169,8 @@ func (w *sqlWakeup) count() uint64 {
 	return w.n
 }
 
-// after returns a channel closed at the next publish, or missed if there
-// was a publish since the count seen.
+// after returns a channel closed at the next wake-up, or missed if there
+// was one since the count seen.
 func (w *sqlWakeup) after(seen uint64) (published <-chan struct{}, missed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -197,14 +181,13 @@ func (w *sqlWakeup) after(seen uint64) (published <-chan struct{}, missed bool) 
 }
 
 // partitionSubscriber is the library's subscriber of group to one partition,
-// polling as sqlPolls says; lastMessage is shared by the partitions of a topic.
-func (t *SQL) partitionSubscriber(group, partition string, closing <-chan struct{}, lastMessage *atomic.Int64) (*watermillsql.Subscriber, error) {
+// polling as sqlPolls says.
+func (t *SQL) partitionSubscriber(group, partition string, closing <-chan struct{}) (*watermillsql.Subscriber, error) {
 	polls := &sqlPolls{
 		BackoffManager: watermillsql.NewDefaultBackoffManager(t.config.PollInterval, t.config.NackResendSleep),
 		wakeup:         t.wakeups.of(partition),
 		closing:        closing,
-		pollInterval:   t.config.PollInterval,
-		lastMessage:    lastMessage,
+		polls:          &t.polls,
 	}
 	ackDeadline := t.config.AckDeadline
 	return watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
