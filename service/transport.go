@@ -55,15 +55,14 @@ func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.
 
 // newCommandPublisher joins the commands that concurrent requests send into
 // one publish per topic on Redis Streams, whose publisher sends the messages
-// of a publish in one pipeline of XADDs. Elsewhere it is nil and commands go
-// to the transport's publisher: a GoChannel publish waits for the handler of
-// its message; Sarama's producer already sends the messages published
-// concurrently to Kafka together; and the SQL transport writes the messages
-// of one publish into one partition, handled one message at a time, so a
-// joined publish would queue behind one another commands that separate
-// publishes spread over the partitions.
+// of a publish in one pipeline of XADDs, and on SQL, whose publisher writes
+// them in one transaction, each to the partition it would go to alone.
+// Elsewhere it is nil and commands go to the transport's publisher: a
+// GoChannel publish waits for the handler of its message, and Sarama's
+// producer already sends the messages published concurrently to Kafka
+// together.
 func newCommandPublisher(cfg config.Config, t transport.Transport) (*transport.BatchingPublisher, error) {
-	if cfg.Transport != config.TransportRedisStream {
+	if cfg.Transport != config.TransportRedisStream && cfg.Transport != config.TransportSQL {
 		return nil, nil
 	}
 	return transport.NewBatchingPublisher(t.Publisher(), transport.BatchingPublisherConfig{})

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
@@ -50,39 +52,105 @@ func (p *sqlTransportPublisher) close() {
 	p.mu.Unlock()
 }
 
-// insert writes messages into their partition of topic in one transaction,
-// holding the topic's gate shared, and wakes this process's subscriptions to
-// that partition. It creates the topic's tables first if needed, so that a
-// message published before any subscriber exists is kept.
+// PublishSeparately writes each message where a publish of it alone would
+// go, all in one transaction: the messages a BatchingPublisher joins spread
+// over the partitions as their separate publishes would, for one commit.
+func (p *sqlTransportPublisher) PublishSeparately(topic string, messages ...*message.Message) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return errSQLTransportPublisherClosed
+	}
+	if len(messages) == 0 {
+		return nil
+	}
+	if err := p.transport.checkTopic(topic); err != nil {
+		return err
+	}
+	var (
+		partitions  []string
+		byPartition = map[string][]*message.Message{}
+	)
+	for _, msg := range messages {
+		partition := p.transport.partitionOf(topic, []*message.Message{msg})
+		if _, ok := byPartition[partition]; !ok {
+			partitions = append(partitions, partition)
+		}
+		byPartition[partition] = append(byPartition[partition], msg)
+	}
+	writes := make([]sqlPartitionWrite, len(partitions))
+	for i, partition := range partitions {
+		writes[i] = sqlPartitionWrite{partition: partition, messages: byPartition[partition]}
+	}
+	return p.transport.insertInto(context.Background(), writes)
+}
+
+// insert writes messages into their partition of topic in one transaction.
 func (t *SQL) insert(ctx context.Context, topic string, messages []*message.Message) error {
 	if err := t.checkTopic(topic); err != nil {
 		return err
 	}
-	topic = t.partitionOf(topic, messages)
-	if err := t.initializeTopic(ctx, topic); err != nil {
-		return err
-	}
-	insert, err := t.schema.InsertQuery(topic, messages)
-	if err != nil {
-		return fmt.Errorf("sql transport: building the insert into topic %s: %w", topic, err)
+	return t.insertInto(ctx, []sqlPartitionWrite{{partition: t.partitionOf(topic, messages), messages: messages}})
+}
+
+// sqlPartitionWrite is messages to append, in order, to one partition.
+type sqlPartitionWrite struct {
+	partition string
+	messages  []*message.Message
+}
+
+// insertInto appends every write in one transaction, holding the gates of
+// their partitions shared, and wakes this process's subscriptions to those
+// partitions. It creates the partitions' tables first if needed, so that a
+// message published before any subscriber exists is kept.
+func (t *SQL) insertInto(ctx context.Context, writes []sqlPartitionWrite) error {
+	gates := make([]any, len(writes))
+	inserts := make([]watermillsql.Query, len(writes))
+	for i, w := range writes {
+		if err := t.initializeTopic(ctx, w.partition); err != nil {
+			return err
+		}
+		insert, err := t.schema.InsertQuery(w.partition, w.messages)
+		if err != nil {
+			return fmt.Errorf("sql transport: building the insert into topic %s: %w", w.partition, err)
+		}
+		inserts[i] = insert
+		gates[i] = sqlTransportTable("watermill_", w.partition)
 	}
 	tx, err := t.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return fmt.Errorf("sql transport: publishing to %s: %w", topic, err)
+		return fmt.Errorf("sql transport: publishing to %s: %w", writes[0].partition, err)
 	}
-	var gate string
-	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? LOCK IN SHARE MODE",
-		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("sql transport: locking the gate of topic %s: %w", topic, err)
+	// One statement locks every gate, in the order of the key, as every
+	// publish does: two publishes never wait for each other's gates in
+	// opposite orders.
+	rows, err := tx.QueryContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+
+		" WHERE `messages_table` IN (?"+strings.Repeat(", ?", len(gates)-1)+") ORDER BY `messages_table` LOCK IN SHARE MODE", gates...)
+	if err == nil {
+		locked := 0
+		for rows.Next() {
+			locked++
+		}
+		err = errors.Join(rows.Err(), rows.Close())
+		if err == nil && locked != len(gates) {
+			err = fmt.Errorf("%d of %d gates found", locked, len(gates))
+		}
 	}
-	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
+	if err != nil {
 		_ = tx.Rollback()
-		return fmt.Errorf("sql transport: inserting into topic %s: %w", topic, err)
+		return fmt.Errorf("sql transport: locking the gates of %s: %w", writes[0].partition, err)
+	}
+	for i, insert := range inserts {
+		if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("sql transport: inserting into topic %s: %w", writes[i].partition, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sql transport: committing to topic %s: %w", topic, err)
+		return fmt.Errorf("sql transport: committing to topic %s: %w", writes[0].partition, err)
 	}
-	t.wakeups.of(topic).signal()
+	for _, w := range writes {
+		t.wakeups.of(w.partition).signal()
+	}
 	return nil
 }
