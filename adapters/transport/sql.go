@@ -27,8 +27,9 @@ import (
 // help.
 type SQLConfig struct {
 	// PollInterval is how often the watcher looks for messages other
-	// processes published: the most such a message waits to be read.
-	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"100ms" help:"How often a process looks, with one query for every partition it reads, for messages other processes published (TRANSPORT=sql)."`
+	// processes published while messages come; after ten seconds without
+	// any, it looks less often, down to every max(10 intervals, 1 s).
+	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"100ms" help:"How often a process looks, with one query for every partition it reads, for messages other processes published (TRANSPORT=sql); after ten seconds without any, less often, down to every ten intervals or every second, whichever is longer."`
 	// BatchSize is how many messages one query reads and hands over, one at a
 	// time, within one transaction. A crash redelivers what the batch had
 	// handled so far.

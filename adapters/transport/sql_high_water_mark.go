@@ -19,8 +19,8 @@ import (
 //
 // A look without locks comes first: when no message past the group's offset
 // is visible, there is nothing to read yet, and no reason to hold publishers
-// back. That is every poll of an idle topic.
-func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (mark int64, err error) {
+// back. That is every poll of an idle topic, and nothingNew says so.
+func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (mark int64, nothingNew bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, sqlTransportBarrierTimeout)
 	defer cancel()
 	var largest, acked sql.NullInt64
@@ -28,15 +28,15 @@ func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (m
 		"SELECT (SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)+"), "+
 			"(SELECT `offset_acked` FROM "+t.offsets.MessagesOffsetsTable(topic)+" WHERE `consumer_group` = ?)",
 		consumerGroup).Scan(&largest, &acked); err != nil {
-		return 0, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
+		return 0, false, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
 	}
 	if largest.Int64 <= acked.Int64 {
-		return acked.Int64, nil
+		return acked.Int64, true, nil
 	}
 
 	tx, err := t.barrierDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer func() {
 		if err != nil {
@@ -46,15 +46,15 @@ func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (m
 	var gate string
 	if err := tx.QueryRowContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+" WHERE `messages_table` = ? FOR UPDATE",
 		sqlTransportTable("watermill_", topic)).Scan(&gate); err != nil {
-		return 0, fmt.Errorf("locking the gate of topic %s: %w", topic, err)
+		return 0, false, fmt.Errorf("locking the gate of topic %s: %w", topic, err)
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT MAX(`offset`) FROM "+t.schema.MessagesTable(topic)).Scan(&largest); err != nil {
-		return 0, fmt.Errorf("reading the last offset of topic %s: %w", topic, err)
+		return 0, false, fmt.Errorf("reading the last offset of topic %s: %w", topic, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return largest.Int64, nil
+	return largest.Int64, false, nil
 }
 
 // sqlTransportSchema is the library's MySQL schema, read up to the high-water
@@ -62,7 +62,7 @@ func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (m
 type sqlTransportSchema struct {
 	watermillsql.DefaultMySQLSchema
 	// highWaterMark is the transport's: see SQL.highWaterMark.
-	highWaterMark func(ctx context.Context, topic, consumerGroup string) (int64, error)
+	highWaterMark func(ctx context.Context, topic, consumerGroup string) (mark int64, nothingNew bool, err error)
 	logger        watermill.LoggerAdapter
 }
 
@@ -70,17 +70,26 @@ type sqlTransportSchema struct {
 // no better place, and the library asks for the query right before it runs
 // it. A failure reads nothing this round; the subscriber polls again.
 func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
-	mark, err := s.highWaterMark(context.Background(), topic, consumerGroup)
+	query, _ := s.selectQuery(topic, consumerGroup, offsets)
+	return query
+}
+
+// selectQuery is SelectQuery, and whether the group had nothing past its
+// offset when the query was asked for: only then may an empty read wait for a
+// wake-up. An empty read of a partition that has messages (the high-water mark
+// failed, or the first message was not acked in time) must poll again soon.
+func (s sqlTransportSchema) selectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) (query watermillsql.Query, nothingNew bool) {
+	mark, nothingNew, err := s.highWaterMark(context.Background(), topic, consumerGroup)
 	if err != nil {
 		s.logger.Error("Cannot take the high-water mark, reading nothing", err, watermill.LogFields{"topic": topic, "consumer_group": consumerGroup})
-		mark = 0
+		mark, nothingNew = 0, false
 	}
 	next := offsets.NextOffsetQuery(topic, consumerGroup)
 	return watermillsql.Query{
 		Query: "SELECT `offset`, `uuid`, `payload`, `metadata` FROM " + s.MessagesTable(topic) +
 			" WHERE `offset` > (" + next.Query + ") AND `offset` <= ? ORDER BY `offset` ASC LIMIT " + strconv.Itoa(s.SubscribeBatchSize),
 		Args: append(append([]any{}, next.Args...), mark),
-	}
+	}, nothingNew
 }
 
 // SubscribeIsolationLevel is READ COMMITTED: the high-water mark makes the

@@ -50,7 +50,7 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 		if err := t.initializeTopic(ctx, partition); err != nil {
 			return nil, err
 		}
-		subscriber, err := t.partitionSubscriber(s.group, partition, s.closing)
+		subscriber, err := t.partitionSubscriber(ctx, s.group, partition, s.closing)
 		if err != nil {
 			return nil, fmt.Errorf("sql subscriber for group %s: %w", s.group, err)
 		}
@@ -82,13 +82,19 @@ func (s *sqlSubscriber) Close() error {
 }
 
 // sqlPolls paces the polls of one partition. The library sleeps for what
-// HandleError returns; an empty poll waits in HandleError instead, for a
-// wake-up of the partition or sqlSafetyPoll, whichever comes first, and
-// returns no sleep.
+// HandleError returns. A poll that found the partition with nothing new
+// waits in HandleError instead, for a wake-up of the partition or about
+// sqlSafetyPoll, whichever comes first, and returns no sleep; one that read
+// nothing although the partition has messages sleeps pollInterval.
 type sqlPolls struct {
 	watermillsql.BackoffManager // for errors
 	wakeup                      *sqlWakeup
 	closing                     <-chan struct{}
+	subscribed                  <-chan struct{} // done when the Subscribe context is
+	pollInterval                time.Duration
+	// nothingNew is set by each query: the group had nothing past its
+	// offset when the query began.
+	nothingNew atomic.Bool
 	// polls counts the queries of every partition of the transport.
 	polls *atomic.Uint64
 	// published is the wake-up count when the last query began: a wake-up
@@ -108,6 +114,9 @@ func (p *sqlPolls) HandleError(logger watermill.LoggerAdapter, noMsg bool, err e
 	if !noMsg {
 		return 0
 	}
+	if !p.nothingNew.Load() {
+		return p.pollInterval
+	}
 	published, missed := p.wakeup.after(p.published.Load())
 	if missed {
 		return 0
@@ -118,6 +127,7 @@ func (p *sqlPolls) HandleError(logger watermill.LoggerAdapter, noMsg bool, err e
 	case <-published:
 	case <-timer.C:
 	case <-p.closing:
+	case <-p.subscribed:
 	}
 	return 0
 }
@@ -130,7 +140,9 @@ type sqlPollingSchema struct {
 
 func (s sqlPollingSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
 	s.polls.beforeQuery()
-	return s.sqlTransportSchema.SelectQuery(topic, consumerGroup, offsets)
+	query, nothingNew := s.selectQuery(topic, consumerGroup, offsets)
+	s.polls.nothingNew.Store(nothingNew)
+	return query
 }
 
 // sqlWakeups are the wake-ups of the partitions this process publishes to
@@ -181,12 +193,14 @@ func (w *sqlWakeup) after(seen uint64) (published <-chan struct{}, missed bool) 
 }
 
 // partitionSubscriber is the library's subscriber of group to one partition,
-// polling as sqlPolls says.
-func (t *SQL) partitionSubscriber(group, partition string, closing <-chan struct{}) (*watermillsql.Subscriber, error) {
+// polling as sqlPolls says until ctx is done or closing closed.
+func (t *SQL) partitionSubscriber(ctx context.Context, group, partition string, closing <-chan struct{}) (*watermillsql.Subscriber, error) {
 	polls := &sqlPolls{
 		BackoffManager: watermillsql.NewDefaultBackoffManager(t.config.PollInterval, t.config.NackResendSleep),
 		wakeup:         t.wakeups.of(partition),
 		closing:        closing,
+		subscribed:     ctx.Done(),
+		pollInterval:   t.config.PollInterval,
 		polls:          &t.polls,
 	}
 	ackDeadline := t.config.AckDeadline

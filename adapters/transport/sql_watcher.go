@@ -36,8 +36,8 @@ type sqlWatcher struct {
 	largest    map[string]int64 // partition topic → largest offset seen
 	query      string           // for partitions; "" once they change
 
-	start   sync.Once
-	started bool
+	started bool // under mu
+	stopped bool // under mu
 	stop    chan struct{}
 	done    chan struct{}
 	failing bool // the last round failed; touched by run only
@@ -63,30 +63,30 @@ func newSQLWatcher(t *SQL, interval time.Duration) *sqlWatcher {
 // the first time. A partition already watched is left as it is.
 func (w *sqlWatcher) watch(partition string) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
 	if _, ok := w.largest[partition]; !ok {
 		w.partitions = append(w.partitions, partition)
 		// -1: the first round wakes it once, whatever its table holds.
 		w.largest[partition] = -1
 		w.query = ""
 	}
-	w.mu.Unlock()
-	w.start.Do(func() {
-		w.mu.Lock()
+	if !w.started {
 		w.started = true
-		w.mu.Unlock()
 		go w.run()
-	})
+	}
 }
 
 // close stops the watcher and waits for its round in flight, which its
 // timeout bounds.
 func (w *sqlWatcher) close() {
 	w.mu.Lock()
-	started := w.started
+	started, stopped := w.started, w.stopped
+	w.stopped = true
 	w.mu.Unlock()
-	select {
-	case <-w.stop:
-	default:
+	if !stopped {
 		close(w.stop)
 	}
 	if started {
@@ -139,7 +139,7 @@ func (w *sqlWatcher) pause(quiet time.Duration) time.Duration {
 // round reads the largest offset of every partition watched, wakes those
 // that grew and says whether any did. When the query fails, every partition
 // is woken, so that the subscriptions poll as if there were no watcher until
-// it answers again.
+// it answers again: as often as the watcher, which slows down as when quiet.
 func (w *sqlWatcher) round(ctx context.Context) (grew bool) {
 	partitions, query := w.snapshot()
 	if len(partitions) == 0 {
@@ -161,7 +161,7 @@ func (w *sqlWatcher) round(ctx context.Context) (grew bool) {
 		for _, partition := range partitions {
 			w.transport.wakeups.of(partition).signal()
 		}
-		return true
+		return false
 	}
 	if w.failing {
 		w.transport.logger.Info("Reading the largest offsets of the SQL transport's partitions again", nil)

@@ -13,17 +13,23 @@ import (
 )
 
 // The SQL transport's polling, beyond the transport contract: an idle
-// subscription leaves MySQL alone, and a message another process publishes is
-// read within a few poll intervals however long the quiet before it.
+// subscription leaves MySQL alone, a message another process publishes is
+// read long before the safety poll, and a message not acked in time comes
+// back after a poll interval, not after the safety poll.
 
 const sqlWatchInterval = 50 * time.Millisecond
 
 func openSQLForWatch(t *testing.T, dsn string) *SQL {
 	t.Helper()
+	return openSQLWithAckDeadline(t, dsn, 30*time.Second)
+}
+
+func openSQLWithAckDeadline(t *testing.T, dsn string, ackDeadline time.Duration) *SQL {
+	t.Helper()
 	tr, err := NewSQL(dsn, mysqldb.PoolConfig{MaxOpenConns: 8}, SQLConfig{
 		PollInterval:    sqlWatchInterval,
 		BatchSize:       10,
-		AckDeadline:     30 * time.Second,
+		AckDeadline:     ackDeadline,
 		Partitions:      16,
 		NackResendSleep: time.Second,
 	}, watermill.NopLogger{})
@@ -51,12 +57,23 @@ func TestSQLIdleSubscriptionLeavesTheDatabaseAlone(t *testing.T) {
 		}
 	}
 
-	// Each partition polls once at the start and once more on the watcher's
-	// first round; after that, nothing but the watcher's one query.
-	time.Sleep(10 * sqlWatchInterval)
-	before := tr.polls.Load()
+	// Each partition polls at the start and once more on the watcher's first
+	// round; after that, nothing but the watcher's one query. The first polls
+	// may take a while on a busy machine: wait until they are over.
+	settled := tr.polls.Load()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		time.Sleep(10 * sqlWatchInterval)
+		now := tr.polls.Load()
+		if now == settled && now >= 2*16 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the subscriptions still poll after 10s: %d polls, %d in the last %s", now, now-settled, 10*sqlWatchInterval)
+		}
+		settled = now
+	}
 	time.Sleep(20 * sqlWatchInterval)
-	if polls := tr.polls.Load() - before; polls != 0 {
+	if polls := tr.polls.Load() - settled; polls != 0 {
 		t.Fatalf("2 groups of 16 idle partitions polled %d times in %s; want none but the watcher's", polls, 20*sqlWatchInterval)
 	}
 }
@@ -98,7 +115,62 @@ func TestSQLMessageOfAnotherProcessIsReadAfterAQuietSpell(t *testing.T) {
 	}
 }
 
-func TestSQLWatcherStopsWithTheTransport(t *testing.T) {
+func TestSQLMessageNotAckedInTimeComesBackSoon(t *testing.T) {
+	t.Parallel()
+	tr := openSQLWithAckDeadline(t, testenv.MySQLDatabase(t), 300*time.Millisecond)
+	topic := testenv.UniqueName("late.")
+	subscriber, err := tr.Subscriber("group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = subscriber.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	messages, err := subscriber.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := message.NewMessage(watermill.NewUUID(), []byte("late"))
+	if err := tr.Publisher().Publish(topic, msg); err != nil {
+		t.Fatal(err)
+	}
+	for delivery := range 2 {
+		select {
+		case got := <-messages:
+			if got.UUID != msg.UUID {
+				t.Fatalf("delivery %d: got message %s, want %s", delivery, got.UUID, msg.UUID)
+			}
+			if delivery == 1 {
+				got.Ack()
+			}
+			// The first delivery is left unacked past the deadline.
+		case <-time.After(5 * time.Second):
+			t.Fatalf("delivery %d did not come within 5s", delivery)
+		}
+	}
+}
+
+func TestSQLWatcherPausesLongerTheLongerItIsQuiet(t *testing.T) {
+	t.Parallel()
+	w := &sqlWatcher{interval: 100 * time.Millisecond}
+	for _, c := range []struct{ quiet, want time.Duration }{
+		{0, 100 * time.Millisecond},
+		{time.Second, 100 * time.Millisecond},
+		{5 * time.Second, 500 * time.Millisecond},
+		{10 * time.Second, time.Second},
+		{time.Hour, time.Second},
+	} {
+		if got := w.pause(c.quiet); got != c.want {
+			t.Errorf("pause after %s of quiet: %s, want %s", c.quiet, got, c.want)
+		}
+	}
+	slow := &sqlWatcher{interval: 500 * time.Millisecond}
+	if got := slow.pause(time.Hour); got != 5*time.Second {
+		t.Errorf("a 500ms interval after an hour of quiet: %s, want 5s", got)
+	}
+}
+
+func TestSQLCloseStopsTheWatcherOnceAndForAll(t *testing.T) {
 	t.Parallel()
 	tr := openSQLForWatch(t, testenv.MySQLDatabase(t))
 	subscriber, err := tr.Subscriber("group")
@@ -108,10 +180,13 @@ func TestSQLWatcherStopsWithTheTransport(t *testing.T) {
 	if _, err := subscriber.Subscribe(context.Background(), testenv.UniqueName("stop.")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * sqlWatchInterval)
 	_ = subscriber.Close()
-	closed := make(chan error, 1)
-	go func() { closed <- tr.Close() }()
+	closed := make(chan struct{})
+	go func() {
+		_ = tr.Close()
+		_ = tr.Close() // a second Close must not panic or wait
+		close(closed)
+	}()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
@@ -121,5 +196,12 @@ func TestSQLWatcherStopsWithTheTransport(t *testing.T) {
 	case <-tr.watcher.done:
 	default:
 		t.Fatal("the watcher still runs after Close")
+	}
+	// A partition watched after Close starts nothing.
+	tr.watcher.watch("late.partition")
+	tr.watcher.mu.Lock()
+	defer tr.watcher.mu.Unlock()
+	if len(tr.watcher.partitions) != 16 {
+		t.Fatalf("the watcher took a partition after Close: %d partitions, want the 16 of before", len(tr.watcher.partitions))
 	}
 }
