@@ -28,6 +28,12 @@ var errSQLTransportPublisherClosed = errors.New("sql transport: publisher closed
 // topic's tables first if needed, so that a message published before any
 // subscriber exists is kept.
 func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Message) error {
+	return p.publishing(messages, func() error { return p.transport.insert(context.Background(), topic, messages) })
+}
+
+// publishing runs publish unless the publisher is closed or there are no
+// messages, holding off Close until it returns.
+func (p *sqlTransportPublisher) publishing(messages []*message.Message, publish func() error) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
@@ -36,7 +42,7 @@ func (p *sqlTransportPublisher) Publish(topic string, messages ...*message.Messa
 	if len(messages) == 0 {
 		return nil
 	}
-	return p.transport.insert(context.Background(), topic, messages)
+	return publish()
 }
 
 // Close refuses new publishes once those in flight are done; the transport
@@ -56,15 +62,13 @@ func (p *sqlTransportPublisher) close() {
 // go, all in one transaction: the messages a BatchingPublisher joins spread
 // over the partitions as their separate publishes would, for one commit.
 func (p *sqlTransportPublisher) PublishSeparately(topic string, messages ...*message.Message) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return errSQLTransportPublisherClosed
-	}
-	if len(messages) == 0 {
-		return nil
-	}
-	if err := p.transport.checkTopic(topic); err != nil {
+	return p.publishing(messages, func() error { return p.transport.insertSeparately(topic, messages) })
+}
+
+// insertSeparately writes each message to the partition its own publish
+// would take, in one transaction.
+func (t *SQL) insertSeparately(topic string, messages []*message.Message) error {
+	if err := t.checkTopic(topic); err != nil {
 		return err
 	}
 	var (
@@ -72,7 +76,7 @@ func (p *sqlTransportPublisher) PublishSeparately(topic string, messages ...*mes
 		byPartition = map[string][]*message.Message{}
 	)
 	for _, msg := range messages {
-		partition := p.transport.partitionOf(topic, []*message.Message{msg})
+		partition := t.partitionOf(topic, []*message.Message{msg})
 		if _, ok := byPartition[partition]; !ok {
 			partitions = append(partitions, partition)
 		}
@@ -82,7 +86,7 @@ func (p *sqlTransportPublisher) PublishSeparately(topic string, messages ...*mes
 	for i, partition := range partitions {
 		writes[i] = sqlPartitionWrite{partition: partition, messages: byPartition[partition]}
 	}
-	return p.transport.insertInto(context.Background(), writes)
+	return t.insertInto(context.Background(), writes)
 }
 
 // insert writes messages into their partition of topic in one transaction.

@@ -40,6 +40,23 @@ func openSQLWithAckDeadline(t *testing.T, dsn string, ackDeadline time.Duration)
 	return tr
 }
 
+// subscribeForWatch subscribes as "group" to topic until the test ends.
+func subscribeForWatch(t *testing.T, tr *SQL, topic string) <-chan *message.Message {
+	t.Helper()
+	subscriber, err := tr.Subscriber("group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = subscriber.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	messages, err := subscriber.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return messages
+}
+
 func TestSQLIdleSubscriptionLeavesTheDatabaseAlone(t *testing.T) {
 	t.Parallel()
 	tr := openSQLForWatch(t, testenv.MySQLDatabase(t))
@@ -83,17 +100,7 @@ func TestSQLMessageOfAnotherProcessIsReadAfterAQuietSpell(t *testing.T) {
 	dsn := testenv.MySQLDatabase(t)
 	reader, writer := openSQLForWatch(t, dsn), openSQLForWatch(t, dsn)
 	topic := testenv.UniqueName("quiet.")
-	subscriber, err := reader.Subscriber("group")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = subscriber.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	messages, err := subscriber.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	messages := subscribeForWatch(t, reader, topic)
 
 	for round := range 3 {
 		// Longer than every partition's first polls: they wait to be woken.
@@ -119,17 +126,7 @@ func TestSQLMessageNotAckedInTimeComesBackSoon(t *testing.T) {
 	t.Parallel()
 	tr := openSQLWithAckDeadline(t, testenv.MySQLDatabase(t), 300*time.Millisecond)
 	topic := testenv.UniqueName("late.")
-	subscriber, err := tr.Subscriber("group")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = subscriber.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	messages, err := subscriber.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	messages := subscribeForWatch(t, tr, topic)
 	msg := message.NewMessage(watermill.NewUUID(), []byte("late"))
 	if err := tr.Publisher().Publish(topic, msg); err != nil {
 		t.Fatal(err)
