@@ -58,7 +58,7 @@ func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (m
 }
 
 // sqlTransportSchema is the library's MySQL schema, read up to the high-water
-// mark.
+// mark by sqlPollingSchema, the schema the subscribers are given.
 type sqlTransportSchema struct {
 	watermillsql.DefaultMySQLSchema
 	// highWaterMark is the transport's: see SQL.highWaterMark.
@@ -66,18 +66,14 @@ type sqlTransportSchema struct {
 	logger        watermill.LoggerAdapter
 }
 
-// SelectQuery takes the high-water mark before it answers: the interface has
-// no better place, and the library asks for the query right before it runs
-// it. A failure reads nothing this round; the subscriber polls again.
-func (s sqlTransportSchema) SelectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) watermillsql.Query {
-	query, _ := s.selectQuery(topic, consumerGroup, offsets)
-	return query
-}
-
-// selectQuery is SelectQuery, and whether the group had nothing past its
-// offset when the query was asked for: only then may an empty read wait for a
-// wake-up. An empty read of a partition that has messages (the high-water mark
-// failed, or the first message was not acked in time) must poll again soon.
+// selectQuery is the library's select query, read up to the high-water mark
+// (sqlPollingSchema.SelectQuery hands it over: the interface has no better
+// place, and the library asks for the query right before it runs it; a
+// failure reads nothing this round), and whether the group had nothing past
+// its offset when the query was asked for: only then may an empty read wait
+// for a wake-up. An empty read of a partition that has messages (the
+// high-water mark failed, or the first message was not acked in time) must
+// poll again soon.
 func (s sqlTransportSchema) selectQuery(topic string, consumerGroup string, offsets watermillsql.OffsetsAdapter) (query watermillsql.Query, nothingNew bool) {
 	mark, nothingNew, err := s.highWaterMark(context.Background(), topic, consumerGroup)
 	if err != nil {
