@@ -37,10 +37,11 @@ type sqlWatcher struct {
 	query      string           // for partitions; "" once they change
 
 	started bool // under mu
-	stopped bool // under mu
-	stop    chan struct{}
-	done    chan struct{}
-	failing bool // the last round failed; touched by run only
+	// stopping ends run and the round in flight; stop cancels it.
+	stopping context.Context
+	stop     context.CancelFunc
+	done     chan struct{}
+	failing  bool // the last round failed; touched by run only
 }
 
 // sqlSafetyPoll is about how often a subscription polls its partition while
@@ -50,11 +51,13 @@ type sqlWatcher struct {
 const sqlSafetyPoll = time.Minute
 
 func newSQLWatcher(t *SQL, interval time.Duration) *sqlWatcher {
+	stopping, stop := context.WithCancel(context.Background())
 	return &sqlWatcher{
 		transport: t,
 		interval:  interval,
 		largest:   map[string]int64{},
-		stop:      make(chan struct{}),
+		stopping:  stopping,
+		stop:      stop,
 		done:      make(chan struct{}),
 	}
 }
@@ -64,7 +67,7 @@ func newSQLWatcher(t *SQL, interval time.Duration) *sqlWatcher {
 func (w *sqlWatcher) watch(partition string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stopped {
+	if w.stopping.Err() != nil {
 		return
 	}
 	if _, ok := w.largest[partition]; !ok {
@@ -83,12 +86,9 @@ func (w *sqlWatcher) watch(partition string) {
 // timeout bounds.
 func (w *sqlWatcher) close() {
 	w.mu.Lock()
-	started, stopped := w.started, w.stopped
-	w.stopped = true
+	w.stop() // under mu: watch starts nothing after it
+	started := w.started
 	w.mu.Unlock()
-	if !stopped {
-		close(w.stop)
-	}
 	if started {
 		<-w.done
 	}
@@ -96,25 +96,16 @@ func (w *sqlWatcher) close() {
 
 func (w *sqlWatcher) run() {
 	defer close(w.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-w.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	lastGrowth := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
-		case <-w.stop:
+		case <-w.stopping.Done():
 			return
 		case <-timer.C:
 		}
-		if w.round(ctx) {
+		if w.round(w.stopping) {
 			lastGrowth = time.Now()
 		}
 		timer.Reset(w.pause(time.Since(lastGrowth)))
@@ -149,10 +140,8 @@ func (w *sqlWatcher) round(ctx context.Context) (grew bool) {
 	defer cancel()
 	largest, err := w.readLargest(ctx, query, len(partitions))
 	if err != nil {
-		select {
-		case <-w.stop:
+		if w.stopping.Err() != nil {
 			return false
-		default:
 		}
 		if !w.failing {
 			w.transport.logger.Error("Cannot read the largest offsets of the SQL transport's partitions; every subscription polls on its own until it can", err, watermill.LogFields{"partitions": len(partitions)})
