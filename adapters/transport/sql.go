@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,18 +31,20 @@ type SQLConfig struct {
 	// processes published while messages come; after ten seconds without
 	// any, it looks less often, down to every max(10 intervals, 1 s).
 	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"100ms" help:"How often a process looks, with one query for every partition it reads, for messages other processes published (TRANSPORT=sql); after ten seconds without any, less often, down to every ten intervals or every second, whichever is longer."`
-	// BatchSize is how many messages one query reads and hands over, one at a
-	// time, within one transaction. A crash redelivers what the batch had
-	// handled so far.
-	BatchSize int `name:"batch-size" env:"BATCH_SIZE" default:"100" help:"Messages read per transaction (TRANSPORT=sql); a crash redelivers what the batch had handled."`
-	// AckDeadline is how long a handler has to ack a message before the
-	// message is taken back and delivered again.
-	AckDeadline time.Duration `name:"ack-deadline" env:"ACK_DEADLINE" default:"30s" help:"How long a handler has to acknowledge a message before it is delivered again (TRANSPORT=sql)."`
+	// BatchSize is how many messages one query reads and hands over at once,
+	// within one transaction. A crash redelivers what the batch had handled
+	// so far.
+	BatchSize int `name:"batch-size" env:"BATCH_SIZE" default:"100" help:"Messages read per transaction and handled at once (TRANSPORT=sql); a crash redelivers what the batch had handled."`
+	// AckDeadline is how long the handlers have to ack every message of a
+	// batch before the messages not acked are taken back and delivered again.
+	AckDeadline time.Duration `name:"ack-deadline" env:"ACK_DEADLINE" default:"30s" help:"How long the handlers have to acknowledge the messages of one batch before those not acknowledged are delivered again (TRANSPORT=sql)."`
 	// Partitions is how many tables a topic is spread over, each with its own
-	// offsets: a consumer group handles one message of each at a time, so this
-	// is how many it handles at once. Raising it is safe at any time; lowering
-	// it strands the messages of the partitions dropped, so drain them first.
-	Partitions int `name:"partitions" env:"PARTITIONS" default:"16" help:"Tables each topic is spread over (TRANSPORT=sql): how many messages of one handler a group handles at once. Raise it freely; drain a topic before lowering it."`
+	// offsets: a partition's batches are read by one worker of a group at a
+	// time, so this is how many workers of a group read a topic at once. Each
+	// partition costs polls of its own, and fewer, fuller batches cost less
+	// per message. Lowering it is safe: subscribers read the partitions
+	// beyond it until they are empty.
+	Partitions int `name:"partitions" env:"PARTITIONS" default:"2" help:"Tables each topic is spread over (TRANSPORT=sql): how many workers of a group read a topic at once. Subscribers read the tables beyond it, left by a larger setting, until they are empty."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked message is handled again (TRANSPORT=sql)."`
@@ -50,8 +53,8 @@ type SQLConfig struct {
 // Check reports every setting out of range, naming its variable.
 func (c SQLConfig) Check() error {
 	var p settings.Problems
-	if c.Partitions < 1 || c.Partitions > 256 {
-		p.Add("SQL_TRANSPORT_PARTITIONS", "must be between 1 and 256, got %d", c.Partitions)
+	if c.Partitions < 1 || c.Partitions > sqlMaxPartitions {
+		p.Add("SQL_TRANSPORT_PARTITIONS", "must be between 1 and %d, got %d", sqlMaxPartitions, c.Partitions)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		p.Add("SQL_TRANSPORT_BATCH_SIZE", "must be between 1 and 10000, got %d", c.BatchSize)
@@ -90,14 +93,15 @@ const (
 // topic, the others after the topic and ".p1", ".p2"... A publish goes to one
 // of them, picked from its first message's UUID.
 //
-// Delivery is at least once, in offset order within a partition. A subscriber
-// reads a batch of a partition and advances its group's offset past the
-// messages acked, all in one transaction that holds the group's offset row of
+// Delivery is at least once, in no particular order. A subscriber reads a
+// batch of a partition, hands all of it to the handlers at once (see
+// sqlHandover) and advances its group's offset past the messages acked
+// without a gap, all in one transaction that holds the group's offset row of
 // that partition locked: a crashed subscriber's transaction rolls back and the
 // batch is read again, by any subscriber of the group, as soon as MySQL
 // notices the connection is gone. The same lock makes the subscribers of a
-// group take turns on a partition: a group handles one message per partition
-// at a time, whatever the number of workers. A new group starts at the first
+// group take turns on a partition: a group handles one batch per partition at
+// a time, whatever the number of workers. A new group starts at the first
 // message. Tables are created on first use of a topic; Clean deletes the
 // messages every group of the topic has acknowledged.
 //
@@ -180,6 +184,46 @@ func (t *SQL) partitionTopics(topic string) []string {
 		topics[i] = t.partitionTopic(topic, i)
 	}
 	return topics
+}
+
+// sqlMaxPartitions bounds SQL_TRANSPORT_PARTITIONS, and the partitions a
+// subscriber looks for beyond it.
+const sqlMaxPartitions = 256
+
+// readPartitions are the partitions a subscriber of topic reads: those
+// publishes go to, and any beyond them that a process with more partitions
+// created, so that lowering SQL_TRANSPORT_PARTITIONS strands nothing: the
+// partitions no longer published to are read until they are empty, and
+// then cost a place in the watcher's query.
+func (t *SQL) readPartitions(ctx context.Context, topic string) ([]string, error) {
+	partitions := t.partitionTopics(topic)
+	byTable := map[string]string{}
+	var tables []any
+	for i := t.config.Partitions; i < sqlMaxPartitions; i++ {
+		partition := t.partitionTopic(topic, i)
+		table := sqlTransportTable("watermill_", partition)
+		byTable[table] = partition
+		tables = append(tables, table)
+	}
+	if len(tables) == 0 {
+		return partitions, nil
+	}
+	// #nosec G202 -- only placeholders are joined; the names go as arguments
+	rows, err := t.db.QueryContext(ctx,
+		"SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?"+strings.Repeat(", ?", len(tables)-1)+") ORDER BY table_name",
+		tables...)
+	if err != nil {
+		return nil, fmt.Errorf("sql transport: looking for partitions of topic %s beyond %d: %w", topic, t.config.Partitions, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			return nil, err
+		}
+		partitions = append(partitions, byTable[table])
+	}
+	return partitions, rows.Err()
 }
 
 func (t *SQL) partitionTopic(topic string, partition int) string {

@@ -45,12 +45,20 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 	if err := t.checkTopic(topic); err != nil {
 		return nil, err
 	}
-	var inputs []<-chan *message.Message
-	for _, partition := range t.partitionTopics(topic) {
+	type handover struct {
+		input <-chan *message.Message
+		polls *sqlPolls
+	}
+	partitions, err := t.readPartitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	var handovers []handover
+	for _, partition := range partitions {
 		if err := t.initializeTopic(ctx, partition); err != nil {
 			return nil, err
 		}
-		subscriber, err := t.partitionSubscriber(ctx, s.group, partition, s.closing)
+		subscriber, polls, err := t.partitionSubscriber(ctx, s.group, partition, s.closing)
 		if err != nil {
 			return nil, fmt.Errorf("sql subscriber for group %s: %w", s.group, err)
 		}
@@ -62,10 +70,23 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 			// Those already subscribed stop with Close.
 			return nil, err
 		}
-		inputs = append(inputs, input)
+		handovers = append(handovers, handover{input, polls})
 		t.watcher.watch(partition)
 	}
-	return mergeSubscriptions(inputs, s.closing), nil
+	output := make(chan *message.Message)
+	var sending sync.WaitGroup
+	for _, h := range handovers {
+		sending.Add(1)
+		go (&sqlHandover{
+			polls: h.polls, output: output, ctx: ctx, closing: s.closing,
+			resend: t.config.NackResendSleep, sending: &sending,
+		}).run(h.input)
+	}
+	go func() {
+		sending.Wait()
+		close(output)
+	}()
+	return output, nil
 }
 
 func (s *sqlSubscriber) Close() error {
@@ -82,19 +103,24 @@ func (s *sqlSubscriber) Close() error {
 }
 
 // sqlPolls paces the polls of one partition. The library sleeps for what
-// HandleError returns. A poll that found the partition with nothing new
-// waits in HandleError instead, for a wake-up of the partition or about
-// sqlSafetyPoll, whichever comes first, and returns no sleep; one that read
-// nothing although the partition has messages sleeps pollInterval.
+// HandleError returns. A poll that left nothing to read (it found the
+// partition with nothing new, or read and handled everything up to the
+// high-water mark) waits in HandleError instead, for a wake-up of the
+// partition or about sqlSafetyPoll, whichever comes first, and returns no
+// sleep; one that read nothing although the partition has messages sleeps
+// pollInterval; one that may have left messages polls again at once.
 type sqlPolls struct {
 	watermillsql.BackoffManager // for errors
 	wakeup                      *sqlWakeup
 	closing                     <-chan struct{}
 	subscribed                  <-chan struct{} // done when the Subscribe context is
 	pollInterval                time.Duration
+	batchSize                   int
 	// nothingNew is set by each query: the group had nothing past its
 	// offset when the query began.
 	nothingNew atomic.Bool
+	// batch is the rows of the last query (see sqlHandover).
+	batch atomic.Pointer[sqlBatch]
 	// polls counts the queries of every partition of the transport.
 	polls *atomic.Uint64
 	// published is the wake-up count when the last query began: a wake-up
@@ -105,16 +131,21 @@ type sqlPolls struct {
 func (p *sqlPolls) beforeQuery() {
 	p.polls.Add(1)
 	p.published.Store(p.wakeup.count())
+	p.batch.Store(newSQLBatch())
 }
 
 func (p *sqlPolls) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	if err != nil {
 		return p.BackoffManager.HandleError(logger, noMsg, err)
 	}
-	if !noMsg {
-		return 0
-	}
-	if !p.nothingNew.Load() {
+	switch {
+	case !noMsg:
+		// Whatever was published after the high-water mark was taken woke
+		// the partition after this query began.
+		if batch := p.batch.Load(); batch == nil || !batch.drained(p.batchSize) {
+			return 0
+		}
+	case !p.nothingNew.Load():
 		return p.pollInterval
 	}
 	published, missed := p.wakeup.after(p.published.Load())
@@ -143,6 +174,17 @@ func (s sqlPollingSchema) SelectQuery(topic string, consumerGroup string, offset
 	query, nothingNew := s.selectQuery(topic, consumerGroup, offsets)
 	s.polls.nothingNew.Store(nothingNew)
 	return query
+}
+
+// UnmarshalMessage records each row the query read in the poll's batch.
+func (s sqlPollingSchema) UnmarshalMessage(rows watermillsql.Scanner) (watermillsql.Row, error) {
+	row, err := s.sqlTransportSchema.UnmarshalMessage(rows)
+	if err == nil {
+		if batch := s.polls.batch.Load(); batch != nil {
+			batch.read(row.Offset)
+		}
+	}
+	return row, err
 }
 
 // sqlWakeups are the wake-ups of the partitions this process publishes to
@@ -193,24 +235,26 @@ func (w *sqlWakeup) after(seen uint64) (published <-chan struct{}, missed bool) 
 }
 
 // partitionSubscriber is the library's subscriber of group to one partition,
-// polling as sqlPolls says until ctx is done or closing closed.
-func (t *SQL) partitionSubscriber(ctx context.Context, group, partition string, closing <-chan struct{}) (*watermillsql.Subscriber, error) {
+// polling as the returned sqlPolls says until ctx is done or closing closed.
+func (t *SQL) partitionSubscriber(ctx context.Context, group, partition string, closing <-chan struct{}) (*watermillsql.Subscriber, *sqlPolls, error) {
 	polls := &sqlPolls{
 		BackoffManager: watermillsql.NewDefaultBackoffManager(t.config.PollInterval, t.config.NackResendSleep),
 		wakeup:         t.wakeups.of(partition),
 		closing:        closing,
 		subscribed:     ctx.Done(),
 		pollInterval:   t.config.PollInterval,
+		batchSize:      t.config.BatchSize,
 		polls:          &t.polls,
 	}
 	ackDeadline := t.config.AckDeadline
-	return watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
+	subscriber, err := watermillsql.NewSubscriber(t.subscribeDB, watermillsql.SubscriberConfig{
 		ConsumerGroup:  group,
 		AckDeadline:    &ackDeadline,
 		PollInterval:   t.config.PollInterval,
 		ResendInterval: t.config.NackResendSleep,
 		BackoffManager: polls,
 		SchemaAdapter:  sqlPollingSchema{sqlTransportSchema: t.schema, polls: polls},
-		OffsetsAdapter: t.offsets,
+		OffsetsAdapter: sqlPollingOffsets{sqlTransportOffsets: t.offsets, polls: polls},
 	}, t.logger)
+	return subscriber, polls, err
 }
