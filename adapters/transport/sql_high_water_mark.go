@@ -34,7 +34,8 @@ func (t *SQL) highWaterMark(ctx context.Context, topic, consumerGroup string) (m
 		return acked.Int64, true, nil
 	}
 
-	tx, err := t.barrierDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// Read committed, as every session of the transport's pools.
+	tx, err := t.barrierDB.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, false, err
 	}
@@ -88,12 +89,14 @@ func (s sqlTransportSchema) selectQuery(topic string, consumerGroup string, offs
 	}, nothingNew
 }
 
-// SubscribeIsolationLevel is READ COMMITTED: the high-water mark makes the
-// library's SERIALIZABLE unneeded, and SERIALIZABLE reads lock the gap after
-// the last message, which held every publish to the topic back while a
-// subscriber handled its batch.
+// SubscribeIsolationLevel is the session's, READ COMMITTED (every pool of
+// the transport comes from mysqldb.Open; naming the level would cost a
+// statement per transaction): the high-water mark makes the library's
+// SERIALIZABLE unneeded, and SERIALIZABLE reads lock the gap after the last
+// message, which held every publish to the topic back while a subscriber
+// handled its batch.
 func (s sqlTransportSchema) SubscribeIsolationLevel() sql.IsolationLevel {
-	return sql.LevelReadCommitted
+	return sql.LevelDefault
 }
 
 // sqlTransportOffsets is the library's MySQL offsets table, with the group's

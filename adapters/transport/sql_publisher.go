@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,7 +124,8 @@ func (t *SQL) insertInto(ctx context.Context, writes []sqlPartitionWrite) error 
 		inserts = append(inserts, partitionInsert{partition: w.partition, query: insert})
 		gates = append(gates, sqlTransportTable("watermill_", w.partition))
 	}
-	tx, err := t.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// Read committed, as every session of the transport's pools.
+	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sql transport: publishing to %s: %w", writes[0].partition, err)
 	}
