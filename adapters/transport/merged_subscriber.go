@@ -7,8 +7,8 @@ import (
 )
 
 // mergeSubscriptions forwards what inputs deliver into one channel, closed
-// once all of them are: how a subscriber whose subscriptions each hand over
-// one message at a time handles several at once. A message not yet taken
+// once all of them are: how GoChannel, whose subscriptions each hand over
+// one message at a time, handles several at once. A message not yet taken
 // when closing closes is left unacknowledged: the transport delivers it
 // again.
 func mergeSubscriptions(inputs []<-chan *message.Message, closing <-chan struct{}) <-chan *message.Message {

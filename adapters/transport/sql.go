@@ -43,8 +43,8 @@ type SQLConfig struct {
 	// time, so this is how many workers of a group read a topic at once. Each
 	// partition costs polls of its own, and fewer, fuller batches cost less
 	// per message. Lowering it is safe: subscribers read the partitions
-	// beyond it until they are empty.
-	Partitions int `name:"partitions" env:"PARTITIONS" default:"2" help:"Tables each topic is spread over (TRANSPORT=sql): how many workers of a group read a topic at once. Subscribers read the tables beyond it, left by a larger setting, until they are empty."`
+	// beyond it that a larger setting left, for as long as they exist.
+	Partitions int `name:"partitions" env:"PARTITIONS" default:"2" help:"Tables each topic is spread over (TRANSPORT=sql): how many workers of a group read a topic at once. Subscribers also read the tables beyond it that a larger setting left, for as long as they exist."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked message is handled again (TRANSPORT=sql)."`
@@ -192,9 +192,11 @@ const sqlMaxPartitions = 256
 
 // readPartitions are the partitions a subscriber of topic reads: those
 // publishes go to, and any beyond them that a process with more partitions
-// created, so that lowering SQL_TRANSPORT_PARTITIONS strands nothing: the
-// partitions no longer published to are read until they are empty, and
-// then cost a place in the watcher's query.
+// created before the subscription began, so that lowering
+// SQL_TRANSPORT_PARTITIONS strands nothing. The partitions no longer
+// published to are read for as long as their tables exist: once every group
+// has read them, each costs a place in the watcher's query and a safety
+// poll now and then, until an operator drops its two tables.
 func (t *SQL) readPartitions(ctx context.Context, topic string) ([]string, error) {
 	partitions := t.partitionTopics(topic)
 	byTable := map[string]string{}
@@ -202,7 +204,7 @@ func (t *SQL) readPartitions(ctx context.Context, topic string) ([]string, error
 	for i := t.config.Partitions; i < sqlMaxPartitions; i++ {
 		partition := t.partitionTopic(topic, i)
 		table := sqlTransportTable("watermill_", partition)
-		byTable[table] = partition
+		byTable[strings.ToLower(table)] = partition
 		tables = append(tables, table)
 	}
 	if len(tables) == 0 {
@@ -221,7 +223,10 @@ func (t *SQL) readPartitions(ctx context.Context, topic string) ([]string, error
 		if err := rows.Scan(&table); err != nil {
 			return nil, err
 		}
-		partitions = append(partitions, byTable[table])
+		// A server with lower_case_table_names names tables in lower case.
+		if partition, ok := byTable[strings.ToLower(table)]; ok {
+			partitions = append(partitions, partition)
+		}
 	}
 	return partitions, rows.Err()
 }

@@ -37,6 +37,9 @@ type sqlBatch struct {
 	// handlers nack is replaced by a new one.
 	copies  []*message.Message
 	settled int // rows whose copy deliver saw acked
+	// acknowledged is the offset the batch's transaction writes, once the
+	// library asked for it.
+	acknowledged int64
 	// done is closed once deliver saw every row acked.
 	done chan struct{}
 	// abandoned is closed when the library gave up on the batch: its last
@@ -108,12 +111,22 @@ func (b *sqlBatch) ackedThrough() (int64, bool) {
 	return through, ok
 }
 
+// acknowledging records the offset the batch's transaction writes.
+func (b *sqlBatch) acknowledging(offset int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.acknowledged = offset
+}
+
 // drained reports whether the batch read every row up to the high-water
-// mark (fewer than a full batch) and all of them were acked.
+// mark (fewer than a full batch) and its transaction acknowledges them all:
+// an ack that came as the ack deadline passed may have been too late for
+// the library.
 func (b *sqlBatch) drained(batchSize int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.offsets) > 0 && len(b.offsets) < batchSize && b.settled == len(b.offsets)
+	n := len(b.offsets)
+	return n > 0 && n < batchSize && b.acknowledged == b.offsets[n-1]
 }
 
 func isAcked(msg *message.Message) bool {
@@ -262,6 +275,7 @@ func (o sqlPollingOffsets) AckMessageQuery(topic string, row watermillsql.Row, c
 			return watermillsql.Query{Query: "DO 0"}
 		}
 		row.Offset = min(row.Offset, through)
+		batch.acknowledging(row.Offset)
 	}
 	return o.sqlTransportOffsets.AckMessageQuery(topic, row, consumerGroup)
 }

@@ -145,3 +145,35 @@ func TestSQLNackedMessageOfABatchComesBackAlone(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// A batch whose every copy was acked is drained only if its transaction
+// acknowledges the last row: an ack that came as the ack deadline passed can
+// be too late for the library, which then acknowledges less.
+func TestSQLBatchDrainedOnlyWhenItsLastRowIsAcknowledged(t *testing.T) {
+	t.Parallel()
+	batch := newSQLBatch()
+	batch.read(7)
+	batch.read(8)
+	for range 2 {
+		copied := message.NewMessage(watermill.NewUUID(), nil)
+		if _, _, ok := batch.handOver(copied); !ok {
+			t.Fatal("a row read has no place in the batch")
+		}
+		copied.Ack()
+		batch.ack()
+	}
+	if through, ok := batch.ackedThrough(); !ok || through != 8 {
+		t.Fatalf("acked through %d, %v; want 8", through, ok)
+	}
+	batch.acknowledging(7)
+	if batch.drained(10) {
+		t.Fatal("drained although its transaction acknowledges the first row only")
+	}
+	batch.acknowledging(8)
+	if !batch.drained(10) {
+		t.Fatal("not drained although it read and acknowledged everything")
+	}
+	if batch.drained(2) {
+		t.Fatal("drained although it read a full batch: more may wait below the mark")
+	}
+}

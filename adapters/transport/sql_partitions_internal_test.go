@@ -32,7 +32,7 @@ func TestSQLFewerPartitionsStrandNothing(t *testing.T) {
 	}
 
 	// The next release runs with one partition: it reads the other seven
-	// until they are empty.
+	// that it finds when it subscribes.
 	after := openSQLOnePartition(t, dsn, 30*time.Second)
 	messages := subscribeForWatch(t, after, topic)
 	for len(sent) > 0 {

@@ -135,16 +135,22 @@ func (p *sqlPolls) beforeQuery() {
 }
 
 func (p *sqlPolls) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	// The batch is done with: the library asked for its offset already.
+	batch := p.batch.Swap(nil)
 	if err != nil {
 		return p.BackoffManager.HandleError(logger, noMsg, err)
 	}
+	wait := sqlSafetyPoll/2 + rand.N(sqlSafetyPoll) // #nosec G404 -- a spread of polls, not a secret
 	switch {
 	case !noMsg:
-		// Whatever was published after the high-water mark was taken woke
-		// the partition after this query began.
-		if batch := p.batch.Load(); batch == nil || !batch.drained(p.batchSize) {
+		if batch == nil || !batch.drained(p.batchSize) {
 			return 0
 		}
+		// Whatever was published after the high-water mark was taken woke
+		// the partition after this query began. But the library does not
+		// say whether its transaction committed: a failed commit left the
+		// batch to read again, so the partition looks again soon.
+		wait = sqlDrainedRecheck
 	case !p.nothingNew.Load():
 		return p.pollInterval
 	}
@@ -152,7 +158,7 @@ func (p *sqlPolls) HandleError(logger watermill.LoggerAdapter, noMsg bool, err e
 	if missed {
 		return 0
 	}
-	timer := time.NewTimer(sqlSafetyPoll/2 + rand.N(sqlSafetyPoll)) // #nosec G404 -- a spread of polls, not a secret
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-published:

@@ -496,7 +496,7 @@ func sqlBackend(t *testing.T) *transportBackend {
 			PollInterval:    20 * time.Millisecond,
 			BatchSize:       10,
 			AckDeadline:     30 * time.Second,
-			Partitions:      16,
+			Partitions:      2, // the default
 			NackResendSleep: testNackResend,
 		}, watermill.NopLogger{})
 		if err != nil {
