@@ -191,7 +191,7 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 		return nil
 	}
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	res, err := tx.ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(int(fresh), acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
+	res, err := l.db.exec(ctx, tx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(int(fresh), acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 			args = append(args, id, command.StatusPending, now, now)
 		}
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		res, err := tx.ExecContext(ctx,
+		res, err := l.db.exec(ctx, tx,
 			"INSERT INTO commands (id, status, accepted_at, updated_at) VALUES "+placeholderRows(len(missing), 4)+l.db.sqlDialect().IgnoreDuplicateCommand,
 			args...)
 		if err != nil {
@@ -124,7 +124,7 @@ func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []stri
 	if lock {
 		query += " ORDER BY id" + l.db.sqlDialect().ForUpdate
 	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := l.db.query(ctx, tx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading commands: %w", err)
 	}
@@ -161,7 +161,7 @@ func (l *CommandLog) MarkProcessed(ctx context.Context, tx *sql.Tx, commands []P
 		return nil
 	}
 	update := l.processedStatement(commands)
-	if _, err := tx.ExecContext(ctx, update.Query, update.Args...); err != nil {
+	if _, err := l.db.exec(ctx, tx, update.Query, update.Args...); err != nil {
 		return fmt.Errorf("marking commands processed: %w", err)
 	}
 	return nil
@@ -199,7 +199,7 @@ func (l *CommandLog) MarkFailed(ctx context.Context, id string, reason string) e
 
 // markFailedInTx records in tx that the claimed command id failed, and why.
 func (l *CommandLog) markFailedInTx(ctx context.Context, tx *sql.Tx, id string, reason string) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE commands SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+	if _, err := l.db.exec(ctx, tx, "UPDATE commands SET status = ?, error = ?, updated_at = ? WHERE id = ?",
 		command.StatusFailed, reason, time.Now().UTC(), id); err != nil {
 		return fmt.Errorf("marking the command failed: %w", err)
 	}

@@ -152,7 +152,7 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 		due = due[:0]
 		d := r.db.sqlDialect()
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		rows, err := tx.QueryContext(ctx,
+		rows, err := r.db.query(ctx, tx,
 			"SELECT id, message_topic, message_uuid, message_payload, message_metadata, resends FROM commands "+
 				"WHERE status = ? AND last_sent_at <= ? AND message_topic IS NOT NULL ORDER BY last_sent_at LIMIT ?"+d.ForUpdate+d.SkipLocked,
 			command.StatusPending, now.Add(-r.config.ResendAfter), r.config.BatchSize)
@@ -179,7 +179,7 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 			args = append(args, c.ID)
 		}
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		_, err = tx.ExecContext(ctx, "UPDATE commands SET last_sent_at = ?, resends = resends + 1 WHERE id IN "+placeholderList(len(due)), args...)
+		_, err = r.db.exec(ctx, tx, "UPDATE commands SET last_sent_at = ?, resends = resends + 1 WHERE id IN "+placeholderList(len(due)), args...)
 		return err
 	})
 	if err != nil {

@@ -44,6 +44,10 @@ type dialect struct {
 	// MultiStatements is set when the pool's connections take several
 	// statements in one query: a batch's writes then cost one round trip.
 	MultiStatements bool
+	// PrepareWrites is set where parsing a statement costs more than a round
+	// trip saves (SQLite, which parses in the process): the statements of
+	// transactions are prepared once and kept (see writeStatement).
+	PrepareWrites bool
 	// Retryable reports errors after which the whole transaction may be run again
 	// (deadlocks, a unique key taken by a concurrent transaction).
 	Retryable func(error) bool
@@ -67,7 +71,21 @@ type DB struct {
 	// constant of the code each, so the map holds a handful.
 	readStatementsMu sync.Mutex
 	readStatements   map[string]*sql.Stmt
+
+	// writeStatements are the statements of transactions prepared on the
+	// write pool, by query, where the dialect says so; wantedWrites are
+	// those run unprepared since the last transaction ended, to prepare
+	// before the next. At most maxWriteStatements are kept.
+	writeStatementsMu sync.Mutex
+	writeStatements   map[string]*sql.Stmt
+	wantedWrites      map[string]struct{}
 }
+
+// maxWriteStatements bounds the statements a DB keeps prepared for its
+// transactions. A batch's statements differ by the number of rows they
+// carry, so a few shapes at up to groupcommit.MaxBatch rows each; the
+// batches of a busy process come in a few dozen sizes.
+const maxWriteStatements = 512
 
 // storeWriters is how many group-committed transactions of one kind a process
 // runs at once. SQLite lets one writer in at a time; on MySQL, one measured
@@ -116,6 +134,12 @@ func (db *DB) Close() error {
 		delete(db.readStatements, query)
 	}
 	db.readStatementsMu.Unlock()
+	db.writeStatementsMu.Lock()
+	for query, stmt := range db.writeStatements {
+		errs = append(errs, stmt.Close())
+		delete(db.writeStatements, query)
+	}
+	db.writeStatementsMu.Unlock()
 	if db.close != nil {
 		errs = append(errs, db.close())
 	}
@@ -159,6 +183,81 @@ func (db *DB) readStatement(ctx context.Context, query string) (*sql.Stmt, error
 	return stmt, nil
 }
 
+// writeStatement is query prepared for the transactions of the write pool,
+// or nil when it is not (yet): it is then noted, and prepared once the
+// transaction that ran it has ended. It cannot be prepared on the spot: the
+// write pool of SQLite has one connection, which the transaction holds, and
+// a statement prepared through the transaction would be thrown away with it.
+// Prepared on the pool, database/sql reuses it on that connection in every
+// transaction (Tx.StmtContext), and prepares it again on a new connection.
+func (db *DB) writeStatement(query string) *sql.Stmt {
+	if !db.dialect.PrepareWrites {
+		return nil
+	}
+	db.writeStatementsMu.Lock()
+	defer db.writeStatementsMu.Unlock()
+	if stmt, ok := db.writeStatements[query]; ok {
+		return stmt
+	}
+	if len(db.writeStatements)+len(db.wantedWrites) < maxWriteStatements {
+		if db.wantedWrites == nil {
+			db.wantedWrites = map[string]struct{}{}
+		}
+		db.wantedWrites[query] = struct{}{}
+	}
+	return nil
+}
+
+// prepareWanted prepares the statements noted by writeStatement, between
+// transactions. A statement that fails to prepare is left out: it runs
+// unprepared, and is noted again.
+func (db *DB) prepareWanted(ctx context.Context) {
+	db.writeStatementsMu.Lock()
+	wanted := db.wantedWrites
+	db.wantedWrites = nil
+	db.writeStatementsMu.Unlock()
+	for query := range wanted {
+		stmt, err := db.writeDB.PrepareContext(ctx, query)
+		if err != nil {
+			continue
+		}
+		db.writeStatementsMu.Lock()
+		if db.writeStatements == nil {
+			db.writeStatements = map[string]*sql.Stmt{}
+		}
+		if _, ok := db.writeStatements[query]; ok {
+			_ = stmt.Close()
+		} else {
+			db.writeStatements[query] = stmt
+		}
+		db.writeStatementsMu.Unlock()
+	}
+}
+
+// exec runs query in tx, prepared where the dialect says so.
+func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if stmt := db.writeStatement(query); stmt != nil {
+		return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// query runs query in tx, prepared where the dialect says so.
+func (db *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if stmt := db.writeStatement(query); stmt != nil {
+		return tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs query in tx, prepared where the dialect says so.
+func (db *DB) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if stmt := db.writeStatement(query); stmt != nil {
+		return tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
 // sqlDialect is the dialect of the database.
 func (db *DB) sqlDialect() dialect { return db.dialect }
 
@@ -187,6 +286,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	// Here, the wait for the write pool's connection is one the transaction
+	// has anyway.
+	db.prepareWanted(ctx)
 	tx, err := db.beginTx(ctx)
 	if err != nil {
 		return err
@@ -212,7 +314,7 @@ func (db *DB) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) 
 	}
 	if !db.dialect.MultiStatements {
 		for _, st := range statements {
-			if _, err := tx.ExecContext(ctx, st.Query, st.Args...); err != nil {
+			if _, err := db.exec(ctx, tx, st.Query, st.Args...); err != nil {
 				return err
 			}
 		}

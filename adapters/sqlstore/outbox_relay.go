@@ -127,7 +127,7 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 	// rather than waited for or relayed twice.
 	d := r.db.sqlDialect()
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	rows, err := tx.QueryContext(ctx, "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
+	rows, err := r.db.query(ctx, tx, "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -168,7 +168,7 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 		ids[i] = e.ID
 	}
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
+	if _, err := r.db.exec(ctx, tx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
 		return 0, err
 	}
 	return len(batch), tx.Commit()

@@ -44,7 +44,7 @@ func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, e
 	)
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		created = false
-		existing, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, s.ID))
+		existing, err := scanSMS(r.db.queryRow(ctx, tx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, s.ID))
 		if err == nil {
 			stored = existing
 			return nil
@@ -54,7 +54,7 @@ func (r *SMSRepository) AddSMS(ctx context.Context, s sms.SMS) (sms.SMS, bool, e
 		}
 		// Two submissions of one id at once: the second insert hits the primary
 		// key, and the store runs this transaction again, which finds the first.
-		if _, err := tx.ExecContext(ctx,
+		if _, err := r.db.exec(ctx, tx,
 			"INSERT INTO sms_messages ("+smsColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			s.ID, s.Number, s.Text, s.Status, s.Attempts, nullIfEmpty(s.ProviderMessageID), nullIfEmpty(s.Error),
 			nullIfZero(s.SendingUntil), s.CreatedAt.UTC(), s.UpdatedAt.UTC()); err != nil {
@@ -77,7 +77,7 @@ func (r *SMSRepository) RemoveUnsentSMS(ctx context.Context, id string) error {
 // is done once the SMS is sent or failed.
 func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command.SMSUpdate) (bool, error) {
 	return r.applier.ApplyCommand(ctx, id, func(tx *sql.Tx, events command.EventPublisher) (Outcome, error) {
-		current, err := scanSMS(tx.QueryRowContext(ctx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, id))
+		current, err := scanSMS(r.db.queryRow(ctx, tx, "SELECT "+smsColumns+" FROM sms_messages WHERE id = ?"+r.db.sqlDialect().ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return Outcome{}, apperr.NotFoundf("no SMS with id %q", id)
 		}
@@ -93,7 +93,7 @@ func (r *SMSRepository) UpdateSMS(ctx context.Context, id string, update command
 		if next.ID != current.ID || next.Number != current.Number || next.Text != current.Text {
 			return Outcome{}, fmt.Errorf("the update of SMS %s changed its id, number or text", id)
 		}
-		if _, err := tx.ExecContext(ctx,
+		if _, err := r.db.exec(ctx, tx,
 			"UPDATE sms_messages SET status = ?, attempts = ?, provider_message_id = ?, error = ?, sending_until = ?, updated_at = ? WHERE id = ?",
 			next.Status, next.Attempts, nullIfEmpty(next.ProviderMessageID), nullIfEmpty(next.Error), nullIfZero(next.SendingUntil), next.UpdatedAt.UTC(), id); err != nil {
 			return Outcome{}, fmt.Errorf("storing SMS: %w", err)

@@ -27,6 +27,7 @@ var sqliteDialect = dialect{
 	MarkFailed: "INSERT INTO commands (id, status, error, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
 		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_at = excluded.updated_at " +
 		"WHERE commands.status <> 'processed'",
+	PrepareWrites: true,
 }
 
 // SQLiteConfig is the SQLite store's; its tags make it the SQLITE_ settings.

@@ -74,14 +74,14 @@ func (r *TechRepository) updateTech(ctx context.Context, tx *sql.Tx, before, nex
 	if next.ID != before.ID || next.Key != before.Key {
 		return fmt.Errorf("a change of tech %s changed its id or key", before.ID)
 	}
-	if _, err := tx.ExecContext(ctx,
+	if _, err := r.db.exec(ctx, tx,
 		"UPDATE techs SET mentions = ?, priority = ?, priority_rank = ?, updated_at = ?, retired_at = ?, retired_reason = ?, merged_into = ?, merged_at = ? WHERE id = ?",
 		next.Mentions, next.Priority, next.Priority.Rank(), next.UpdatedAt.UTC(), nullIfZero(next.RetiredAt), nullIfEmpty(next.RetiredReason),
 		nullIfEmpty(next.MergedInto), nullIfZero(next.MergedAt), next.ID); err != nil {
 		return fmt.Errorf("storing tech: %w", err)
 	}
 	if next.MergedInto != "" && before.MergedInto == "" {
-		if _, err := tx.ExecContext(ctx, "UPDATE techs SET merged_into = ? WHERE merged_into = ?", next.MergedInto, next.ID); err != nil {
+		if _, err := r.db.exec(ctx, tx, "UPDATE techs SET merged_into = ? WHERE merged_into = ?", next.MergedInto, next.ID); err != nil {
 			return fmt.Errorf("moving aliases: %w", err)
 		}
 	}

@@ -63,7 +63,7 @@ func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit in
 		next, changed = "", 0
 		var stored tech.ThresholdPolicy
 		// #nosec G202 -- only constant SQL and the dialect's constant clause are joined
-		if err := tx.QueryRowContext(ctx, "SELECT medium_at, high_at FROM priority_policy WHERE id = 1"+r.db.sqlDialect().ForUpdate).
+		if err := r.db.queryRow(ctx, tx, "SELECT medium_at, high_at FROM priority_policy WHERE id = 1"+r.db.sqlDialect().ForUpdate).
 			Scan(&stored.Medium, &stored.High); err != nil {
 			return fmt.Errorf("reading the stored priority policy: %w", err)
 		}
@@ -71,7 +71,7 @@ func (r *TechRepository) RerankBatch(ctx context.Context, after string, limit in
 			return command.ErrRerankSuperseded
 		}
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		rows, err := tx.QueryContext(ctx, "SELECT id, mentions, priority FROM techs WHERE id > ? ORDER BY id LIMIT ?"+r.db.sqlDialect().ForUpdate, after, limit)
+		rows, err := r.db.query(ctx, tx, "SELECT id, mentions, priority FROM techs WHERE id > ? ORDER BY id LIMIT ?"+r.db.sqlDialect().ForUpdate, after, limit)
 		if err != nil {
 			return fmt.Errorf("reading techs: %w", err)
 		}
@@ -114,7 +114,7 @@ func (r *TechRepository) FinishRerank(ctx context.Context, policy tech.Threshold
 	var batch *OutboxBatch
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		batch = nil
-		res, err := tx.ExecContext(ctx,
+		res, err := r.db.exec(ctx, tx,
 			"UPDATE priority_policy SET reranked = 1, claimed_until = NULL, version = version + 1, updated_at = ? WHERE id = 1 AND medium_at = ? AND high_at = ? AND reranked = 0",
 			time.Now().UTC(), policy.Medium, policy.High)
 		if err != nil {

@@ -212,7 +212,7 @@ func (r *TechRepository) lockTechsWhere(ctx context.Context, tx *sql.Tx, column 
 		args[i] = value
 	}
 	// #nosec G202 -- only constant SQL (column is one of two constants), placeholders and the dialect's constant clauses are joined; values go as arguments
-	rows, err := tx.QueryContext(ctx,
+	rows, err := r.db.query(ctx, tx,
 		"SELECT "+techColumns+" FROM techs WHERE "+column+" IN "+placeholderList(len(values))+" ORDER BY "+column+r.db.sqlDialect().ForUpdate,
 		args...)
 	if err != nil {
