@@ -37,6 +37,11 @@ type dialect struct {
 	// InsertPoisonedIfAbsent inserts (uuid, topic, handler, reason, payload,
 	// metadata, poisoned_at) unless (uuid, handler) is there already.
 	InsertPoisonedIfAbsent string
+	// ListedTechs is how the list of techs reads the table: SQLite, which
+	// keeps no statistics unless told to, otherwise takes the index of
+	// merged_into for "merged_into IS NULL", true of nearly every tech, and
+	// sorts the whole table for every page.
+	ListedTechs string
 	// ForUpdate locks the selected rows for the rest of the transaction.
 	ForUpdate string
 	// SkipLocked makes a locking read pass over rows another transaction holds.

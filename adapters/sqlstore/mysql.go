@@ -12,6 +12,7 @@ import (
 
 var mysqlDialect = dialect{
 	Isolation:              sql.LevelReadCommitted,
+	ListedTechs:            "techs",
 	IgnoreDuplicateCommand: " ON DUPLICATE KEY UPDATE id = id",
 	UpsertTech: " ON DUPLICATE KEY UPDATE mentions = VALUES(mentions), priority = VALUES(priority), " +
 		"priority_rank = VALUES(priority_rank), updated_at = VALUES(updated_at)",

@@ -28,6 +28,7 @@ var sqliteDialect = dialect{
 		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_at = excluded.updated_at " +
 		"WHERE commands.status <> 'processed'",
 	PrepareWrites: true,
+	ListedTechs:   "techs INDEXED BY techs_list_order",
 }
 
 // SQLiteConfig is the SQLite store's; its tags make it the SQLITE_ settings.

@@ -273,15 +273,7 @@ const techColumns = "id, name_key, name, mentions, priority, created_at, updated
 const listedTechs = "retired_at IS NULL AND merged_into IS NULL"
 
 func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.Cursor) ([]query.Tech, error) {
-	q := "SELECT " + techColumns + " FROM techs WHERE " + listedTechs
-	var args []any
-	if after != nil {
-		q += " AND (priority_rank < ? OR (priority_rank = ? AND mentions < ?) OR (priority_rank = ? AND mentions = ? AND name_key > ?))"
-		args = append(args, after.PriorityRank, after.PriorityRank, after.Mentions, after.PriorityRank, after.Mentions, after.Key)
-	}
-	q += " ORDER BY priority_rank DESC, mentions DESC, name_key LIMIT ?"
-	args = append(args, limit)
-
+	q, args := r.listQuery(limit, after)
 	rows, err := r.db.reader().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -297,6 +289,20 @@ func (r *TechRepository) ListTechs(ctx context.Context, limit int, after *query.
 		techs = append(techs, toQueryTech(t))
 	}
 	return techs, rows.Err()
+}
+
+// listQuery reads a page of the list: limit techs in the list's order, after
+// the cursor when there is one.
+func (r *TechRepository) listQuery(limit int, after *query.Cursor) (string, []any) {
+	// #nosec G202 -- only constants of the code and the dialect are joined; values go as arguments
+	q := "SELECT " + techColumns + " FROM " + r.db.sqlDialect().ListedTechs + " WHERE " + listedTechs
+	var args []any
+	if after != nil {
+		q += " AND (priority_rank < ? OR (priority_rank = ? AND mentions < ?) OR (priority_rank = ? AND mentions = ? AND name_key > ?))"
+		args = append(args, after.PriorityRank, after.PriorityRank, after.Mentions, after.PriorityRank, after.Mentions, after.Key)
+	}
+	q += " ORDER BY priority_rank DESC, mentions DESC, name_key LIMIT ?"
+	return q, append(args, limit)
 }
 
 func (r *TechRepository) TechByID(ctx context.Context, id string) (query.Tech, error) {
