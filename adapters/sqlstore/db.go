@@ -80,16 +80,19 @@ type DB struct {
 	// writeStatements are the statements of transactions prepared on the
 	// write pool, by query, where the dialect says so; wantedWrites are
 	// those run unprepared since the last transaction ended, to prepare
-	// before the next. At most maxWriteStatements are kept.
+	// before the next, and preparing those being prepared. At most
+	// maxWriteStatements are kept, noted and being prepared together.
 	writeStatementsMu sync.Mutex
 	writeStatements   map[string]*sql.Stmt
 	wantedWrites      map[string]struct{}
+	preparing         int
 }
 
 // maxWriteStatements bounds the statements a DB keeps prepared for its
 // transactions. A batch's statements differ by the number of rows they
-// carry, so a few shapes at up to groupcommit.MaxBatch rows each; the
-// batches of a busy process come in a few dozen sizes.
+// carry: about eight kinds at 1 to groupcommit.MaxBatch rows, some thousand
+// texts in all. The first seen are kept, which under a steady load are the
+// sizes its batches have; the others run unprepared, as before.
 const maxWriteStatements = 512
 
 // storeWriters is how many group-committed transactions of one kind a process
@@ -204,7 +207,7 @@ func (db *DB) writeStatement(query string) *sql.Stmt {
 	if stmt, ok := db.writeStatements[query]; ok {
 		return stmt
 	}
-	if len(db.writeStatements)+len(db.wantedWrites) < maxWriteStatements {
+	if len(db.writeStatements)+len(db.wantedWrites)+db.preparing < maxWriteStatements {
 		if db.wantedWrites == nil {
 			db.wantedWrites = map[string]struct{}{}
 		}
@@ -220,19 +223,20 @@ func (db *DB) prepareWanted(ctx context.Context) {
 	db.writeStatementsMu.Lock()
 	wanted := db.wantedWrites
 	db.wantedWrites = nil
+	db.preparing += len(wanted)
 	db.writeStatementsMu.Unlock()
 	for query := range wanted {
 		stmt, err := db.writeDB.PrepareContext(ctx, query)
-		if err != nil {
-			continue
-		}
 		db.writeStatementsMu.Lock()
-		if db.writeStatements == nil {
-			db.writeStatements = map[string]*sql.Stmt{}
-		}
-		if _, ok := db.writeStatements[query]; ok {
+		db.preparing--
+		switch _, kept := db.writeStatements[query]; {
+		case err != nil:
+		case kept || len(db.writeStatements) >= maxWriteStatements:
 			_ = stmt.Close()
-		} else {
+		default:
+			if db.writeStatements == nil {
+				db.writeStatements = map[string]*sql.Stmt{}
+			}
 			db.writeStatements[query] = stmt
 		}
 		db.writeStatementsMu.Unlock()
@@ -247,7 +251,10 @@ func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 	return tx.ExecContext(ctx, query, args...)
 }
 
-// query runs query in tx, prepared where the dialect says so.
+// query runs query in tx, prepared where the dialect says so. Where it is,
+// the transaction has one statement per query text: the rows of a query
+// must be closed before the same query runs again in the transaction, which
+// would start them over.
 func (db *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
 	if stmt := db.writeStatement(query); stmt != nil {
 		return tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
@@ -291,8 +298,8 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	// Here, the wait for the write pool's connection is one the transaction
-	// has anyway.
+	// Before the transaction, which needs the write pool's connection too;
+	// there is something to prepare only the first times a statement runs.
 	db.prepareWanted(ctx)
 	tx, err := db.beginTx(ctx)
 	if err != nil {

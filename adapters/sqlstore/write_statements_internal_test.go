@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -55,13 +56,20 @@ func TestSQLiteWriteStatementPreparedOnceAndKept(t *testing.T) {
 
 func TestSQLiteWriteStatementsBounded(t *testing.T) {
 	db := openSQLiteForStatements(t)
-	for i := range maxWriteStatements + 10 {
-		countOutbox(t, db, fmt.Sprintf("SELECT COUNT(*) + %d FROM outbox", i))
+	// Transactions at once note statements while others prepare theirs.
+	var running sync.WaitGroup
+	for g := range 8 {
+		running.Go(func() {
+			for i := range maxWriteStatements / 4 {
+				countOutbox(t, db, fmt.Sprintf("SELECT COUNT(*) + %d FROM outbox", g*maxWriteStatements+i))
+			}
+		})
 	}
+	running.Wait()
 	countOutbox(t, db, "SELECT 1") // prepares the last ones noted
 	db.writeStatementsMu.Lock()
 	defer db.writeStatementsMu.Unlock()
-	if n := len(db.writeStatements) + len(db.wantedWrites); n > maxWriteStatements {
-		t.Fatalf("%d statements kept or noted, at most %d", n, maxWriteStatements)
+	if n := len(db.writeStatements) + len(db.wantedWrites) + db.preparing; n > maxWriteStatements {
+		t.Fatalf("%d statements kept, noted or being prepared, at most %d", n, maxWriteStatements)
 	}
 }
