@@ -36,15 +36,16 @@ type SQLConfig struct {
 	// so far.
 	BatchSize int `name:"batch-size" env:"BATCH_SIZE" default:"100" help:"Messages read per transaction and handled at once (TRANSPORT=sql); a crash redelivers what the batch had handled."`
 	// AckDeadline is how long the handlers have to ack every message of a
-	// batch before the messages not acked are taken back and delivered again.
-	AckDeadline time.Duration `name:"ack-deadline" env:"ACK_DEADLINE" default:"30s" help:"How long the handlers have to acknowledge the messages of one batch before those not acknowledged are delivered again (TRANSPORT=sql)."`
+	// batch before the batch is cut short: every message from the first one
+	// not acked on is delivered again.
+	AckDeadline time.Duration `name:"ack-deadline" env:"ACK_DEADLINE" default:"30s" help:"How long the handlers have to acknowledge the messages of one batch before every message from the first one not acknowledged on is delivered again (TRANSPORT=sql)."`
 	// Partitions is how many tables a topic is spread over, each with its own
 	// offsets: a partition's batches are read by one worker of a group at a
 	// time, so this is how many workers of a group read a topic at once. Each
 	// partition costs polls of its own, and fewer, fuller batches cost less
 	// per message. Lowering it is safe: subscribers read the partitions
 	// beyond it that a larger setting left, for as long as they exist.
-	Partitions int `name:"partitions" env:"PARTITIONS" default:"2" help:"Tables each topic is spread over (TRANSPORT=sql): how many workers of a group read a topic at once. Subscribers also read the tables beyond it that a larger setting left, for as long as they exist."`
+	Partitions int `name:"partitions" env:"PARTITIONS" default:"2" help:"Tables each topic is spread over (TRANSPORT=sql): how many workers of a group read a topic at once. Subscribers also read the tables beyond it that a larger setting left, for as long as they exist; a worker reads the tables that exist when it subscribes, so raise it on the workers first."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked message is handled again (TRANSPORT=sql)."`
