@@ -109,7 +109,14 @@ func (s *Service) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		relay, err := sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), cfg.Outbox, s.logger)
+		relayConfig := cfg.Outbox
+		// Where the relay's publish runs the event handlers, one after the
+		// other, and each waits for Redis: measured, embedded+redis hot50
+		// went from 2,168–2,528 to 2,932–2,991 commands/s. With the memory
+		// cache the handlers wait for nothing, and running them side by side
+		// cost 35–45 µs more a command.
+		relayConfig.PublishEachAlone = deliversBeforeSendReturns(s.transport) && cfg.Cache == config.CacheRedis
+		relay, err := sqlstore.NewOutboxRelay(b.db, b.outbox, s.transport.Publisher(), relayConfig, s.logger)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -24,6 +25,15 @@ type OutboxRelayConfig struct {
 	BatchSize int `kong:"-"`
 	// MaxBackoff bounds the wait after a failed round.
 	MaxBackoff time.Duration `kong:"-"`
+	// PublishEachAlone is for where a publish returns only once the
+	// handlers have acked its messages, one after the other (GoChannel), and
+	// the handlers wait on the network (a Redis cache): the relay then
+	// publishes every event of a round on its own, all at once, so that
+	// their handlers wait side by side instead of in turn while the round's
+	// transaction holds the store's writer. The events of one topic then
+	// reach their handlers in no particular order, as they do on every
+	// durable transport.
+	PublishEachAlone bool `kong:"-"`
 }
 
 // Check reports every setting out of range, naming its variable.
@@ -188,10 +198,29 @@ func (r *OutboxRelay) publish(batch []relayedEvent) error {
 		}
 		byTopic[e.Topic] = append(byTopic[e.Topic], e.Msg)
 	}
+	if r.config.PublishEachAlone {
+		return r.publishEachAlone(batch)
+	}
 	for _, topic := range topics {
 		if err := r.publisher.Publish(topic, byTopic[topic]...); err != nil {
 			return fmt.Errorf("publishing %d outbox rows to %s: %w", len(byTopic[topic]), topic, err)
 		}
 	}
 	return nil
+}
+
+// publishEachAlone publishes every event of batch in a publish of its own,
+// all at once (at most BatchSize), and waits for all of them.
+func (r *OutboxRelay) publishEachAlone(batch []relayedEvent) error {
+	errs := make([]error, len(batch))
+	var publishing sync.WaitGroup
+	for i, e := range batch {
+		publishing.Go(func() {
+			if err := r.publisher.Publish(e.Topic, e.Msg); err != nil {
+				errs[i] = fmt.Errorf("publishing outbox row %d to %s: %w", e.ID, e.Topic, err)
+			}
+		})
+	}
+	publishing.Wait()
+	return errors.Join(errs...)
 }

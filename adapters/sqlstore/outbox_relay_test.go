@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/internal/testenv"
@@ -63,4 +66,79 @@ func testOutboxRelay(t *testing.T, store techStore) {
 			t.Fatalf("event %d out of order: %s", i, m.msg.Payload)
 		}
 	}
+}
+
+// Where the publish runs the handlers (GoChannel) and they wait on the
+// network, the relay publishes each event of a round on its own, all at once.
+func TestOutboxRelayPublishesEachEventAloneAtOnce(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const n = 5
+			name := testenv.UniqueName("Alone ")
+			for i := range n {
+				mention(t, store, fmt.Sprintf("alone-cmd-%d", i), name)
+			}
+			publisher := &waitingPublisher{want: n, all: make(chan struct{})}
+			ctx, cancel := context.WithCancel(context.Background())
+			relayDone := make(chan error, 1)
+			go func() {
+				relayDone <- store.RelayOutbox(ctx, publisher, sqlstore.OutboxRelayConfig{BatchSize: 10, PollInterval: time.Hour, PublishEachAlone: true}, slog.New(slog.DiscardHandler))
+			}()
+			select {
+			case <-publisher.all:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d publishes at once within 10s, want %d", publisher.atOnce(), n)
+			}
+			cancel()
+			if err := <-relayDone; err != nil {
+				t.Fatal(err)
+			}
+			if got := publisher.messagesPerPublish(); got != 1 {
+				t.Fatalf("a publish carried %d messages, want 1", got)
+			}
+		})
+	}
+}
+
+// waitingPublisher holds every publish until want of them are in flight at
+// once.
+type waitingPublisher struct {
+	want     int
+	all      chan struct{}
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	largest  int
+}
+
+func (p *waitingPublisher) Publish(_ string, msgs ...*message.Message) error {
+	p.mu.Lock()
+	p.inFlight++
+	p.most = max(p.most, p.inFlight)
+	p.largest = max(p.largest, len(msgs))
+	if p.inFlight == p.want {
+		close(p.all)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.all:
+	case <-time.After(10 * time.Second):
+	}
+	return nil
+}
+
+func (p *waitingPublisher) Close() error { return nil }
+
+func (p *waitingPublisher) atOnce() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.most
+}
+
+func (p *waitingPublisher) messagesPerPublish() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.largest
 }
