@@ -103,12 +103,13 @@ func (s *sqlSubscriber) Close() error {
 }
 
 // sqlPolls paces the polls of one partition. The library sleeps for what
-// HandleError returns. A poll that left nothing to read (it found the
-// partition with nothing new, or read and handled everything up to the
-// high-water mark) waits in HandleError instead, for a wake-up of the
-// partition or about sqlSafetyPoll, whichever comes first, and returns no
-// sleep; one that read nothing although the partition has messages sleeps
-// pollInterval; one that may have left messages polls again at once.
+// HandleError returns. A poll that found the partition with nothing new
+// waits in HandleError instead, for a wake-up of the partition or about
+// sqlSafetyPoll, whichever comes first, and returns no sleep; one that read
+// and handled everything up to the high-water mark waits likewise, but
+// sqlDrainedRecheck at most; one that read nothing although the partition
+// has messages sleeps pollInterval; one that may have left messages polls
+// again at once.
 type sqlPolls struct {
 	watermillsql.BackoffManager // for errors
 	wakeup                      *sqlWakeup
