@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -52,12 +53,8 @@ func receiveAll(t *testing.T, messages <-chan *message.Message, n int) map[strin
 	t.Helper()
 	got := map[string]*message.Message{}
 	for len(got) < n {
-		select {
-		case msg := <-messages:
-			got[msg.UUID] = msg
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%d of %d messages handed over within 5s, none of them acked", len(got), n)
-		}
+		msg := nextWithin(t, messages, fmt.Sprintf("message %d of %d, none of them acked,", len(got)+1, n))
+		got[msg.UUID] = msg
 	}
 	return got
 }
@@ -107,16 +104,12 @@ func TestSQLOffsetStopsBeforeTheFirstMessageNotAcked(t *testing.T) {
 	again := subscribeForWatch(t, second, topic)
 	want := map[string]bool{sent[2].UUID: true, sent[3].UUID: true, sent[4].UUID: true}
 	for len(want) > 0 {
-		select {
-		case msg := <-again:
-			if msg.UUID == sent[0].UUID || msg.UUID == sent[1].UUID {
-				t.Fatalf("message %s, acked before the gap, came back", msg.UUID)
-			}
-			delete(want, msg.UUID)
-			msg.Ack()
-		case <-time.After(5 * time.Second):
-			t.Fatalf("messages %v did not come back within 5s", want)
+		msg := nextWithin(t, again, fmt.Sprintf("messages %v", want))
+		if msg.UUID == sent[0].UUID || msg.UUID == sent[1].UUID {
+			t.Fatalf("message %s, acked before the gap, came back", msg.UUID)
 		}
+		delete(want, msg.UUID)
+		msg.Ack()
 	}
 }
 
@@ -130,15 +123,11 @@ func TestSQLNackedMessageOfABatchComesBackAlone(t *testing.T) {
 	got[sent[0].UUID].Nack()
 	got[sent[1].UUID].Ack()
 	got[sent[2].UUID].Ack()
-	select {
-	case msg := <-messages:
-		if msg.UUID != sent[0].UUID {
-			t.Fatalf("got %s, want the nacked %s", msg.UUID, sent[0].UUID)
-		}
-		msg.Ack()
-	case <-time.After(5 * time.Second):
-		t.Fatal("the nacked message did not come back within 5s")
+	back := nextWithin(t, messages, "the nacked message")
+	if back.UUID != sent[0].UUID {
+		t.Fatalf("got %s, want the nacked %s", back.UUID, sent[0].UUID)
 	}
+	back.Ack()
 	select {
 	case msg := <-messages:
 		t.Fatalf("message %s came again after its batch was acked", msg.UUID)

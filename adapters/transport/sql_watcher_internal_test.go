@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,6 +58,19 @@ func subscribeForWatch(t *testing.T, tr *SQL, topic string) <-chan *message.Mess
 	return messages
 }
 
+// nextWithin is the next message of messages; the test fails, saying what
+// did not come, after 5 s.
+func nextWithin(t *testing.T, messages <-chan *message.Message, what string) *message.Message {
+	t.Helper()
+	select {
+	case msg := <-messages:
+		return msg
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not come within 5s", what)
+		return nil
+	}
+}
+
 func TestSQLIdleSubscriptionLeavesTheDatabaseAlone(t *testing.T) {
 	t.Parallel()
 	tr := openSQLForWatch(t, testenv.MySQLDatabase(t))
@@ -110,15 +124,11 @@ func TestSQLMessageOfAnotherProcessIsReadAfterAQuietSpell(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The safety poll is far off: only the watcher can bring it this soon.
-		select {
-		case got := <-messages:
-			if got.UUID != msg.UUID {
-				t.Fatalf("round %d: got message %s, want %s", round, got.UUID, msg.UUID)
-			}
-			got.Ack()
-		case <-time.After(5 * time.Second):
-			t.Fatalf("round %d: the message of another process was not read within 5s", round)
+		got := nextWithin(t, messages, fmt.Sprintf("round %d: the message of another process", round))
+		if got.UUID != msg.UUID {
+			t.Fatalf("round %d: got message %s, want %s", round, got.UUID, msg.UUID)
 		}
+		got.Ack()
 	}
 }
 
@@ -132,17 +142,13 @@ func TestSQLMessageNotAckedInTimeComesBackSoon(t *testing.T) {
 		t.Fatal(err)
 	}
 	for delivery := range 2 {
-		select {
-		case got := <-messages:
-			if got.UUID != msg.UUID {
-				t.Fatalf("delivery %d: got message %s, want %s", delivery, got.UUID, msg.UUID)
-			}
-			if delivery == 1 {
-				got.Ack()
-			}
-			// The first delivery is left unacked past the deadline.
-		case <-time.After(5 * time.Second):
-			t.Fatalf("delivery %d did not come within 5s", delivery)
+		got := nextWithin(t, messages, fmt.Sprintf("delivery %d", delivery))
+		if got.UUID != msg.UUID {
+			t.Fatalf("delivery %d: got message %s, want %s", delivery, got.UUID, msg.UUID)
+		}
+		// The first delivery is left unacked past the deadline.
+		if delivery == 1 {
+			got.Ack()
 		}
 	}
 }
