@@ -220,6 +220,9 @@ func (db *DB) writeStatement(query string) *sql.Stmt {
 // transactions. A statement that fails to prepare is left out: it runs
 // unprepared, and is noted again.
 func (db *DB) prepareWanted(ctx context.Context) {
+	if !db.dialect.PrepareWrites {
+		return
+	}
 	db.writeStatementsMu.Lock()
 	wanted := db.wantedWrites
 	db.wantedWrites = nil

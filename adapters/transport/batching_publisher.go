@@ -48,8 +48,9 @@ type SeparatePublisher interface {
 // BatchingPublisher joins the one-message publishes that arrive while earlier
 // ones to the same topic are in flight into one publish of many messages,
 // which the Redis Streams publisher sends in one round trip (a pipeline of
-// XADDs) and the SQL publisher in one transaction (see SeparatePublisher). Each HTTP request sends its command alone,
-// so under load that round trip, not the command, is what a publish costs.
+// XADDs) and the SQL publisher in one transaction (see SeparatePublisher).
+// Each HTTP request sends its command alone, so under load that round trip,
+// not the command, is what a publish costs.
 //
 // It works like the store's group commit (internal/groupcommit): nothing
 // waits for a batch to fill; a publish that finds a slot of its topic free
