@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -53,6 +54,11 @@ type dialect struct {
 	// trip saves (SQLite, which parses in the process): the statements of
 	// transactions are prepared once and kept (see writeStatement).
 	PrepareWrites bool
+	// SkipFlush and Flush, where the dialect has them, are run on the
+	// connection before and after a transaction whose commit need not reach
+	// the disk at once (see runUnflushedTx); Flush must restore what the
+	// write pool was opened with.
+	SkipFlush, Flush string
 	// Retryable reports errors after which the whole transaction may be run again
 	// (deadlocks, a unique key taken by a concurrent transaction).
 	Retryable func(error) bool
@@ -313,6 +319,49 @@ func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// runUnflushedTx runs fn in a transaction whose commit survives a crash of
+// the process but may be lost, where the dialect allows it, to a crash of the
+// machine until the next commit that is flushed. On SQLite in WAL mode that
+// saves a flush of the disk: the commit is in the log, and the next flushed
+// commit's flush takes it along. It is for writes that are redone when lost,
+// such as the outbox relay's deletes (a lost delete publishes an event once
+// more, which is within at-least-once); never for a command's effect.
+func (db *DB) runUnflushedTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.dialect.SkipFlush == "" {
+		return db.runTx(ctx, fn)
+	}
+	db.prepareWanted(ctx) // before taking the write pool's connection, as runTx
+	conn, err := db.writeDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.restoreFlush(ctx, conn)
+	if _, err := conn.ExecContext(ctx, db.dialect.SkipFlush); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: db.dialect.Isolation})
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// restoreFlush gives conn back to the write pool flushing every commit
+// again, or, when that cannot be told, closes it: no transaction after this
+// one may skip the flush.
+func (db *DB) restoreFlush(ctx context.Context, conn *sql.Conn) {
+	restoreCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(restoreCtx, db.dialect.Flush); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+	}
+	_ = conn.Close()
 }
 
 // beginTx begins a transaction at the dialect's level; the caller commits or

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,21 +127,48 @@ type relayedEvent struct {
 	Msg   *message.Message
 }
 
+// relayBatch relays a round: the oldest rows, published, then deleted. The
+// deletes need no flush of their own (runUnflushedTx): lost to a crash of the
+// machine, they leave events that are published again.
 func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
-	tx, err := r.db.beginTx(ctx)
+	var relayed int
+	err := r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error {
+		batch, err := r.readBatch(ctx, tx)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		if err := r.publish(batch); err != nil {
+			return err
+		}
+		ids := make([]any, len(batch))
+		for i, e := range batch {
+			ids[i] = e.ID
+		}
+		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
+		if _, err := r.db.exec(ctx, tx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
+			return err
+		}
+		relayed = len(batch)
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = tx.Rollback() }()
+	return relayed, nil
+}
 
+// readBatch reads the oldest rows of the outbox, at most BatchSize, locked
+// for tx.
+func (r *OutboxRelay) readBatch(ctx context.Context, tx *sql.Tx) ([]relayedEvent, error) {
 	// Where the dialect can, rows being relayed by another process are skipped
 	// rather than waited for or relayed twice.
 	d := r.db.sqlDialect()
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	rows, err := r.db.query(ctx, tx, "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	defer rows.Close()
 	var batch []relayedEvent
 	for rows.Next() {
 		var (
@@ -150,38 +178,18 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 			metadata string
 		)
 		if err := rows.Scan(&e.ID, &e.Topic, &uuid, &payload, &metadata); err != nil {
-			_ = rows.Close() // the error above is the one reported
-			return 0, err
+			return nil, err
 		}
 		e.Msg = message.NewMessage(uuid, payload)
 		if err := json.Unmarshal([]byte(metadata), &e.Msg.Metadata); err != nil {
-			_ = rows.Close() // the error above is the one reported
-			return 0, fmt.Errorf("outbox row %d: bad metadata: %w", e.ID, err)
+			return nil, fmt.Errorf("outbox row %d: bad metadata: %w", e.ID, err)
 		}
 		batch = append(batch, e)
 	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
-
-	if err := r.publish(batch); err != nil {
-		return 0, err
-	}
-	ids := make([]any, len(batch))
-	for i, e := range batch {
-		ids[i] = e.ID
-	}
-	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	if _, err := r.db.exec(ctx, tx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
-		return 0, err
-	}
-	return len(batch), tx.Commit()
+	return batch, rows.Close()
 }
 
 // publish makes one publish per topic, in the order of the outbox: a

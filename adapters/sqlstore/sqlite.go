@@ -29,6 +29,10 @@ var sqliteDialect = dialect{
 		"WHERE commands.status <> 'processed'",
 	PrepareWrites: true,
 	ListedTechs:   "techs INDEXED BY techs_list_order",
+	// In WAL mode NORMAL commits to the log without a flush; FULL is what
+	// OpenSQLite opens the write pool with.
+	SkipFlush: "PRAGMA synchronous = NORMAL",
+	Flush:     "PRAGMA synchronous = FULL",
 }
 
 // SQLiteConfig is the SQLite store's; its tags make it the SQLITE_ settings.
