@@ -78,3 +78,20 @@ func assertWriterFlushesEveryCommit(t *testing.T, db *DB) {
 		}
 	}
 }
+
+// The read pool cannot write, and maps at most 64 MiB of the file.
+func TestSQLiteReaderSettings(t *testing.T) {
+	db := openSQLiteForStatements(t)
+	for pragma, want := range map[string]string{
+		"query_only": "1",
+		"mmap_size":  "67108864",
+	} {
+		var got string
+		if err := db.reader().QueryRowContext(context.Background(), "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}
