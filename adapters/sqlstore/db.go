@@ -54,6 +54,11 @@ type dialect struct {
 	// trip saves (SQLite, which parses in the process): the statements of
 	// transactions are prepared once and kept (see writeStatement).
 	PrepareWrites bool
+	// OneProcess is set where the store is one process's (SQLite, whose
+	// file no other process opens: see config): what guards against other
+	// processes elsewhere, such as the outbox relay's row locks, is not
+	// needed.
+	OneProcess bool
 	// SkipFlush and Flush, where the dialect has them, are run on the
 	// connection before and after a transaction whose commit need not reach
 	// the disk at once (see runUnflushedTx); Flush must restore what the

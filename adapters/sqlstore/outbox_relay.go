@@ -131,25 +131,29 @@ type relayedEvent struct {
 // deletes need no flush of their own (runUnflushedTx): lost to a crash of the
 // machine, they leave events that are published again.
 func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
+	if r.db.sqlDialect().OneProcess {
+		return r.relayBatchAlone(ctx)
+	}
 	var relayed int
 	err := r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error {
-		batch, err := r.readBatch(ctx, tx)
+		// Where the dialect can, rows being relayed by another process are
+		// skipped rather than waited for or relayed twice: the transaction
+		// holds them until they are deleted.
+		d := r.db.sqlDialect()
+		// #nosec G202 -- only constant SQL and the dialect's constant clauses are joined; values go as arguments
+		rows, err := r.db.query(ctx, tx, outboxBatchQuery+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
+		if err != nil {
+			return err
+		}
+		batch, err := r.scanBatch(rows)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
 		if err := r.publish(batch); err != nil {
 			return err
 		}
-		ids := make([]any, len(batch))
-		for i, e := range batch {
-			ids[i] = e.ID
-		}
-		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		if _, err := r.db.exec(ctx, tx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...); err != nil {
-			return err
-		}
 		relayed = len(batch)
-		return nil
+		return r.deleteRelayed(ctx, tx, batch)
 	})
 	if err != nil {
 		return 0, err
@@ -157,17 +161,38 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 	return relayed, nil
 }
 
-// readBatch reads the oldest rows of the outbox, at most BatchSize, locked
-// for tx.
-func (r *OutboxRelay) readBatch(ctx context.Context, tx *sql.Tx) ([]relayedEvent, error) {
-	// Where the dialect can, rows being relayed by another process are skipped
-	// rather than waited for or relayed twice.
-	d := r.db.sqlDialect()
-	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	rows, err := r.db.query(ctx, tx, "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
+// relayBatchAlone is relayBatch where this relay is the only one: no
+// transaction is held while the events are published, so the store's writes
+// do not wait for the publish (on SQLite a transaction holds the one writer).
+func (r *OutboxRelay) relayBatchAlone(ctx context.Context) (int, error) {
+	stmt, err := r.db.readStatement(ctx, outboxBatchQuery)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
+	rows, err := stmt.QueryContext(ctx, r.config.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	batch, err := r.scanBatch(rows)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	if err := r.publish(batch); err != nil {
+		return 0, err
+	}
+	err = r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error { return r.deleteRelayed(ctx, tx, batch) })
+	if err != nil {
+		return 0, err
+	}
+	return len(batch), nil
+}
+
+// outboxBatchQuery reads the oldest rows of the outbox, at most the number
+// given.
+const outboxBatchQuery = "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"
+
+// scanBatch reads the events of rows and closes it.
+func (r *OutboxRelay) scanBatch(rows *sql.Rows) ([]relayedEvent, error) {
 	defer rows.Close()
 	var batch []relayedEvent
 	for rows.Next() {
@@ -190,6 +215,17 @@ func (r *OutboxRelay) readBatch(ctx context.Context, tx *sql.Tx) ([]relayedEvent
 		return nil, err
 	}
 	return batch, rows.Close()
+}
+
+// deleteRelayed deletes the rows of batch, once published.
+func (r *OutboxRelay) deleteRelayed(ctx context.Context, tx *sql.Tx, batch []relayedEvent) error {
+	ids := make([]any, len(batch))
+	for i, e := range batch {
+		ids[i] = e.ID
+	}
+	// #nosec G202 -- only constant SQL and placeholders are joined; values go as arguments
+	_, err := r.db.exec(ctx, tx, "DELETE FROM outbox WHERE id IN "+placeholderList(len(ids)), ids...)
+	return err
 }
 
 // publish makes one publish per topic, in the order of the outbox: a

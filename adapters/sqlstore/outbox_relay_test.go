@@ -142,3 +142,55 @@ func (p *waitingPublisher) messagesPerPublish() int {
 	defer p.mu.Unlock()
 	return p.largest
 }
+
+// A command's transaction does not wait for the relay's publish: on SQLite a
+// transaction would hold the one writer for as long as the publish takes,
+// which on a Redis cache is a round trip.
+func TestOutboxRelayPublishHoldsUpNoWrite(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			relayed := testenv.UniqueName("Relayed ")
+			mention(t, store, relayed+"-cmd", relayed)
+			written := testenv.UniqueName("Written during the publish ")
+			publisher := &writingPublisher{write: func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, err := mentionErr(ctx, store, written+"-cmd", written)
+				return err
+			}, done: make(chan error, 1)}
+			ctx, cancel := context.WithCancel(context.Background())
+			relayDone := make(chan error, 1)
+			go func() {
+				relayDone <- store.RelayOutbox(ctx, publisher, sqlstore.OutboxRelayConfig{BatchSize: 10, PollInterval: time.Hour}, slog.New(slog.DiscardHandler))
+			}()
+			select {
+			case err := <-publisher.done:
+				if err != nil {
+					t.Errorf("a mention during the relay's publish: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("no publish within 10s")
+			}
+			cancel()
+			if err := <-relayDone; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// writingPublisher runs write in its first publish and reports its error.
+type writingPublisher struct {
+	write func() error
+	once  sync.Once
+	done  chan error
+}
+
+func (p *writingPublisher) Publish(string, ...*message.Message) error {
+	p.once.Do(func() { p.done <- p.write() })
+	return nil
+}
+
+func (p *writingPublisher) Close() error { return nil }

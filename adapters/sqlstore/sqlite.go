@@ -29,6 +29,7 @@ var sqliteDialect = dialect{
 		"WHERE commands.status <> 'processed'",
 	PrepareWrites: true,
 	ListedTechs:   "techs INDEXED BY techs_list_order",
+	OneProcess:    true,
 	// In WAL mode NORMAL commits to the log without a flush; FULL is what
 	// OpenSQLite opens the write pool with.
 	SkipFlush: "PRAGMA synchronous = NORMAL",
