@@ -30,8 +30,8 @@ type OutboxRelayConfig struct {
 	// handlers have acked its messages, one after the other (GoChannel), and
 	// the handlers wait on the network (a Redis cache): the relay then
 	// publishes every event of a round on its own, all at once, so that
-	// their handlers wait side by side instead of in turn while the round's
-	// transaction holds the store's writer. The events of one topic then
+	// their handlers wait side by side instead of in turn, and a round
+	// lasts one round trip instead of one per event. The events of one topic then
 	// reach their handlers in no particular order, as they do on every
 	// durable transport.
 	PublishEachAlone bool `kong:"-"`
