@@ -316,6 +316,12 @@ func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	// there is something to prepare only the first times a statement runs.
 	db.prepareWanted(ctx)
 	tx, err := db.beginTx(ctx)
+	return commitUnlessFailed(tx, err, fn)
+}
+
+// commitUnlessFailed runs fn in tx, just begun with err, and commits it, or
+// rolls it back when fn fails.
+func commitUnlessFailed(tx *sql.Tx, err error, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
@@ -347,14 +353,7 @@ func (db *DB) runUnflushedTx(ctx context.Context, fn func(tx *sql.Tx) error) err
 		return err
 	}
 	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: db.dialect.Isolation})
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return commitUnlessFailed(tx, err, fn)
 }
 
 // restoreFlush gives conn back to the write pool flushing every commit
