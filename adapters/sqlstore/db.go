@@ -54,10 +54,11 @@ type dialect struct {
 	// trip saves (SQLite, which parses in the process): the statements of
 	// transactions are prepared once and kept (see writeStatement).
 	PrepareWrites bool
-	// OneProcess is set where the store is one process's (SQLite, whose
-	// file no other process opens: see config): what guards against other
-	// processes elsewhere, such as the outbox relay's row locks, is not
-	// needed.
+	// OneProcess is set where the store serves one process's roles (SQLite:
+	// the config refuses it to an api or worker process of their own), so
+	// one outbox relay reads the outbox: it need not lock the rows it
+	// publishes against another. A second service started on the same file
+	// would publish events twice, never lose one.
 	OneProcess bool
 	// SkipFlush and Flush, where the dialect has them, are run on the
 	// connection before and after a transaction whose commit need not reach
@@ -320,13 +321,14 @@ func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // commitUnlessFailed runs fn in tx, just begun with err, and commits it, or
-// rolls it back when fn fails.
+// rolls it back when fn fails or panics (an open transaction would keep the
+// write pool's connection).
 func commitUnlessFailed(tx *sql.Tx, err error, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = tx.Rollback() }() // after a commit, a no-op
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
