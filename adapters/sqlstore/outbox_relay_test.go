@@ -173,24 +173,45 @@ func TestOutboxRelayPublishHoldsUpNoWrite(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Error("no publish within 10s")
 			}
+			// Both events are relayed, each once.
+			deadline := time.Now().Add(10 * time.Second)
+			for publisher.count() < 2 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
 			cancel()
 			if err := <-relayDone; err != nil {
 				t.Fatal(err)
+			}
+			if got := publisher.count(); got != 2 {
+				t.Fatalf("relayed %d events, want 2: the one published during the write and the write's", got)
 			}
 		})
 	}
 }
 
-// writingPublisher runs write in its first publish and reports its error.
+// writingPublisher runs write in its first publish and reports its error;
+// it counts the messages published.
 type writingPublisher struct {
-	write func() error
-	once  sync.Once
-	done  chan error
+	write     func() error
+	once      sync.Once
+	done      chan error
+	mu        sync.Mutex
+	published int
 }
 
-func (p *writingPublisher) Publish(string, ...*message.Message) error {
+func (p *writingPublisher) Publish(_ string, msgs ...*message.Message) error {
+	p.mu.Lock()
+	p.published += len(msgs)
+	p.mu.Unlock()
 	p.once.Do(func() { p.done <- p.write() })
 	return nil
+}
+
+func (p *writingPublisher) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.published
 }
 
 func (p *writingPublisher) Close() error { return nil }

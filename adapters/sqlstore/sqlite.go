@@ -30,11 +30,14 @@ var sqliteDialect = dialect{
 	PrepareWrites: true,
 	ListedTechs:   "techs INDEXED BY techs_list_order",
 	OneProcess:    true,
-	// In WAL mode NORMAL commits to the log without a flush; FULL is what
-	// OpenSQLite opens the write pool with.
+	// In WAL mode NORMAL commits to the log without a flush.
 	SkipFlush: "PRAGMA synchronous = NORMAL",
-	Flush:     "PRAGMA synchronous = FULL",
+	Flush:     "PRAGMA synchronous = " + sqliteSynchronous,
 }
+
+// sqliteSynchronous is the write pool's synchronous setting. FULL: a command
+// is acknowledged only once its effect is on disk.
+const sqliteSynchronous = "FULL"
 
 // SQLiteConfig is the SQLite store's; its tags make it the SQLITE_ settings.
 type SQLiteConfig struct {
@@ -55,12 +58,13 @@ func OpenSQLite(ctx context.Context, config SQLiteConfig) (*DB, error) {
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", "busy_timeout(10000)")
 	pragmas.Add("_pragma", "journal_mode(WAL)")
-	// FULL: a command is acknowledged only once its effect is on disk.
-	pragmas.Add("_pragma", "synchronous(FULL)")
+	pragmas.Add("_pragma", "synchronous("+sqliteSynchronous+")")
 	// Statement journals in memory: a batch's statements each keep one, to
 	// undo that statement alone, and past 64 KiB SQLite spills it to a
 	// temporary file, a write per page that no crash needs. Under names
-	// spread wide that was a third of the process's write calls.
+	// spread wide that was a third of the process's write calls. Temporary
+	// tables and sorts of the writer stay in memory too; it sorts only in
+	// migrations, when an index is built.
 	pragmas.Add("_pragma", "temp_store(MEMORY)")
 	pragmas.Add("_txlock", "immediate")
 	writeDB, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
@@ -80,8 +84,10 @@ func OpenSQLite(ctx context.Context, config SQLiteConfig) (*DB, error) {
 	// Reads map the file instead of copying each page in with a system call:
 	// a reader's page cache is emptied whenever a write commits, and under
 	// load the list's pages were read in anew for every page of the list.
-	// 64 MiB bounds what the mapping adds to the process's resident set;
-	// pages past it are read as before.
+	// 64 MiB a connection (8) bounds the file's pages the process maps,
+	// which count in its resident set though the kernel shares them; pages
+	// past it are read as before. The price of a mapping: a read error of
+	// the disk stops the process (SIGBUS) instead of failing a request.
 	readPragmas.Add("_pragma", "mmap_size(67108864)")
 	readDB, err := sql.Open("sqlite", "file:"+path+"?"+readPragmas.Encode())
 	if err != nil {
