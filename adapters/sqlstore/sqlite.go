@@ -62,9 +62,10 @@ func OpenSQLite(ctx context.Context, config SQLiteConfig) (*DB, error) {
 	// Statement journals in memory: a batch's statements each keep one, to
 	// undo that statement alone, and past 64 KiB SQLite spills it to a
 	// temporary file, a write per page that no crash needs. Under names
-	// spread wide that was a third of the process's write calls. Temporary
-	// tables and sorts of the writer stay in memory too; it sorts only in
-	// migrations, when an index is built.
+	// spread wide that was a third of the process's write calls. The
+	// writer's temporary tables and sorts stay in memory too: its
+	// transactions are batches of at most groupcommit.MaxBatch calls, and
+	// a migration's index is built once.
 	pragmas.Add("_pragma", "temp_store(MEMORY)")
 	pragmas.Add("_txlock", "immediate")
 	writeDB, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
