@@ -232,6 +232,9 @@ func (r *OutboxRelay) deleteRelayed(ctx context.Context, tx *sql.Tx, batch []rel
 // transport that can send several messages at once does so, and order only
 // matters, and is kept, within a topic.
 func (r *OutboxRelay) publish(batch []relayedEvent) error {
+	if r.config.PublishEachAlone {
+		return r.publishEachAlone(batch)
+	}
 	var (
 		topics  []string
 		byTopic = map[string][]*message.Message{}
@@ -241,9 +244,6 @@ func (r *OutboxRelay) publish(batch []relayedEvent) error {
 			topics = append(topics, e.Topic)
 		}
 		byTopic[e.Topic] = append(byTopic[e.Topic], e.Msg)
-	}
-	if r.config.PublishEachAlone {
-		return r.publishEachAlone(batch)
 	}
 	for _, topic := range topics {
 		if err := r.publisher.Publish(topic, byTopic[topic]...); err != nil {
