@@ -24,14 +24,8 @@ func TestTechStoreOutbox(t *testing.T) {
 }
 
 func testOutboxRelay(t *testing.T, store techStore) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
 	publisher := &recordingPublisher{failures: 2}
-	relayDone := make(chan error, 1)
-	go func() {
-		relayDone <- store.RelayOutbox(ctx, publisher, sqlstore.OutboxRelayConfig{BatchSize: 3, PollInterval: 20 * time.Millisecond}, slog.New(slog.DiscardHandler))
-	}()
+	stopRelay := runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{BatchSize: 3, PollInterval: 20 * time.Millisecond})
 
 	const n = 10
 	name := testenv.UniqueName("Outbox ")
@@ -45,8 +39,7 @@ func testOutboxRelay(t *testing.T, store techStore) {
 	}
 	// A relay round that published must not publish again.
 	time.Sleep(100 * time.Millisecond)
-	cancel()
-	if err := <-relayDone; err != nil {
+	if err := stopRelay(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -68,6 +61,20 @@ func testOutboxRelay(t *testing.T, store techStore) {
 	}
 }
 
+// runRelay runs the outbox relay of store on publisher until stop is called,
+// or the test ends; stop returns what the relay returned.
+func runRelay(t *testing.T, store techStore, publisher message.Publisher, config sqlstore.OutboxRelayConfig) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.RelayOutbox(ctx, publisher, config, slog.New(slog.DiscardHandler)) }()
+	stop = sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
 // Where the publish runs the handlers (GoChannel) and they wait on the
 // network, the relay publishes each event of a round on its own, all at once.
 func TestOutboxRelayPublishesEachEventAloneAtOnce(t *testing.T) {
@@ -81,18 +88,13 @@ func TestOutboxRelayPublishesEachEventAloneAtOnce(t *testing.T) {
 				mention(t, store, fmt.Sprintf("alone-cmd-%d", i), name)
 			}
 			publisher := &waitingPublisher{want: n, all: make(chan struct{})}
-			ctx, cancel := context.WithCancel(context.Background())
-			relayDone := make(chan error, 1)
-			go func() {
-				relayDone <- store.RelayOutbox(ctx, publisher, sqlstore.OutboxRelayConfig{BatchSize: 10, PollInterval: time.Hour, PublishEachAlone: true}, slog.New(slog.DiscardHandler))
-			}()
+			stopRelay := runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{BatchSize: 10, PollInterval: time.Hour, PublishEachAlone: true})
 			select {
 			case <-publisher.all:
 			case <-time.After(10 * time.Second):
 				t.Fatalf("%d publishes at once within 10s, want %d", publisher.atOnce(), n)
 			}
-			cancel()
-			if err := <-relayDone; err != nil {
+			if err := stopRelay(); err != nil {
 				t.Fatal(err)
 			}
 			if got := publisher.messagesPerPublish(); got != 1 {
@@ -160,11 +162,7 @@ func TestOutboxRelayPublishHoldsUpNoWrite(t *testing.T) {
 				_, err := mentionErr(ctx, store, written+"-cmd", written)
 				return err
 			}, done: make(chan error, 1)}
-			ctx, cancel := context.WithCancel(context.Background())
-			relayDone := make(chan error, 1)
-			go func() {
-				relayDone <- store.RelayOutbox(ctx, publisher, sqlstore.OutboxRelayConfig{BatchSize: 10, PollInterval: time.Hour}, slog.New(slog.DiscardHandler))
-			}()
+			stopRelay := runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{BatchSize: 10, PollInterval: time.Hour})
 			select {
 			case err := <-publisher.done:
 				if err != nil {
@@ -179,8 +177,7 @@ func TestOutboxRelayPublishHoldsUpNoWrite(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			time.Sleep(100 * time.Millisecond)
-			cancel()
-			if err := <-relayDone; err != nil {
+			if err := stopRelay(); err != nil {
 				t.Fatal(err)
 			}
 			if got := publisher.count(); got != 2 {
