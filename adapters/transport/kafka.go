@@ -32,6 +32,9 @@ type KafkaConfig struct {
 	// SessionTimeout is how long a consumer that stopped heartbeating keeps
 	// its partitions: how soon a crashed worker's messages go to another.
 	SessionTimeout time.Duration `name:"session-timeout" env:"SESSION_TIMEOUT" default:"10s" help:"How long a silent consumer keeps its partitions before the group takes them back; the broker bounds it."`
+	// InFlightPerPartition is how many messages of one partition a handler
+	// works on at once (kafka_handover.go).
+	InFlightPerPartition int `name:"in-flight-per-partition" env:"IN_FLIGHT_PER_PARTITION" default:"16" help:"Messages of one partition a handler works on at once; a crash redelivers those not acknowledged."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
@@ -44,6 +47,9 @@ type KafkaConfig struct {
 const (
 	kafkaReconnectRetrySleep = time.Second
 	kafkaDialTimeout         = 10 * time.Second
+	// maxKafkaInFlightPerPartition bounds what a subscriber holds: every
+	// handler may have this many messages of each of its partitions.
+	maxKafkaInFlightPerPartition = 1024
 )
 
 // kafkaClientID is what Kafka accepts as a client id.
@@ -64,6 +70,9 @@ func (c KafkaConfig) Check() error {
 	}
 	if c.SessionTimeout < time.Second {
 		p.Add("KAFKA_SESSION_TIMEOUT", "must be at least 1s (brokers refuse less than 6s by default), got %s", c.SessionTimeout)
+	}
+	if c.InFlightPerPartition < 1 || c.InFlightPerPartition > maxKafkaInFlightPerPartition {
+		p.Add("KAFKA_IN_FLIGHT_PER_PARTITION", "must be between 1 and %d, got %d", maxKafkaInFlightPerPartition, c.InFlightPerPartition)
 	}
 	p.Positive("KAFKA_NACK_RESEND_SLEEP", c.NackResendSleep)
 	return p.Err()
@@ -187,17 +196,19 @@ func (t *Kafka) Subscriber(consumerGroup string) (message.Subscriber, error) {
 		// anything, from the oldest message on every start.
 		return nil, errors.New("kafka subscriber: empty consumer group")
 	}
-	subscriber, err := kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers:               t.config.Brokers,
-		OverwriteSaramaConfig: t.config.consumerConfig(),
-		ConsumerGroup:         consumerGroup,
-		NackResendSleep:       t.config.NackResendSleep,
-		ReconnectRetrySleep:   kafkaReconnectRetrySleep,
-	}, t.logger)
-	if err != nil {
-		return nil, fmt.Errorf("kafka subscriber for group %s: %w", consumerGroup, err)
-	}
-	return kafkaTopicCreatingSubscriber{Subscriber: subscriber, createTopic: t.createTopic}, nil
+	return &kafkaSubscriber{
+		config: kafka.SubscriberConfig{
+			Brokers:               t.config.Brokers,
+			OverwriteSaramaConfig: t.config.consumerConfig(),
+			ConsumerGroup:         consumerGroup,
+			NackResendSleep:       t.config.NackResendSleep,
+			ReconnectRetrySleep:   kafkaReconnectRetrySleep,
+		},
+		inFlight:    t.config.InFlightPerPartition,
+		logger:      t.logger,
+		createTopic: t.createTopic,
+		closing:     make(chan struct{}),
+	}, nil
 }
 
 // Ping asks the cluster to describe itself. Sarama calls take no context, so
@@ -277,16 +288,4 @@ func (p kafkaTopicCreatingPublisher) Publish(topic string, messages ...*message.
 		return err
 	}
 	return p.Publisher.Publish(topic, messages...)
-}
-
-type kafkaTopicCreatingSubscriber struct {
-	*kafka.Subscriber
-	createTopic func(topic string) error
-}
-
-func (s kafkaTopicCreatingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := s.createTopic(topic); err != nil {
-		return nil, err
-	}
-	return s.Subscriber.Subscribe(ctx, topic)
 }

@@ -519,13 +519,14 @@ func kafkaBackend(t *testing.T) *transportBackend {
 	brokers := startKafka(t)
 	open := func(t *testing.T, brokers []string) transport.Transport {
 		transport, err := transport.NewKafka(transport.KafkaConfig{
-			Brokers:           brokers,
-			ClientID:          "techradar",
-			TopicPartitions:   4,
-			ReplicationFactor: 1,
-			SessionTimeout:    2 * time.Second,
-			NackResendSleep:   testNackResend,
-			Idempotent:        true,
+			Brokers:              brokers,
+			ClientID:             "techradar",
+			TopicPartitions:      4,
+			ReplicationFactor:    1,
+			SessionTimeout:       2 * time.Second,
+			NackResendSleep:      testNackResend,
+			InFlightPerPartition: 16,
+			Idempotent:           true,
 		}, watermill.NopLogger{})
 		if err != nil {
 			t.Fatalf("NewKafka: %v", err)
