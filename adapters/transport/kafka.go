@@ -24,8 +24,7 @@ type KafkaConfig struct {
 	Brokers  []string `name:"brokers" env:"BROKERS" sep:"," help:"Kafka bootstrap brokers, comma-separated (TRANSPORT=kafka)."`
 	ClientID string   `name:"client-id" env:"CLIENT_ID" default:"techradar" help:"Client id sent to the Kafka brokers."`
 	// TopicPartitions is the partition count of the topics the transport
-	// creates: the most consumers of one group that can share a topic, and how
-	// many messages of it one subscriber handles at once.
+	// creates: the most consumers of one group that can share a topic.
 	TopicPartitions int32 `name:"topic-partitions" env:"TOPIC_PARTITIONS" default:"32" help:"Partitions of the topics techradar creates: the most workers that can share a handler's messages."`
 	// ReplicationFactor of the topics the transport creates.
 	ReplicationFactor int16 `name:"replication-factor" env:"REPLICATION_FACTOR" default:"1" help:"Replication factor of the topics techradar creates (3 on a production cluster)."`
@@ -103,10 +102,14 @@ func (c KafkaConfig) producerConfig() *sarama.Config {
 }
 
 // consumerConfig starts a new group at the oldest message kept. The
-// subscriber marks a message's offset only once the handler acked it, and the
-// marks are committed every second and when a partition is given up: a crash
-// redelivers at most the last second of acked messages, and every message
-// that was not acked.
+// subscriber marks a partition's offset only past messages the handlers
+// acked, with every one before them acked too, and the marks are committed
+// every second and when a partition is given up: a crash redelivers at most
+// the last second of acked messages, and every message that was not acked.
+// The handover (kafka_handover.go) relies on two settings here: it only
+// marks, so the commits must be automatic, and it takes a session's end as
+// the end of its claims, which holds for eager rebalancing (range) and not
+// for the cooperative kind, where a revoked partition ends its claim alone.
 func (c KafkaConfig) consumerConfig() *sarama.Config {
 	config := c.saramaConfig()
 	config.Consumer.Return.Errors = true
@@ -115,6 +118,7 @@ func (c KafkaConfig) consumerConfig() *sarama.Config {
 	config.Consumer.Offsets.AutoCommit.Interval = time.Second
 	config.Consumer.Group.Session.Timeout = c.SessionTimeout
 	config.Consumer.Group.Heartbeat.Interval = c.SessionTimeout / 3
+	config.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
 	return config
 }
 
@@ -136,8 +140,9 @@ func (c KafkaConfig) checkSarama() error {
 // handler acked it and every message before it in its partition. A crashed
 // consumer's partitions go to the rest of the group after SessionTimeout, from
 // the last committed offset. A new group starts at the oldest message kept.
-// Order holds within a partition only, and messages are spread over partitions
-// at random: there is no order between two messages. The transport creates
+// Messages are spread over partitions at random, and a partition hands up to
+// InFlightPerPartition of them to the handlers at once: there is no order
+// between two messages. The transport creates
 // the topics it uses with TopicPartitions partitions, so that the workers of a
 // group can share them.
 type Kafka struct {

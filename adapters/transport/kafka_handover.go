@@ -28,7 +28,9 @@ import (
 //     claimed partition is recorded with its session (kafkaClaims), and the
 //     library gets a session whose marks do nothing;
 //   - the library's message is acked as soon as the partition has room and
-//     the handlers have a copy of it, so that the library reads the next one;
+//     the handlers took a copy of it, so that the library reads the next
+//     one: a partition's messages reach the handlers in offset order, and
+//     up to that many are handled side by side;
 //   - a copy the handlers nack is handed over again after the resend pause;
 //   - the handlers' acks mark the partition's offset past the messages
 //     acked without a gap, and free their room.
@@ -60,13 +62,11 @@ var _ message.Subscriber = (*kafkaSubscriber)(nil)
 var errKafkaSubscriberClosed = errors.New("kafka subscriber: closed")
 
 func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if s.isClosed() {
+		return nil, errKafkaSubscriberClosed
+	}
 	if err := s.createTopic(topic); err != nil {
 		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errKafkaSubscriberClosed
 	}
 	claims := newKafkaClaims(s.inFlight)
 	config := s.config
@@ -75,6 +75,8 @@ func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	if err != nil {
 		return nil, err
 	}
+	// The library connects before it returns: no lock is held meanwhile, so
+	// that Close does not wait behind a broker that does not answer.
 	input, err := library.Subscribe(ctx, topic)
 	if err != nil {
 		_ = library.Close()
@@ -90,7 +92,6 @@ func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		resend:  s.config.NackResendSleep,
 	}
 	subscription := &kafkaSubscription{library: library, handedOver: make(chan struct{})}
-	s.subscriptions = append(s.subscriptions, subscription)
 	handover.sending.Add(1)
 	go handover.run(input)
 	go func() {
@@ -98,7 +99,22 @@ func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		close(output)
 		close(subscription.handedOver)
 	}()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		// Closed while subscribing: the subscription ends at once.
+		_ = library.Close()
+		return nil, errKafkaSubscriberClosed
+	}
+	s.subscriptions = append(s.subscriptions, subscription)
 	return output, nil
+}
+
+func (s *kafkaSubscriber) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // Close stops handing messages over, closes the library subscribers, and
@@ -168,9 +184,10 @@ func (h *kafkaHandover) alone(msg *message.Message) {
 }
 
 // deliver waits for room in the claim, records the message as in flight,
-// lets the library read the partition's next message, and gives the handlers
-// a copy, again after the resend pause each time they nack it, until they ack
-// it or the claim or the subscription ends.
+// gives the handlers a copy and then lets the library read the partition's
+// next message, and hands the copy over again, after the resend pause, each
+// time the handlers nack it, until they ack it or the claim or the
+// subscription ends.
 func (h *kafkaHandover) deliver(claim *kafkaClaim, offset int64, original *message.Message) {
 	defer h.sending.Done()
 	// The library's ack only lets it read on: the session it marks with
@@ -182,15 +199,18 @@ func (h *kafkaHandover) deliver(claim *kafkaClaim, offset int64, original *messa
 		return
 	}
 	pending := claim.add(offset)
-	original.Ack()
 
 	// The copies keep the library's context values (partition, offset,
 	// timestamp, key) and end with the subscription, as the library's own
-	// message does.
+	// message does; they also end once acked, and with the claim's session:
+	// a message whose session ended is handed over again by the partition's
+	// next owner.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(original.Context()))
 	defer cancel()
-	stop := context.AfterFunc(h.ctx, cancel)
-	defer stop()
+	stopWithSubscription := context.AfterFunc(h.ctx, cancel)
+	defer stopWithSubscription()
+	stopWithSession := context.AfterFunc(claim.session.Context(), cancel)
+	defer stopWithSession()
 
 	copied := original.Copy()
 	for {
@@ -204,6 +224,9 @@ func (h *kafkaHandover) deliver(claim *kafkaClaim, offset int64, original *messa
 		case <-h.ctx.Done():
 			return
 		}
+		// Handed over: the library may read the next message, which then
+		// reaches the handlers after this one.
+		original.Ack()
 		select {
 		case <-copied.Acked():
 			claim.ack(pending)
@@ -245,6 +268,9 @@ type kafkaClaim struct {
 
 	mu      sync.Mutex
 	pending []*kafkaPending // in offset order
+	// abandoned is set once a message could not be added: the library may
+	// have read on past it, so the claim marks nothing more.
+	abandoned bool
 }
 
 // kafkaPending is a message of the claim in flight.
@@ -263,8 +289,16 @@ func newKafkaClaim(session sarama.ConsumerGroupSession, topic string, partition 
 }
 
 // reserve waits for room for one more message in flight. It reports false
-// when the session, the subscription or the subscriber ends first.
+// when the session, the subscription or the subscriber ends first, and from
+// then on: the message that found no room is not added, yet the library
+// reads on past it, so a later message must not be added after the gap.
 func (c *kafkaClaim) reserve(closing, cancelled <-chan struct{}) bool {
+	c.mu.Lock()
+	abandoned := c.abandoned
+	c.mu.Unlock()
+	if abandoned {
+		return false
+	}
 	select {
 	case c.room <- struct{}{}:
 		return true
@@ -272,12 +306,15 @@ func (c *kafkaClaim) reserve(closing, cancelled <-chan struct{}) bool {
 	case <-closing:
 	case <-cancelled:
 	}
+	c.mu.Lock()
+	c.abandoned = true
+	c.mu.Unlock()
 	return false
 }
 
 // add records the message at offset as in flight. Messages are added in
 // offset order: the library reads a partition's next message only once the
-// one before was added.
+// one before was added and handed over, or the claim abandoned.
 func (c *kafkaClaim) add(offset int64) *kafkaPending {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -302,7 +339,7 @@ func (c *kafkaClaim) ack(p *kafkaPending) {
 	next := c.pending[done-1].offset + 1
 	c.pending = c.pending[done:]
 	// Marked under the lock, so that marks are made in offset order.
-	if c.session.Context().Err() == nil {
+	if !c.abandoned && c.session.Context().Err() == nil {
 		c.session.MarkOffset(c.topic, c.partition, next, "")
 	}
 	c.mu.Unlock()
@@ -335,8 +372,9 @@ func (cs *kafkaClaims) find(topic string, partition int32) *kafkaClaim {
 }
 
 // hold records claim while its partition is consumed. A partition is
-// consumed by one ConsumeClaim at a time: a session ends only once every
-// ConsumeClaim of it returned, and the next one starts after.
+// consumed by one ConsumeClaim at a time: with the eager rebalancing the
+// consumer configuration sets, a session ends only once every ConsumeClaim
+// of it returned, and the next one starts after.
 func (cs *kafkaClaims) hold(claim *kafkaClaim) (release func()) {
 	key := kafkaPartition{claim.topic, claim.partition}
 	cs.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -25,8 +26,9 @@ func TestKafkaHandsAPartitionsMessagesOverTogether(t *testing.T) {
 	t.Parallel()
 	brokers := startKafka(t)
 	const room = 3
+	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
 	open := func(t *testing.T) transport.Transport {
-		kafka, err := transport.NewKafka(transport.KafkaConfig{
+		opened, err := transport.NewKafka(transport.KafkaConfig{
 			Brokers:              brokers,
 			ClientID:             "techradar",
 			TopicPartitions:      1,
@@ -39,24 +41,28 @@ func TestKafkaHandsAPartitionsMessagesOverTogether(t *testing.T) {
 		if err != nil {
 			t.Fatalf("NewKafka: %v", err)
 		}
-		t.Cleanup(func() { _ = kafka.Close() })
-		return kafka
+		t.Cleanup(func() { _ = opened.Close() })
+		return opened
 	}
-	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
+	subscribeOwn := func(t *testing.T, opened transport.Transport) (message.Subscriber, <-chan *message.Message) {
+		subscriber, err := opened.Subscriber(group)
+		if err != nil {
+			t.Fatalf("subscriber: %v", err)
+		}
+		t.Cleanup(func() { _ = subscriber.Close() })
+		messages, err := subscriber.Subscribe(context.Background(), topic)
+		if err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+		return subscriber, messages
+	}
 	first := open(t)
 	sent := newMessages(5)
 	publishAsync(t, first, topic, sent...)()
 
 	// The first subscriber gets the room's worth at once, acks all of them
 	// but the first, and stops.
-	subscriber, err := first.Subscriber(group)
-	if err != nil {
-		t.Fatalf("subscriber: %v", err)
-	}
-	messages, err := subscriber.Subscribe(context.Background(), topic)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
+	subscriber, messages := subscribeOwn(t, first)
 	got := receiveByOffset(t, messages, room)
 	assertOffsets(t, got, 0, 1, 2)
 	assertNothingComes(t, messages, "with the partition's room taken")
@@ -66,15 +72,7 @@ func TestKafkaHandsAPartitionsMessagesOverTogether(t *testing.T) {
 	closeWithin(t, subscriber)
 
 	// The next gets every message again, and the rest as room is freed.
-	second := open(t)
-	subscriber, err = second.Subscriber(group)
-	if err != nil {
-		t.Fatalf("subscriber: %v", err)
-	}
-	messages, err = subscriber.Subscribe(context.Background(), topic)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
+	subscriber, messages = subscribeOwn(t, open(t))
 	got = receiveByOffset(t, messages, room)
 	assertOffsets(t, got, 0, 1, 2)
 	for _, msg := range got {
@@ -88,12 +86,36 @@ func TestKafkaHandsAPartitionsMessagesOverTogether(t *testing.T) {
 	if ids := uuids(append(got, rest...)); !slices.Equal(ids, uuids(sent)) {
 		t.Errorf("got messages %v, want %v", ids, uuids(sent))
 	}
+	// Marks are committed every second: wait for the commit, so that the
+	// close cannot end the session before the marks are made.
+	eventually(t, func() bool { return committedOffset(t, brokers, group, topic) == int64(len(sent)) },
+		"the group's offset never reached the end of the partition")
 	closeWithin(t, subscriber)
 
 	// Every message was acked: the group is past them all.
 	last := subscribe(t, open(t), topic, group)
 	waitForKafkaGroup(t, brokers, topic, group, 1)
 	assertNothingComes(t, last, "once the group acked every message")
+}
+
+// committedOffset is the offset group committed for partition 0 of topic,
+// or -1.
+func committedOffset(t *testing.T, brokers []string, group, topic string) int64 {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatalf("kafka admin: %v", err)
+	}
+	defer admin.Close()
+	offsets, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
+	if err != nil {
+		return -1
+	}
+	block := offsets.GetBlock(topic, 0)
+	if block == nil {
+		return -1
+	}
+	return block.Offset
 }
 
 // receiveByOffset receives n messages and returns them in offset order.
