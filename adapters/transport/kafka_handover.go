@@ -194,7 +194,6 @@ func (h *kafkaHandover) deliver(claim *kafkaClaim, offset int64, original *messa
 	// marks nothing. It is acked however deliver ends, so that the library
 	// never waits for it.
 	defer original.Ack()
-	ended := claim.session.Context().Done()
 	if !claim.reserve(h.closing, h.ctx.Done()) {
 		return
 	}
@@ -212,47 +211,11 @@ func (h *kafkaHandover) deliver(claim *kafkaClaim, offset int64, original *messa
 	stopWithSession := context.AfterFunc(claim.session.Context(), cancel)
 	defer stopWithSession()
 
-	copied := original.Copy()
-	for {
-		copied.SetContext(ctx)
-		select {
-		case h.output <- copied:
-		case <-ended:
-			return
-		case <-h.closing:
-			return
-		case <-h.ctx.Done():
-			return
-		}
-		// Handed over: the library may read the next message, which then
-		// reaches the handlers after this one.
-		original.Ack()
-		select {
-		case <-copied.Acked():
-			claim.ack(pending)
-			return
-		case <-copied.Nacked():
-		case <-ended:
-			return
-		case <-h.closing:
-			return
-		case <-h.ctx.Done():
-			return
-		}
-		pause := time.NewTimer(h.resend)
-		select {
-		case <-pause.C:
-		case <-ended:
-			pause.Stop()
-			return
-		case <-h.closing:
-			pause.Stop()
-			return
-		case <-h.ctx.Done():
-			pause.Stop()
-			return
-		}
-		copied = copied.Copy()
+	stops := handoverStops{ended: claim.session.Context().Done(), closing: h.closing, cancelled: h.ctx.Done()}
+	// Handed over: the library may read the next message, which then reaches
+	// the handlers after this one.
+	if deliverUntilAcked(ctx, h.output, original.Copy(), h.resend, stops, func() { original.Ack() }, nil) {
+		claim.ack(pending)
 	}
 }
 

@@ -217,44 +217,10 @@ func (h *sqlHandover) alone(msg *message.Message) {
 // batch is abandoned.
 func (h *sqlHandover) deliver(batch *sqlBatch, row int, msg *message.Message) {
 	defer h.sending.Done()
-	for {
-		msg.SetContext(h.ctx)
-		select {
-		case h.output <- msg:
-		case <-batch.abandoned:
-			return
-		case <-h.closing:
-			return
-		case <-h.ctx.Done():
-			return
-		}
-		select {
-		case <-msg.Acked():
-			batch.ack()
-			return
-		case <-msg.Nacked():
-		case <-batch.abandoned:
-			return
-		case <-h.closing:
-			return
-		case <-h.ctx.Done():
-			return
-		}
-		pause := time.NewTimer(h.resend)
-		select {
-		case <-pause.C:
-		case <-batch.abandoned:
-			pause.Stop()
-			return
-		case <-h.closing:
-			pause.Stop()
-			return
-		case <-h.ctx.Done():
-			pause.Stop()
-			return
-		}
-		msg = msg.Copy()
-		batch.resend(row, msg)
+	stops := handoverStops{ended: batch.abandoned, closing: h.closing, cancelled: h.ctx.Done()}
+	resent := func(copied *message.Message) { batch.resend(row, copied) }
+	if deliverUntilAcked(h.ctx, h.output, msg, h.resend, stops, nil, resent) {
+		batch.ack()
 	}
 }
 
