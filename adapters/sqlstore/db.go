@@ -124,18 +124,27 @@ func newGroupCommit[T groupcommit.Call](db *DB, commit func(ctx context.Context,
 }
 
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
-	fsys, err := fs.Sub(migrations, "migrations/"+dir)
+	provider, err := migrationProvider(db, dialect, dir)
 	if err != nil {
 		return err
-	}
-	provider, err := goose.NewProvider(dialect, db, fsys)
-	if err != nil {
-		return fmt.Errorf("preparing migrations: %w", err)
 	}
 	if _, err := provider.Up(ctx); err != nil {
 		return fmt.Errorf("applying migrations: %w", err)
 	}
 	return nil
+}
+
+// migrationProvider applies the migrations of dir (sqlite or mysql) to db.
+func migrationProvider(db *sql.DB, dialect goose.Dialect, dir string) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations/"+dir)
+	if err != nil {
+		return nil, err
+	}
+	provider, err := goose.NewProvider(dialect, db, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("preparing migrations: %w", err)
+	}
+	return provider, nil
 }
 
 // Ping checks that the database answers.

@@ -192,17 +192,22 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 	return outcomes, err
 }
 
-// lockTechs reads the techs of keys and locks them for the transaction, in
-// key order, so that two batches wanting the same techs take turns instead of
-// deadlocking.
+// lockTechs reads the techs of keys and locks them for the transaction, by
+// their ids (which the keys give) and in id order, as every transaction that
+// locks techs does, so that two of them wanting the same techs take turns
+// instead of deadlocking.
 func (r *TechRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []string) (map[string]tech.Tech, error) {
-	return r.lockTechsWhere(ctx, tx, "name_key", keys, func(t tech.Tech) string { return t.Key })
+	ids := make([]string, len(keys))
+	for i, key := range keys {
+		ids[i] = tech.IDForKey(key)
+	}
+	return r.lockTechIDs(ctx, tx, ids, func(t tech.Tech) string { return t.Key })
 }
 
-// lockTechsWhere reads the techs whose column (a constant: id or name_key)
-// is one of values and locks them in that column's order, keyed by keyOf.
-func (r *TechRepository) lockTechsWhere(ctx context.Context, tx *sql.Tx, column string, values []string, keyOf func(tech.Tech) string) (map[string]tech.Tech, error) {
-	values = sortedUnique(values)
+// lockTechIDs reads the techs whose id is one of ids and locks them in id
+// order, keyed by keyOf.
+func (r *TechRepository) lockTechIDs(ctx context.Context, tx *sql.Tx, ids []string, keyOf func(tech.Tech) string) (map[string]tech.Tech, error) {
+	values := sortedUnique(ids)
 	techs := make(map[string]tech.Tech, len(values))
 	if len(values) == 0 {
 		return techs, nil
@@ -211,9 +216,9 @@ func (r *TechRepository) lockTechsWhere(ctx context.Context, tx *sql.Tx, column 
 	for i, value := range values {
 		args[i] = value
 	}
-	// #nosec G202 -- only constant SQL (column is one of two constants), placeholders and the dialect's constant clauses are joined; values go as arguments
+	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	rows, err := r.db.query(ctx, tx,
-		"SELECT "+techColumns+" FROM techs WHERE "+column+" IN "+placeholderList(len(values))+" ORDER BY "+column+r.db.sqlDialect().ForUpdate,
+		"SELECT "+techColumns+" FROM techs WHERE id IN "+placeholderList(len(values))+" ORDER BY id"+r.db.sqlDialect().ForUpdate,
 		args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading techs: %w", err)

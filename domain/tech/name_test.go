@@ -80,6 +80,10 @@ func TestIDForIsStable(t *testing.T) {
 	if got, want := tech.IDFor(a), "f929b0a4-5d39-5a29-b4fe-b37db44eaafd"; got != want {
 		t.Fatalf("IDFor(Kafka) = %s, want %s", got, want)
 	}
+	// Stores find a tech of a key by this id.
+	if tech.IDForKey(a.Key()) != tech.IDFor(a) {
+		t.Fatal("IDForKey(name.Key()) differs from IDFor(name)")
+	}
 }
 
 func mustParse(t *testing.T, raw string) tech.Name {

@@ -12,7 +12,14 @@ var idNamespace = uuid.MustParse("5b0c2f1e-6d7a-4c56-9a0e-2b1f7c3d8e41")
 
 // IDFor is the stable id of the tech called name.
 func IDFor(name Name) string {
-	return uuid.NewSHA1(idNamespace, []byte(name.Key())).String()
+	return IDForKey(name.Key())
+}
+
+// IDForKey is the stable id of the tech whose Name.Key() is key. The id
+// depends on the key alone, so two techs have the same key exactly when
+// they have the same id: a store needs no index of its own on the key.
+func IDForKey(key string) string {
+	return uuid.NewSHA1(idNamespace, []byte(key)).String()
 }
 
 // Tech is a technology and how often it has been mentioned.
