@@ -51,6 +51,8 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"consumer name with a space", config.RoleServe, func(c *config.Config) { c.RedisStream.Consumer = "a b" }, []string{"REDISSTREAM_CONSUMER"}},
 		{"no in-process concurrency", config.RoleServe, func(c *config.Config) { c.GoChannel.Concurrency = 0 }, []string{"GOCHANNEL_CONCURRENCY"}},
 		{"in-process concurrency above 256", config.RoleServe, func(c *config.Config) { c.GoChannel.Concurrency = 257 }, []string{"GOCHANNEL_CONCURRENCY"}},
+		{"no Kafka messages in flight", config.RoleServe, func(c *config.Config) { c.Kafka.InFlightPerPartition = 0 }, []string{"KAFKA_IN_FLIGHT_PER_PARTITION"}},
+		{"Kafka messages in flight above 1024", config.RoleServe, func(c *config.Config) { c.Kafka.InFlightPerPartition = 1025 }, []string{"KAFKA_IN_FLIGHT_PER_PARTITION"}},
 		{"no stream concurrency", config.RoleServe, func(c *config.Config) { c.RedisStream.Concurrency = 0 }, []string{"REDISSTREAM_CONCURRENCY"}},
 		{"negative stream length", config.RoleServe, func(c *config.Config) { c.RedisStream.MaxLen = -1 }, []string{"REDISSTREAM_MAX_LEN"}},
 		{"no kafka partitions", config.RoleServe, func(c *config.Config) { c.Kafka.TopicPartitions = 0 }, []string{"KAFKA_TOPIC_PARTITIONS"}},

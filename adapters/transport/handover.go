@@ -14,22 +14,22 @@ type handoverStops struct {
 	ended, closing, cancelled <-chan struct{}
 }
 
-// deliverUntilAcked gives the handlers msg on output, with ctx as the
+// deliverUntilAcked gives the handlers msg on output, with copyCtx as the
 // context of each copy, and, after the resend pause, a new copy each time they nack it,
 // until they ack one: it then reports true. It reports false as soon as one
-// of stops closes. handedOver, when set, runs after every hand-over; renewed,
+// of stops closes. handedOver, when set, runs after every hand-over; resent,
 // when set, gets every new copy before it is handed over.
 func deliverUntilAcked(
-	ctx context.Context,
+	copyCtx context.Context,
 	output chan<- *message.Message,
 	msg *message.Message,
 	resend time.Duration,
 	stops handoverStops,
 	handedOver func(),
-	renewed func(*message.Message),
+	resent func(*message.Message),
 ) bool {
 	for {
-		msg.SetContext(ctx)
+		msg.SetContext(copyCtx)
 		select {
 		case output <- msg:
 		case <-stops.ended:
@@ -67,8 +67,8 @@ func deliverUntilAcked(
 			return false
 		}
 		msg = msg.Copy()
-		if renewed != nil {
-			renewed(msg)
+		if resent != nil {
+			resent(msg)
 		}
 	}
 }

@@ -33,7 +33,7 @@ type KafkaConfig struct {
 	SessionTimeout time.Duration `name:"session-timeout" env:"SESSION_TIMEOUT" default:"10s" help:"How long a silent consumer keeps its partitions before the group takes them back; the broker bounds it."`
 	// InFlightPerPartition is how many messages of one partition a handler
 	// works on at once (kafka_handover.go).
-	InFlightPerPartition int `name:"in-flight-per-partition" env:"IN_FLIGHT_PER_PARTITION" default:"16" help:"Messages of one partition a handler works on at once; a crash redelivers those not acknowledged."`
+	InFlightPerPartition int `name:"in-flight-per-partition" env:"IN_FLIGHT_PER_PARTITION" default:"16" help:"Messages of one partition a handler works on at once; a crash redelivers those not acknowledged and those after them."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
@@ -104,8 +104,9 @@ func (c KafkaConfig) producerConfig() *sarama.Config {
 // consumerConfig starts a new group at the oldest message kept. The
 // subscriber marks a partition's offset only past messages the handlers
 // acked, with every one before them acked too, and the marks are committed
-// every second and when a partition is given up: a crash redelivers at most
-// the last second of acked messages, and every message that was not acked.
+// every second and when a partition is given up: a crash redelivers every
+// message not acked, those acked after it in its partition, and the acked
+// ones of the last second.
 // The handover (kafka_handover.go) relies on two settings here: it only
 // marks, so the commits must be automatic, and it takes a session's end as
 // the end of its claims, which holds for eager rebalancing (range) and not

@@ -53,8 +53,8 @@ type kafkaSubscriber struct {
 // messages over.
 type kafkaSubscription struct {
 	library *kafka.Subscriber
-	// handedOver is closed once the subscription's output is closed.
-	handedOver chan struct{}
+	// outputClosed is closed once the subscription's output is.
+	outputClosed chan struct{}
 }
 
 var _ message.Subscriber = (*kafkaSubscriber)(nil)
@@ -91,23 +91,25 @@ func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		closing: s.closing,
 		resend:  s.config.NackResendSleep,
 	}
-	subscription := &kafkaSubscription{library: library, handedOver: make(chan struct{})}
+	subscription := &kafkaSubscription{library: library, outputClosed: make(chan struct{})}
 	handover.sending.Add(1)
 	go handover.run(input)
 	go func() {
 		handover.sending.Wait()
 		close(output)
-		close(subscription.handedOver)
+		close(subscription.outputClosed)
 	}()
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		// Closed while subscribing: the subscription ends at once.
+		s.mu.Unlock()
+		// Closed while subscribing: the subscription ends at once, and Close
+		// does not wait for it.
 		_ = library.Close()
 		return nil, errKafkaSubscriberClosed
 	}
 	s.subscriptions = append(s.subscriptions, subscription)
+	s.mu.Unlock()
 	return output, nil
 }
 
@@ -132,13 +134,17 @@ func (s *kafkaSubscriber) Close() error {
 	subscriptions := s.subscriptions
 	s.mu.Unlock()
 
-	var errs []error
-	for _, subscription := range subscriptions {
-		if err := subscription.library.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		<-subscription.handedOver
+	// All at once: until its library subscriber is closed, a subscription
+	// reads on and gives up every message it reads.
+	errs := make([]error, len(subscriptions))
+	var closing sync.WaitGroup
+	for i, subscription := range subscriptions {
+		closing.Go(func() {
+			errs[i] = subscription.library.Close()
+			<-subscription.outputClosed
+		})
 	}
+	closing.Wait()
 	return errors.Join(errs...)
 }
 
@@ -173,8 +179,9 @@ func (h *kafkaHandover) run(input <-chan *message.Message) {
 	}
 }
 
-// alone hands msg over as the library would: acked or nacked by the handler
-// itself.
+// alone hands msg over as it came: acked or nacked by the handler itself,
+// neither of which marks anything (the library's session is the one whose
+// marks do nothing).
 func (h *kafkaHandover) alone(msg *message.Message) {
 	select {
 	case h.output <- msg:
@@ -197,7 +204,10 @@ func (h *kafkaHandover) deliver(claim *kafkaClaim, offset int64, original *messa
 	if !claim.reserve(h.closing, h.ctx.Done()) {
 		return
 	}
-	pending := claim.add(offset)
+	pending, ok := claim.add(offset)
+	if !ok {
+		return
+	}
 
 	// The copies keep the library's context values (partition, offset,
 	// timestamp, key) and end with the subscription, as the library's own
@@ -231,9 +241,14 @@ type kafkaClaim struct {
 
 	mu      sync.Mutex
 	pending []*kafkaPending // in offset order
-	// abandoned is set once a message could not be added: the library may
-	// have read on past it, so the claim marks nothing more.
+	// abandoned is set once a message found no room: the library reads on
+	// past it, so no later message may be added after that gap. The claim
+	// marks nothing more either; what it holds is handed over again by the
+	// partition's next owner.
 	abandoned bool
+	// lastAdded is the offset of the last message added.
+	lastAdded int64
+	added     bool
 }
 
 // kafkaPending is a message of the claim in flight.
@@ -275,15 +290,22 @@ func (c *kafkaClaim) reserve(closing, cancelled <-chan struct{}) bool {
 	return false
 }
 
-// add records the message at offset as in flight. Messages are added in
-// offset order: the library reads a partition's next message only once the
-// one before was added and handed over, or the claim abandoned.
-func (c *kafkaClaim) add(offset int64) *kafkaPending {
+// add records the message at offset as in flight. Messages come in offset
+// order: the library reads a partition's next message only once the one
+// before was added and handed over, or the claim abandoned. A message out of
+// that order abandons the claim (ok is false) rather than risk a mark past a
+// message in flight.
+func (c *kafkaClaim) add(offset int64) (p *kafkaPending, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := &kafkaPending{offset: offset}
+	if c.abandoned || (c.added && offset <= c.lastAdded) {
+		c.abandoned = true
+		return nil, false
+	}
+	c.lastAdded, c.added = offset, true
+	p = &kafkaPending{offset: offset}
 	c.pending = append(c.pending, p)
-	return p
+	return p, true
 }
 
 // ack records p as acked and marks the partition's offset past the messages

@@ -41,7 +41,7 @@ func TestKafkaClaimMarksPastTheMessagesAckedWithoutAGap(t *testing.T) {
 		if !claim.reserve(nil, nil) {
 			t.Fatalf("no room for message %d of 4", i)
 		}
-		pending[i] = claim.add(int64(10 + i))
+		pending[i] = mustAdd(t, claim, int64(10+i))
 	}
 
 	claim.ack(pending[1])
@@ -78,7 +78,7 @@ func TestKafkaClaimAbandonedMarksNothingMore(t *testing.T) {
 	if !claim.reserve(nil, nil) {
 		t.Fatal("no room for the first message")
 	}
-	first := claim.add(0)
+	first := mustAdd(t, claim, 0)
 
 	closing := make(chan struct{})
 	close(closing)
@@ -102,7 +102,7 @@ func TestKafkaClaimEndsWithItsSession(t *testing.T) {
 	if !claim.reserve(nil, nil) {
 		t.Fatal("no room for the first message")
 	}
-	first := claim.add(0)
+	first := mustAdd(t, claim, 0)
 	cancel()
 	if claim.reserve(nil, nil) {
 		t.Fatal("a claim whose session ended took a message")
@@ -111,4 +111,31 @@ func TestKafkaClaimEndsWithItsSession(t *testing.T) {
 	if marks := session.marked(); len(marks) != 0 {
 		t.Fatalf("a claim whose session ended marked %v", marks)
 	}
+}
+
+// The library reads a partition's messages in offset order; a message out
+// of it abandons the claim rather than be marked past.
+func TestKafkaClaimAbandonedByAMessageOutOfOrder(t *testing.T) {
+	session := &recordingSession{ctx: context.Background()}
+	claim := newKafkaClaim(session, "topic", 0, 4)
+	first := mustAdd(t, claim, 5)
+	if _, ok := claim.add(5); ok {
+		t.Fatal("offset 5 added twice")
+	}
+	if _, ok := claim.add(6); ok {
+		t.Fatal("an abandoned claim added a message")
+	}
+	claim.ack(first)
+	if marks := session.marked(); len(marks) != 0 {
+		t.Fatalf("an abandoned claim marked %v", marks)
+	}
+}
+
+func mustAdd(t *testing.T, claim *kafkaClaim, offset int64) *kafkaPending {
+	t.Helper()
+	p, ok := claim.add(offset)
+	if !ok {
+		t.Fatalf("offset %d not added", offset)
+	}
+	return p
 }
