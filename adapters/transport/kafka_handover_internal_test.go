@@ -118,6 +118,9 @@ func TestKafkaClaimEndsWithItsSession(t *testing.T) {
 func TestKafkaClaimAbandonedByAMessageOutOfOrder(t *testing.T) {
 	session := &recordingSession{ctx: context.Background()}
 	claim := newKafkaClaim(session, "topic", 0, 4)
+	if !claim.reserve(nil, nil) {
+		t.Fatal("no room for the first message")
+	}
 	first := mustAdd(t, claim, 5)
 	if _, ok := claim.add(5); ok {
 		t.Fatal("offset 5 added twice")
