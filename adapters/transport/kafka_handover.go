@@ -170,7 +170,7 @@ func (h *kafkaHandover) run(input <-chan *message.Message) {
 		claim := h.claims.find(h.topic, partition)
 		if claim == nil || !hasOffset {
 			// Every message comes from a claimed partition; this is only a
-			// safeguard: the message is handed over as the library would.
+			// safeguard.
 			h.alone(msg)
 			continue
 		}
