@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -164,4 +165,81 @@ func uuids(messages []*message.Message) []string {
 		ids[i] = msg.UUID
 	}
 	return ids
+}
+
+// A rebalance while a partition's messages are in flight neither waits for
+// them nor loses them: the session ends at once, and whichever member takes
+// the partition gets every message not acked in it.
+func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
+	t.Parallel()
+	brokers := startKafka(t)
+	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
+	open := func(t *testing.T) transport.Transport {
+		opened, err := transport.NewKafka(transport.KafkaConfig{
+			Brokers:              brokers,
+			ClientID:             "techradar",
+			TopicPartitions:      1,
+			ReplicationFactor:    1,
+			SessionTimeout:       2 * time.Second,
+			NackResendSleep:      testNackResend,
+			InFlightPerPartition: 3,
+			Idempotent:           true,
+		}, watermill.NopLogger{})
+		if err != nil {
+			t.Fatalf("NewKafka: %v", err)
+		}
+		t.Cleanup(func() { _ = opened.Close() })
+		return opened
+	}
+	first := open(t)
+	sent := newMessages(5)
+	publishAsync(t, first, topic, sent...)()
+
+	held := subscribe(t, first, topic, group)
+	inFlight := receiveByOffset(t, held, 3)
+	// A second member joins while the first holds three messages unacked:
+	// the group must settle without waiting for them.
+	joined := subscribe(t, open(t), topic, group)
+	// One partition: one of the two members holds it, the other nothing.
+	waitForStableGroup(t, brokers, group, 2)
+	for _, msg := range inFlight {
+		msg.Ack() // too late for the session they came in
+	}
+
+	got := map[string]bool{}
+	deadline := time.After(waitLimit)
+	for len(got) < len(sent) || committedOffset(t, brokers, group, topic) != int64(len(sent)) {
+		select {
+		case msg := <-held:
+			got[msg.UUID] = true
+			msg.Ack()
+		case msg := <-joined:
+			got[msg.UUID] = true
+			msg.Ack()
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("after the rebalance, got %d of %d messages, the group's offset at %d",
+				len(got), len(sent), committedOffset(t, brokers, group, topic))
+		}
+	}
+	for _, msg := range sent {
+		if !got[msg.UUID] {
+			t.Errorf("message %s never came after the rebalance", msg.UUID)
+		}
+	}
+}
+
+// waitForStableGroup waits for group to settle with members, whatever each
+// holds.
+func waitForStableGroup(t *testing.T, brokers []string, group string, members int) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatalf("kafka admin: %v", err)
+	}
+	defer admin.Close()
+	eventually(t, func() bool {
+		groups, err := admin.DescribeConsumerGroups([]string{group})
+		return err == nil && len(groups) == 1 && groups[0].State == "Stable" && len(groups[0].Members) == members
+	}, fmt.Sprintf("kafka group %s never settled with %d members", group, members))
 }
