@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -28,23 +27,7 @@ func TestKafkaHandsAPartitionsMessagesOverTogether(t *testing.T) {
 	brokers := startKafka(t)
 	const room = 3
 	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
-	open := func(t *testing.T) transport.Transport {
-		opened, err := transport.NewKafka(transport.KafkaConfig{
-			Brokers:              brokers,
-			ClientID:             "techradar",
-			TopicPartitions:      1,
-			ReplicationFactor:    1,
-			SessionTimeout:       2 * time.Second,
-			NackResendSleep:      testNackResend,
-			InFlightPerPartition: room,
-			Idempotent:           true,
-		}, watermill.NopLogger{})
-		if err != nil {
-			t.Fatalf("NewKafka: %v", err)
-		}
-		t.Cleanup(func() { _ = opened.Close() })
-		return opened
-	}
+	open := func(t *testing.T) transport.Transport { return openKafka(t, brokers, 1, room) }
 	subscribeOwn := func(t *testing.T, opened transport.Transport) (message.Subscriber, <-chan *message.Message) {
 		subscriber, err := opened.Subscriber(group)
 		if err != nil {
@@ -174,23 +157,7 @@ func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
 	t.Parallel()
 	brokers := startKafka(t)
 	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
-	open := func(t *testing.T) transport.Transport {
-		opened, err := transport.NewKafka(transport.KafkaConfig{
-			Brokers:              brokers,
-			ClientID:             "techradar",
-			TopicPartitions:      1,
-			ReplicationFactor:    1,
-			SessionTimeout:       2 * time.Second,
-			NackResendSleep:      testNackResend,
-			InFlightPerPartition: 3,
-			Idempotent:           true,
-		}, watermill.NopLogger{})
-		if err != nil {
-			t.Fatalf("NewKafka: %v", err)
-		}
-		t.Cleanup(func() { _ = opened.Close() })
-		return opened
-	}
+	open := func(t *testing.T) transport.Transport { return openKafka(t, brokers, 1, 3) }
 	first := open(t)
 	sent := newMessages(5)
 	publishAsync(t, first, topic, sent...)()

@@ -517,23 +517,7 @@ func sqlBackend(t *testing.T) *transportBackend {
 
 func kafkaBackend(t *testing.T) *transportBackend {
 	brokers := startKafka(t)
-	open := func(t *testing.T, brokers []string) transport.Transport {
-		transport, err := transport.NewKafka(transport.KafkaConfig{
-			Brokers:              brokers,
-			ClientID:             "techradar",
-			TopicPartitions:      4,
-			ReplicationFactor:    1,
-			SessionTimeout:       2 * time.Second,
-			NackResendSleep:      testNackResend,
-			InFlightPerPartition: 16,
-			Idempotent:           true,
-		}, watermill.NopLogger{})
-		if err != nil {
-			t.Fatalf("NewKafka: %v", err)
-		}
-		t.Cleanup(func() { _ = transport.Close() })
-		return transport
-	}
+	open := func(t *testing.T, brokers []string) transport.Transport { return openKafka(t, brokers, 4, 16) }
 	return &transportBackend{
 		open:  func(t *testing.T) transport.Transport { return open(t, brokers) },
 		topic: func(*testing.T) string { return testenv.UniqueName("topic.") },
@@ -548,6 +532,28 @@ func kafkaBackend(t *testing.T) *transportBackend {
 			return transport
 		},
 	}
+}
+
+// openKafka opens a Kafka transport on brokers whose topics have partitions
+// partitions, each with inFlight messages handed over at once; the test
+// closes it at the end.
+func openKafka(t *testing.T, brokers []string, partitions int32, inFlight int) transport.Transport {
+	t.Helper()
+	opened, err := transport.NewKafka(transport.KafkaConfig{
+		Brokers:              brokers,
+		ClientID:             "techradar",
+		TopicPartitions:      partitions,
+		ReplicationFactor:    1,
+		SessionTimeout:       2 * time.Second,
+		NackResendSleep:      testNackResend,
+		InFlightPerPartition: inFlight,
+		Idempotent:           true,
+	}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatalf("NewKafka: %v", err)
+	}
+	t.Cleanup(func() { _ = opened.Close() })
+	return opened
 }
 
 func startKafka(t *testing.T) []string { return startKafkaCluster(t).ListenAddrs() }
