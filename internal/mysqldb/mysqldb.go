@@ -49,8 +49,10 @@ type PoolConfig struct {
 // Open opens a pool on dsn with the settings every user of it needs: times
 // parsed as UTC, statements interpolated client-side (one round trip each),
 // several statements allowed in one query (all of them interpolated, never
-// built from input), affected rows counted as changed rather than found, and sessions that run read committed, so that a transaction needs no statement
-// of its own to set its level.
+// built from input), affected rows counted as changed rather than found,
+// sessions that run read committed, so that a transaction needs no statement
+// of its own to set its level, and transactions that begin with their first
+// statement and may commit with their last (WithCommit).
 func Open(dsn string, pool PoolConfig) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -68,7 +70,7 @@ func Open(dsn string, pool PoolConfig) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(readCommittedConnector{connector})
+	db := sql.OpenDB(sessionConnector{connector})
 	if pool.MaxOpenConns > 0 {
 		db.SetMaxOpenConns(pool.MaxOpenConns)
 	}
@@ -81,13 +83,13 @@ func Open(dsn string, pool PoolConfig) (*sql.DB, error) {
 	return db, nil
 }
 
-// readCommittedConnector makes every session of its pool read committed as
-// it connects.
-type readCommittedConnector struct {
+// sessionConnector makes every session of its pool read committed as it
+// connects, with transactions that begin with their first statement.
+type sessionConnector struct {
 	driver.Connector
 }
 
-func (c readCommittedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+func (c sessionConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -101,5 +103,10 @@ func (c readCommittedConnector) Connect(ctx context.Context) (driver.Conn, error
 		_ = conn.Close()
 		return nil, fmt.Errorf("mysql: setting the isolation level: %w", err)
 	}
-	return conn, nil
+	deferred, err := newDeferredBeginConn(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return deferred, nil
 }

@@ -1,0 +1,275 @@
+package mysqldb_test
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/internal/testenv"
+)
+
+// countedConn counts the writes of a connection to MySQL: the driver writes
+// each command it sends in one call, so each is a round trip.
+type countedConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// countedPool opens a pool of one connection from mysqldb.Open on a fresh
+// database with a table t, and a counter of the commands the pool sends.
+func countedPool(t *testing.T) (*sql.DB, *atomic.Int64) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(testenv.MySQLDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	network := testenv.UniqueName("counted-tcp-")
+	writes := new(atomic.Int64)
+	var dialer net.Dialer
+	mysql.RegisterDialContext(network, func(ctx context.Context, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return countedConn{Conn: conn, writes: writes}, nil
+	})
+	t.Cleanup(func() { mysql.DeregisterDialContext(network) })
+	cfg.Net = network
+	db, err := mysqldb.Open(cfg.FormatDSN(), mysqldb.PoolConfig{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Exec("CREATE TABLE t (id INT NOT NULL PRIMARY KEY, v INT NOT NULL) ENGINE = InnoDB"); err != nil {
+		t.Fatal(err)
+	}
+	return db, writes
+}
+
+// sent runs fn and returns how many commands it sent.
+func sent(t *testing.T, writes *atomic.Int64, fn func() error) int64 {
+	t.Helper()
+	before := writes.Load()
+	if err := fn(); err != nil {
+		t.Fatal(err)
+	}
+	return writes.Load() - before
+}
+
+func rowsOf(t *testing.T, db *sql.DB) map[int]int {
+	t.Helper()
+	rows, err := db.Query("SELECT id, v FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[int]int{}
+	for rows.Next() {
+		var id, v int
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// inTransaction tells whether the pool's one connection is left in a
+// transaction.
+func inTransaction(t *testing.T, db *sql.DB) bool {
+	t.Helper()
+	var open int
+	if err := db.QueryRow("SELECT @@in_transaction").Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	return open == 1
+}
+
+func TestTransactionBeginsWithItsFirstStatementAndMayCommitWithItsLast(t *testing.T) {
+	db, writes := countedPool(t)
+	ctx := context.Background()
+
+	// Without the pool's connections: START TRANSACTION, the SELECT, the
+	// INSERT, COMMIT.
+	n := sent(t, writes, func() error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		var count int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM t WHERE id = ? FOR UPDATE", 1).Scan(&count); err != nil {
+			return err
+		}
+		if count != 0 {
+			t.Errorf("SELECT after START TRANSACTION: %d rows, want 0", count)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO t (id, v) VALUES (?, ?)", 1, 10); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if n != 3 {
+		t.Errorf("a transaction of two statements sent %d commands, want 3 (START TRANSACTION with the first)", n)
+	}
+
+	n = sent(t, writes, func() error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO t (id, v) VALUES (?, ?)", 2, 20); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(mysqldb.WithCommit(ctx), "UPDATE t SET v = v + 1 WHERE id IN (?, ?)", 1, 2)
+		if err != nil {
+			return err
+		}
+		if affected, err := res.RowsAffected(); err != nil || affected != 2 {
+			t.Errorf("the committing UPDATE counted %d rows (%v), want 2: its own, not the COMMIT's", affected, err)
+		}
+		return tx.Commit()
+	})
+	if n != 2 {
+		t.Errorf("a transaction whose last statement commits sent %d commands, want 2", n)
+	}
+	if got := rowsOf(t, db); got[1] != 11 || got[2] != 21 {
+		t.Errorf("rows %v, want both transactions committed: map[1:11 2:21]", got)
+	}
+
+	n = sent(t, writes, func() error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if n != 0 {
+		t.Errorf("a transaction with no statement sent %d commands, want none", n)
+	}
+	if inTransaction(t, db) {
+		t.Error("the connection was left in a transaction")
+	}
+}
+
+func TestTransactionBegunWithItsFirstStatementRollsBack(t *testing.T) {
+	db, _ := countedPool(t)
+	ctx := context.Background()
+	if _, err := db.Exec("INSERT INTO t (id, v) VALUES (1, 10)"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rolled back by the caller.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE t SET v = 99 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first statement fails: the transaction began all the same and is
+	// rolled back.
+	tx, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO t (id, v) VALUES (1, 0)"); err == nil {
+		t.Fatal("a duplicate key was inserted")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The committing statement fails: the transaction is still open, and
+	// rolling it back undoes the statement before it.
+	tx, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE t SET v = 99 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (1, 0)"); err == nil {
+		t.Fatal("a duplicate key was inserted")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := rowsOf(t, db); len(got) != 1 || got[1] != 10 {
+		t.Errorf("rows %v, want map[1:10]: every transaction rolled back", got)
+	}
+	if inTransaction(t, db) {
+		t.Error("the connection was left in a transaction")
+	}
+}
+
+func TestTransactionsThatPrepareOrNameALevelStillWork(t *testing.T) {
+	db, _ := countedPool(t)
+	ctx := context.Background()
+
+	// A prepared statement is sent alone, after START TRANSACTION.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO t (id, v) VALUES (?, ?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stmt.ExecContext(ctx, 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	_ = stmt.Close()
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, db); len(got) != 0 {
+		t.Errorf("rows %v after a rolled back prepared insert, want none", got)
+	}
+
+	// A transaction naming its level is begun by the driver, and a
+	// committing statement in it leaves the commit to Commit.
+	tx, err = db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (?, ?)", 2, 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, db); len(got) != 0 {
+		t.Errorf("rows %v after a rolled back serializable insert, want none", got)
+	}
+
+	// Outside a transaction a committing statement is a statement.
+	if _, err := db.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (?, ?)", 3, 30); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, db); len(got) != 1 || got[3] != 30 {
+		t.Errorf("rows %v, want map[3:30]", got)
+	}
+	if inTransaction(t, db) {
+		t.Error("the connection was left in a transaction")
+	}
+}
