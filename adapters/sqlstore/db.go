@@ -15,6 +15,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/techradar/techradar/internal/groupcommit"
+	"github.com/techradar/techradar/internal/mysqldb"
 )
 
 //go:embed migrations
@@ -328,6 +329,14 @@ func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.beginTx(ctx)
 	return commitUnlessFailed(tx, err, fn)
 }
+
+// lastStatement marks ctx for the last statement of a transaction: on a pool
+// from mysqldb.Open that statement also commits the transaction, in its own
+// round trip, and the transaction's Commit has nothing left to send.
+// Elsewhere it changes nothing. Nothing may run in the transaction after it,
+// and its caller must not fail once it succeeded: the transaction is
+// committed.
+func lastStatement(ctx context.Context) context.Context { return mysqldb.WithCommit(ctx) }
 
 // commitUnlessFailed runs fn in tx, just begun with err, and commits it, or
 // rolls it back when fn fails or panics (an open transaction would keep the

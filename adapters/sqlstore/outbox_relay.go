@@ -153,7 +153,7 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 			return err
 		}
 		relayed = len(batch)
-		return r.deleteRelayed(ctx, tx, batch)
+		return r.deleteRelayed(lastStatement(ctx), tx, batch)
 	})
 	if err != nil {
 		return 0, err

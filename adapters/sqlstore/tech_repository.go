@@ -178,7 +178,7 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 		if len(processed) > 0 {
 			writes = append(writes, r.commands.processedStatement(processed))
 		}
-		if err := r.outbox.Write(ctx, tx, eventBatch, writes...); err != nil {
+		if err := r.outbox.Write(lastStatement(ctx), tx, eventBatch, writes...); err != nil {
 			return fmt.Errorf("storing the batch: %w", err)
 		}
 		return nil
