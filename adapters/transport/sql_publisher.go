@@ -9,6 +9,8 @@ import (
 
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/techradar/techradar/internal/mysqldb"
 )
 
 // sqlTransportPublisher inserts with the library's schema, holding the
@@ -149,8 +151,13 @@ func (t *SQL) insertInto(ctx context.Context, writes []sqlPartitionWrite) error 
 		_ = tx.Rollback()
 		return fmt.Errorf("sql transport: locking the gates of %s: %w", writes[0].partition, err)
 	}
-	for _, insert := range inserts {
-		if _, err := tx.ExecContext(ctx, insert.query.Query, insert.query.Args...); err != nil {
+	for i, insert := range inserts {
+		insertCtx := ctx
+		if i == len(inserts)-1 {
+			// The last insert commits, in its own round trip.
+			insertCtx = mysqldb.WithCommit(ctx)
+		}
+		if _, err := tx.ExecContext(insertCtx, insert.query.Query, insert.query.Args...); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("sql transport: inserting into topic %s: %w", insert.partition, err)
 		}
