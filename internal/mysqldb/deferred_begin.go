@@ -212,25 +212,24 @@ func (t deferredTx) Rollback() error { return t.conn.end("ROLLBACK") }
 type statementResult struct{ driver.Result }
 
 func (r statementResult) RowsAffected() (int64, error) {
-	all, ok := r.Result.(mysql.Result)
-	if !ok {
-		return r.Result.RowsAffected()
+	if all, ok := r.Result.(mysql.Result); ok {
+		return ofStatement(all.AllRowsAffected())
 	}
-	rows := all.AllRowsAffected()
-	if len(rows) < 2 {
-		return 0, errors.New("mysql: no result for the statement sent with COMMIT")
-	}
-	return rows[len(rows)-2], nil
+	return r.Result.RowsAffected()
 }
 
 func (r statementResult) LastInsertId() (int64, error) {
-	all, ok := r.Result.(mysql.Result)
-	if !ok {
-		return r.Result.LastInsertId()
+	if all, ok := r.Result.(mysql.Result); ok {
+		return ofStatement(all.AllLastInsertIds())
 	}
-	ids := all.AllLastInsertIds()
-	if len(ids) < 2 {
+	return r.Result.LastInsertId()
+}
+
+// ofStatement is the statement's value among those of every statement sent,
+// the COMMIT's last.
+func ofStatement(values []int64) (int64, error) {
+	if len(values) < 2 {
 		return 0, errors.New("mysql: no result for the statement sent with COMMIT")
 	}
-	return ids[len(ids)-2], nil
+	return values[len(values)-2], nil
 }

@@ -87,15 +87,17 @@ func rowsOf(t *testing.T, db *sql.DB) map[int]int {
 	return got
 }
 
-// inTransaction tells whether the pool's one connection is left in a
-// transaction.
-func inTransaction(t *testing.T, db *sql.DB) bool {
+// checkNoTransactionLeft fails the test when the pool's one connection is
+// left in a transaction.
+func checkNoTransactionLeft(t *testing.T, db *sql.DB) {
 	t.Helper()
 	var open int
 	if err := db.QueryRow("SELECT @@in_transaction").Scan(&open); err != nil {
 		t.Fatal(err)
 	}
-	return open == 1
+	if open != 0 {
+		t.Error("the connection was left in a transaction")
+	}
 }
 
 func TestTransactionBeginsWithItsFirstStatementAndMayCommitWithItsLast(t *testing.T) {
@@ -161,9 +163,7 @@ func TestTransactionBeginsWithItsFirstStatementAndMayCommitWithItsLast(t *testin
 	if n != 0 {
 		t.Errorf("a transaction with no statement sent %d commands, want none", n)
 	}
-	if inTransaction(t, db) {
-		t.Error("the connection was left in a transaction")
-	}
+	checkNoTransactionLeft(t, db)
 }
 
 func TestTransactionBegunWithItsFirstStatementRollsBack(t *testing.T) {
@@ -172,53 +172,46 @@ func TestTransactionBegunWithItsFirstStatementRollsBack(t *testing.T) {
 	if _, err := db.Exec("INSERT INTO t (id, v) VALUES (1, 10)"); err != nil {
 		t.Fatal(err)
 	}
-
-	// Rolled back by the caller.
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
+	const (
+		update    = "UPDATE t SET v = 99 WHERE id = 1"
+		duplicate = "INSERT INTO t (id, v) VALUES (1, 0)"
+	)
+	type statement struct {
+		query  string
+		commit bool // run with WithCommit
+		fails  bool
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE t SET v = 99 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-
-	// The first statement fails: the transaction began all the same and is
-	// rolled back.
-	tx, err = db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO t (id, v) VALUES (1, 0)"); err == nil {
-		t.Fatal("a duplicate key was inserted")
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-
-	// The committing statement fails: the transaction is still open, and
-	// rolling it back undoes the statement before it.
-	tx, err = db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE t SET v = 99 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (1, 0)"); err == nil {
-		t.Fatal("a duplicate key was inserted")
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-
-	if got := rowsOf(t, db); len(got) != 1 || got[1] != 10 {
-		t.Errorf("rows %v, want map[1:10]: every transaction rolled back", got)
-	}
-	if inTransaction(t, db) {
-		t.Error("the connection was left in a transaction")
+	for _, c := range []struct {
+		name       string
+		statements []statement
+	}{
+		{"rolled back by the caller", []statement{{query: update}}},
+		// The transaction began all the same.
+		{"the first statement fails", []statement{{query: duplicate, fails: true}}},
+		// The transaction is still open, and rolling it back undoes the
+		// statement before.
+		{"the committing statement fails", []statement{{query: update}, {query: duplicate, commit: true, fails: true}}},
+	} {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range c.statements {
+			stmtCtx := ctx
+			if st.commit {
+				stmtCtx = mysqldb.WithCommit(ctx)
+			}
+			if _, err := tx.ExecContext(stmtCtx, st.query); (err != nil) != st.fails {
+				t.Fatalf("%s: %s: error %v, want one: %t", c.name, st.query, err, st.fails)
+			}
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := rowsOf(t, db); len(got) != 1 || got[1] != 10 {
+			t.Errorf("%s: rows %v, want map[1:10]", c.name, got)
+		}
+		checkNoTransactionLeft(t, db)
 	}
 }
 
@@ -269,7 +262,5 @@ func TestTransactionsThatPrepareOrNameALevelStillWork(t *testing.T) {
 	if got := rowsOf(t, db); len(got) != 1 || got[3] != 30 {
 		t.Errorf("rows %v, want map[3:30]", got)
 	}
-	if inTransaction(t, db) {
-		t.Error("the connection was left in a transaction")
-	}
+	checkNoTransactionLeft(t, db)
 }
