@@ -315,11 +315,23 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 			}
 		}
 		err = db.runTx(ctx, fn)
-		if err == nil || db.dialect.Retryable == nil || !db.dialect.Retryable(err) {
+		if err == nil || !db.retryable(err) {
 			return err
 		}
 	}
 	return err
+}
+
+// retryable tells whether a transaction that failed with err may run again:
+// a conflict the dialect names, or a connection found dead before anything
+// was sent on it. database/sql retries the latter itself when a transaction
+// begins; on a MySQL pool the transaction begins with its first statement
+// (mysqldb.Open), where database/sql does not.
+func (db *DB) retryable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	return db.dialect.Retryable != nil && db.dialect.Retryable(err)
 }
 
 func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -332,10 +344,11 @@ func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // lastStatement marks ctx for the last statement of a transaction: on a pool
 // from mysqldb.Open that statement also commits the transaction, in its own
-// round trip, and the transaction's Commit has nothing left to send.
-// Elsewhere it changes nothing. Nothing may run in the transaction after it,
-// and its caller must not fail once it succeeded: the transaction is
-// committed.
+// round trip, and the transaction's Commit has nothing left to send (see
+// mysqldb.WithCommit). Elsewhere it changes nothing. A statement after it in
+// the transaction fails, and its caller must not fail once it succeeded: the
+// transaction is committed. execAll lets only the last of its statements
+// commit.
 func lastStatement(ctx context.Context) context.Context { return mysqldb.WithCommit(ctx) }
 
 // commitUnlessFailed runs fn in tx, just begun with err, and commits it, or
@@ -401,8 +414,13 @@ func (db *DB) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) 
 		return nil
 	}
 	if !db.dialect.MultiStatements {
-		for _, st := range statements {
-			if _, err := db.exec(ctx, tx, st.Query, st.Args...); err != nil {
+		for i, st := range statements {
+			stCtx := ctx
+			if i < len(statements)-1 {
+				// Only the last may commit (lastStatement).
+				stCtx = mysqldb.WithoutCommit(ctx)
+			}
+			if _, err := db.exec(stCtx, tx, st.Query, st.Args...); err != nil {
 				return err
 			}
 		}

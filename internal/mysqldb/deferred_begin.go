@@ -13,10 +13,10 @@ import (
 // and one to commit it, besides its statements. The hot transactions here
 // run two or three statements, and on a virtual machine each round trip
 // that wakes an idle server thread costs it far more CPU than the statement
-// itself (measured here: 33 µs for SELECT 1 back to back, 270–470 µs a few
-// milliseconds apart). The pool's connections therefore send START
+// itself (measured here: 33 µs for SELECT 1 back to back, 270–470 µs when
+// 5–20 ms apart). The pool's connections therefore send START
 // TRANSACTION with a transaction's first statement, in one round trip (the
-// pool allows several statements in one query), and a statement run with a
+// pool allows several statements in one query), and an Exec run with a
 // context from WithCommit also commits, in the same round trip.
 
 // beginStatement starts a transaction ahead of the statement it is sent with.
@@ -28,18 +28,36 @@ const commitStatement = ";\nCOMMIT"
 // committingKey marks the context of a statement that also commits.
 type committingKey struct{}
 
-// WithCommit returns a context whose statement, run in a transaction of a
-// pool from Open, also commits that transaction, in the statement's round
-// trip; the transaction's Commit then has nothing left to send. Nothing may
-// run in the transaction after that statement. If the statement fails, the
-// transaction is still open, and the caller rolls it back as usual. Outside
-// a transaction, or where the transaction was begun at once (an isolation
-// level or read-only named), it changes nothing.
+// WithCommit returns a context whose Exec, run in a transaction of a pool
+// from Open, also commits that transaction, in the statement's round trip;
+// the transaction's Commit then has nothing left to send, and any statement
+// after it fails (ErrCommitted). If the Exec fails, the transaction is still
+// open, and the caller rolls it back as usual. Outside a transaction, where
+// the transaction was begun at once (an isolation level or read-only
+// named), or for a query, it changes nothing.
 //
 // The statement's result counts what the statement did, not the COMMIT.
+//
+// As with any COMMIT, the outcome can be unknown: a connection lost during
+// the round trip, or the transaction's context ending between this Exec and
+// Commit (database/sql then reports the context's error from Commit,
+// although the transaction committed).
 func WithCommit(ctx context.Context) context.Context {
 	return context.WithValue(ctx, committingKey{}, true)
 }
+
+// WithoutCommit undoes WithCommit for the statements of ctx that must not
+// commit.
+func WithoutCommit(ctx context.Context) context.Context {
+	if !committing(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, committingKey{}, false)
+}
+
+// ErrCommitted is the error of a statement run in a transaction that a
+// statement before it committed (WithCommit).
+var ErrCommitted = errors.New("mysql: the transaction was committed by a statement before this one")
 
 func committing(ctx context.Context) bool {
 	commit, _ := ctx.Value(committingKey{}).(bool)
@@ -68,6 +86,16 @@ type driverConn interface {
 	driver.SessionResetter
 	driver.Validator
 	driver.NamedValueChecker
+}
+
+// driverStmt is what database/sql uses of the driver's prepared statement.
+type driverStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+	driver.NamedValueChecker
+	//lint:ignore SA1019 database/sql still converts a statement's arguments with it
+	driver.ColumnConverter
 }
 
 // deferredBeginConn is a connection of the driver whose transactions begin
@@ -110,6 +138,9 @@ func (c *deferredBeginConn) BeginTx(ctx context.Context, opts driver.TxOptions) 
 // transaction's first statement and followed by COMMIT when ctx asks for it
 // (WithCommit).
 func (c *deferredBeginConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.tx == txCommitted {
+		return nil, ErrCommitted
+	}
 	begin := c.tx == txWanted
 	commit := c.tx != noTx && committing(ctx)
 	sent := query
@@ -144,6 +175,9 @@ func (c *deferredBeginConn) ExecContext(ctx context.Context, query string, args 
 // transaction's first statement. The driver skips the result of START
 // TRANSACTION, which has no rows, to the query's. A query never commits.
 func (c *deferredBeginConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.tx == txCommitted {
+		return nil, ErrCommitted
+	}
 	if c.tx != txWanted {
 		return c.driverConn.QueryContext(ctx, query, args)
 	}
@@ -155,13 +189,25 @@ func (c *deferredBeginConn) QueryContext(ctx context.Context, query string, args
 	return rows, err
 }
 
-// PrepareContext begins a transaction that is wanted before it prepares: a
-// prepared statement is sent alone.
+// PrepareContext prepares query. A prepared statement is sent alone, so its
+// executions begin a transaction that is wanted first; so do those of a
+// statement prepared outside the transaction and reused in it
+// (database/sql's Tx.Stmt on the same connection), which database/sql does
+// not prepare again.
 func (c *deferredBeginConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	if err := c.beginNow(ctx); err != nil {
 		return nil, err
 	}
-	return c.driverConn.PrepareContext(ctx, query)
+	stmt, err := c.driverConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	ds, ok := stmt.(driverStmt)
+	if !ok {
+		_ = stmt.Close()
+		return nil, fmt.Errorf("mysql: the driver's statement (%T) lacks a method database/sql uses", stmt)
+	}
+	return deferredBeginStmt{driverStmt: ds, conn: c}, nil
 }
 
 // Prepare is PrepareContext without a context.
@@ -170,6 +216,9 @@ func (c *deferredBeginConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *deferredBeginConn) beginNow(ctx context.Context) error {
+	if c.tx == txCommitted {
+		return ErrCommitted
+	}
 	if c.tx != txWanted {
 		return nil
 	}
@@ -198,6 +247,26 @@ func (c *deferredBeginConn) end(statement string) error {
 	}
 	_, err := c.driverConn.ExecContext(context.Background(), statement, nil)
 	return err
+}
+
+// deferredBeginStmt is a prepared statement of a deferredBeginConn.
+type deferredBeginStmt struct {
+	driverStmt
+	conn *deferredBeginConn
+}
+
+func (s deferredBeginStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if err := s.conn.beginNow(ctx); err != nil {
+		return nil, err
+	}
+	return s.driverStmt.ExecContext(ctx, args)
+}
+
+func (s deferredBeginStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if err := s.conn.beginNow(ctx); err != nil {
+		return nil, err
+	}
+	return s.driverStmt.QueryContext(ctx, args)
 }
 
 // deferredTx is a transaction of a deferredBeginConn.

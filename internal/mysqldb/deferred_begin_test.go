@@ -3,6 +3,7 @@ package mysqldb_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -261,6 +262,77 @@ func TestTransactionsThatPrepareOrNameALevelStillWork(t *testing.T) {
 	}
 	if got := rowsOf(t, db); len(got) != 1 || got[3] != 30 {
 		t.Errorf("rows %v, want map[3:30]", got)
+	}
+	checkNoTransactionLeft(t, db)
+}
+
+func TestNothingRunsInATransactionAfterItsCommittingStatement(t *testing.T) {
+	db, _ := countedPool(t)
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (1, 10)"); err != nil {
+		t.Fatal(err)
+	}
+	// Run after the COMMIT, it would be a transaction of its own.
+	if _, err := tx.ExecContext(ctx, "INSERT INTO t (id, v) VALUES (2, 20)"); !errors.Is(err, mysqldb.ErrCommitted) {
+		t.Errorf("an insert after the committing statement: %v, want ErrCommitted", err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT 1").Err(); !errors.Is(err, mysqldb.ErrCommitted) {
+		t.Errorf("a query after the committing statement: %v, want ErrCommitted", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, db); len(got) != 1 || got[1] != 10 {
+		t.Errorf("rows %v, want map[1:10]: the committed insert alone", got)
+	}
+	checkNoTransactionLeft(t, db)
+}
+
+func TestStatementsSentAloneStillRunInTheTransaction(t *testing.T) {
+	db, _ := countedPool(t)
+	ctx := context.Background()
+	insert := "INSERT INTO t (id, v) VALUES (?, ?)"
+
+	// A statement prepared on the pool's one connection, reused in the
+	// transaction: database/sql does not prepare it again.
+	stmt, err := db.PrepareContext(ctx, insert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A statement the driver cannot interpolate (an argument short) is
+	// prepared instead: the transaction begins before it.
+	tx, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, insert, 2); err == nil {
+		t.Fatal("an insert short of an argument succeeded")
+	}
+	if _, err := tx.ExecContext(ctx, insert, 3, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := rowsOf(t, db); len(got) != 0 {
+		t.Errorf("rows %v, want none: both transactions rolled back", got)
 	}
 	checkNoTransactionLeft(t, db)
 }
