@@ -4,49 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"net"
 	"sync/atomic"
 	"testing"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/internal/testenv"
 )
 
-// countedConn counts the writes of a connection to MySQL: the driver writes
-// each command it sends in one call, so each is a round trip.
-type countedConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countedConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
 // countedPool opens a pool of one connection from mysqldb.Open on a fresh
 // database with a table t, and a counter of the commands the pool sends.
 func countedPool(t *testing.T) (*sql.DB, *atomic.Int64) {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(testenv.MySQLDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	network := testenv.UniqueName("counted-tcp-")
-	writes := new(atomic.Int64)
-	var dialer net.Dialer
-	mysql.RegisterDialContext(network, func(ctx context.Context, addr string) (net.Conn, error) {
-		conn, err := dialer.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return countedConn{Conn: conn, writes: writes}, nil
-	})
-	t.Cleanup(func() { mysql.DeregisterDialContext(network) })
-	cfg.Net = network
-	db, err := mysqldb.Open(cfg.FormatDSN(), mysqldb.PoolConfig{MaxOpenConns: 1})
+	dsn, writes := testenv.CountedMySQLDatabase(t)
+	db, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
