@@ -27,6 +27,16 @@ func countedPool(t *testing.T) (*sql.DB, *atomic.Int64) {
 	return db, writes
 }
 
+// begin begins a transaction on db, failing the test if it cannot.
+func begin(t *testing.T, db *sql.DB, opts *sql.TxOptions) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // sent runs fn and returns how many commands it sent.
 func sent(t *testing.T, writes *atomic.Int64, fn func() error) int64 {
 	t.Helper()
@@ -163,10 +173,7 @@ func TestTransactionBegunWithItsFirstStatementRollsBack(t *testing.T) {
 		// statement before.
 		{"the committing statement fails", []statement{{query: update}, {query: duplicate, commit: true, fails: true}}},
 	} {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tx := begin(t, db, nil)
 		for _, st := range c.statements {
 			stmtCtx := ctx
 			if st.commit {
@@ -191,10 +198,7 @@ func TestTransactionsThatPrepareOrNameALevelStillWork(t *testing.T) {
 	ctx := context.Background()
 
 	// A prepared statement is sent alone, after START TRANSACTION.
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, db, nil)
 	stmt, err := tx.PrepareContext(ctx, "INSERT INTO t (id, v) VALUES (?, ?)")
 	if err != nil {
 		t.Fatal(err)
@@ -212,10 +216,7 @@ func TestTransactionsThatPrepareOrNameALevelStillWork(t *testing.T) {
 
 	// A transaction naming its level is begun by the driver, and a
 	// committing statement in it leaves the commit to Commit.
-	tx, err = db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx = begin(t, db, &sql.TxOptions{Isolation: sql.LevelSerializable})
 	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (?, ?)", 2, 20); err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +240,7 @@ func TestTransactionsThatPrepareOrNameALevelStillWork(t *testing.T) {
 func TestNothingRunsInATransactionAfterItsCommittingStatement(t *testing.T) {
 	db, _ := countedPool(t)
 	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, db, nil)
 	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), "INSERT INTO t (id, v) VALUES (1, 10)"); err != nil {
 		t.Fatal(err)
 	}
@@ -274,10 +272,7 @@ func TestStatementsSentAloneStillRunInTheTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stmt.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, db, nil)
 	if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, 1, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -287,10 +282,7 @@ func TestStatementsSentAloneStillRunInTheTransaction(t *testing.T) {
 
 	// A statement the driver cannot interpolate (an argument short) is
 	// prepared instead: the transaction begins before it.
-	tx, err = db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx = begin(t, db, nil)
 	if _, err := tx.ExecContext(ctx, insert, 2); err == nil {
 		t.Fatal("an insert short of an argument succeeded")
 	}
