@@ -2,7 +2,6 @@ package transport_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -168,7 +167,7 @@ func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
 	// the group must settle without waiting for them.
 	joined := subscribe(t, open(t), topic, group)
 	// One partition: one of the two members holds it, the other nothing.
-	waitForStableGroup(t, brokers, group, 2)
+	waitForKafkaGroup(t, brokers, "", group, 2)
 	for _, msg := range inFlight {
 		msg.Ack() // too late for the session they came in
 	}
@@ -194,19 +193,4 @@ func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
 			t.Errorf("message %s never came after the rebalance", msg.UUID)
 		}
 	}
-}
-
-// waitForStableGroup waits for group to settle with members, whatever each
-// holds.
-func waitForStableGroup(t *testing.T, brokers []string, group string, members int) {
-	t.Helper()
-	admin, err := sarama.NewClusterAdmin(brokers, sarama.NewConfig())
-	if err != nil {
-		t.Fatalf("kafka admin: %v", err)
-	}
-	defer admin.Close()
-	eventually(t, func() bool {
-		groups, err := admin.DescribeConsumerGroups([]string{group})
-		return err == nil && len(groups) == 1 && groups[0].State == "Stable" && len(groups[0].Members) == members
-	}, fmt.Sprintf("kafka group %s never settled with %d members", group, members))
 }
