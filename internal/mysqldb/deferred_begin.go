@@ -153,7 +153,7 @@ func (c *deferredBeginConn) ExecContext(ctx context.Context, query string, args 
 	res, err := c.driverConn.ExecContext(ctx, sent, args)
 	if errors.Is(err, driver.ErrSkip) {
 		// Nothing was sent: database/sql prepares the query instead, and
-		// PrepareContext begins the transaction first.
+		// the prepared statement begins the transaction when it runs.
 		return nil, err
 	}
 	if begin {
@@ -189,15 +189,12 @@ func (c *deferredBeginConn) QueryContext(ctx context.Context, query string, args
 	return rows, err
 }
 
-// PrepareContext prepares query. A prepared statement is sent alone, so its
-// executions begin a transaction that is wanted first; so do those of a
-// statement prepared outside the transaction and reused in it
-// (database/sql's Tx.Stmt on the same connection), which database/sql does
-// not prepare again.
+// PrepareContext prepares query; preparing needs no transaction. A prepared
+// statement is executed alone, so each execution begins a transaction that
+// is wanted first, also for a statement prepared outside the transaction and
+// reused in it (database/sql's Tx.Stmt on the same connection), which
+// database/sql does not prepare again.
 func (c *deferredBeginConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	if err := c.beginNow(ctx); err != nil {
-		return nil, err
-	}
 	stmt, err := c.driverConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
