@@ -58,22 +58,45 @@ func NewCommandLog(db *DB, opts ...CommandLogOption) (*CommandLog, error) {
 // pending command may be applied; MarkProcessed, in the same transaction,
 // closes it.
 func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string) (pending map[string]bool, err error) {
-	ids = sortedUnique(ids)
-	pending = make(map[string]bool, len(ids))
-	if len(ids) == 0 {
-		return pending, nil
+	claim := l.claim(ids)
+	if len(claim.ids) == 0 {
+		return map[string]bool{}, nil
 	}
-	// The API recorded most commands when it accepted them: lock those first,
-	// and insert only the others (a mention sent without a key on a transport
-	// that delivers before the send returns, which the API records only if
-	// this transaction did not; one sent by another producer, or before the
-	// API recorded commands).
-	statuses, err := l.commandStatuses(ctx, tx, ids, true)
-	if err != nil {
+	if err := l.db.queryAll(ctx, tx, claim.read()); err != nil {
 		return nil, err
 	}
+	return claim.finish(ctx, tx)
+}
+
+// commandClaim is ClaimCommands in two steps, so that its locking read can
+// share a round trip with another (DB.queryAll): the read, then finish.
+type commandClaim struct {
+	log      *CommandLog
+	ids      []string
+	statuses map[string]command.Status
+}
+
+func (l *CommandLog) claim(ids []string) *commandClaim {
+	ids = sortedUnique(ids)
+	return &commandClaim{log: l, ids: ids, statuses: make(map[string]command.Status, len(ids))}
+}
+
+// read reads the statuses of the commands recorded and locks their rows;
+// there must be at least one id.
+func (c *commandClaim) read() read {
+	return c.log.statusesRead(c.ids, true, c.statuses)
+}
+
+// finish records the commands the read did not find and reports which
+// commands are pending. The API recorded most commands when it accepted
+// them: only the others are inserted here (a mention sent without a key on a
+// transport that delivers before the send returns, which the API records
+// only if this transaction did not; one sent by another producer, or before
+// the API recorded commands).
+func (c *commandClaim) finish(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
+	l, statuses := c.log, c.statuses
 	var missing []string
-	for _, id := range ids {
+	for _, id := range c.ids {
 		if _, ok := statuses[id]; !ok {
 			missing = append(missing, id)
 		}
@@ -107,6 +130,7 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 			maps.Copy(statuses, inserted)
 		}
 	}
+	pending := make(map[string]bool, len(statuses))
 	for id, status := range statuses {
 		pending[id] = status == command.StatusPending
 	}
@@ -116,6 +140,15 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 // commandStatuses reads the status of each of ids that is recorded; with lock
 // set it also locks their rows for the transaction, in id order.
 func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, lock bool) (map[string]command.Status, error) {
+	statuses := make(map[string]command.Status, len(ids))
+	if err := l.db.queryAll(ctx, tx, l.statusesRead(ids, lock, statuses)); err != nil {
+		return nil, err
+	}
+	return statuses, nil
+}
+
+// statusesRead is the read of commandStatuses, into statuses.
+func (l *CommandLog) statusesRead(ids []string, lock bool, statuses map[string]command.Status) read {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
@@ -124,23 +157,19 @@ func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []stri
 	if lock {
 		query += " ORDER BY id" + l.db.sqlDialect().ForUpdate
 	}
-	rows, err := l.db.query(ctx, tx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading commands: %w", err)
-	}
-	defer rows.Close()
-	statuses := make(map[string]command.Status, len(ids))
-	for rows.Next() {
-		var (
-			id     string
-			status command.Status
-		)
-		if err := rows.Scan(&id, &status); err != nil {
-			return nil, fmt.Errorf("reading commands: %w", err)
+	return read{statement{query, args}, func(rows *sql.Rows) error {
+		for rows.Next() {
+			var (
+				id     string
+				status command.Status
+			)
+			if err := rows.Scan(&id, &status); err != nil {
+				return fmt.Errorf("reading commands: %w", err)
+			}
+			statuses[id] = status
 		}
-		statuses[id] = status
-	}
-	return statuses, rows.Err()
+		return nil
+	}}
 }
 
 // ClaimCommand is ClaimCommands for one command.

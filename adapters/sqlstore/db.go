@@ -440,3 +440,76 @@ func (db *DB) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) 
 	_, err := tx.ExecContext(ctx, query.String(), args...)
 	return err
 }
+
+// read is a query and what takes its rows.
+type read struct {
+	statement
+	// scan takes every row of the query's result; it neither closes rows
+	// nor moves to another result.
+	scan func(rows *sql.Rows) error
+}
+
+// queryAll runs reads in tx, in order; where the connections allow it, in
+// one round trip, each read taking its own result.
+func (db *DB) queryAll(ctx context.Context, tx *sql.Tx, reads ...read) error {
+	if len(reads) == 0 {
+		return nil
+	}
+	if !db.dialect.MultiStatements || len(reads) == 1 {
+		for _, r := range reads {
+			if err := db.queryOne(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		query strings.Builder
+		args  []any
+	)
+	for i, r := range reads {
+		if i > 0 {
+			query.WriteString(";\n")
+		}
+		query.WriteString(r.Query)
+		args = append(args, r.Args...)
+	}
+	rows, err := tx.QueryContext(ctx, query.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for i, r := range reads {
+		// A statement that failed after the first one reports its error
+		// when its result is asked for.
+		if i > 0 && !rows.NextResultSet() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("a query of %d statements gave %d results", len(reads), i)
+		}
+		if err := r.scan(rows); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return rows.Close()
+}
+
+// queryOne runs r alone in tx.
+func (db *DB) queryOne(ctx context.Context, tx *sql.Tx, r read) error {
+	rows, err := db.query(ctx, tx, r.Query, r.Args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := r.scan(rows); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}

@@ -90,7 +90,7 @@ func (r *TechRepository) updateTech(ctx context.Context, tx *sql.Tx, before, nex
 
 // lockTechsByID reads the techs of ids and locks them, in id order.
 func (r *TechRepository) lockTechsByID(ctx context.Context, tx *sql.Tx, ids []string) (map[string]tech.Tech, error) {
-	return r.lockTechIDs(ctx, tx, ids, func(t tech.Tech) string { return t.ID })
+	return r.lockTechIDs(ctx, tx, ids, idOfTech)
 }
 
 // lockMergeTargets locks the techs the merged ones of current were merged

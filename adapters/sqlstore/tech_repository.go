@@ -110,22 +110,22 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 			return err
 		}
 
-		commandIDs := make([]string, 0, len(batch))
-		for _, call := range batch {
-			commandIDs = append(commandIDs, call.CommandID)
+		// The commands are claimed and the techs they mention locked in one
+		// round trip, so the techs of every command of the batch are
+		// locked, also those of a command no longer pending (a redelivery):
+		// it changes nothing, and its tech is only read.
+		commandIDs := make([]string, len(batch))
+		ids := make([]string, len(batch))
+		for i, call := range batch {
+			commandIDs[i] = call.CommandID
+			ids[i] = tech.IDForKey(call.Key)
 		}
-		pending, err := r.commands.ClaimCommands(ctx, tx, commandIDs)
-		if err != nil {
+		claim := r.commands.claim(commandIDs)
+		current := map[string]tech.Tech{}
+		if err := r.db.queryAll(ctx, tx, claim.read(), r.techsRead(ids, keyOfTech, current)); err != nil {
 			return err
 		}
-
-		keys := make([]string, 0, len(batch))
-		for _, call := range batch {
-			if pending[call.CommandID] {
-				keys = append(keys, call.Key)
-			}
-		}
-		current, err := r.lockTechs(ctx, tx, keys)
+		pending, err := claim.finish(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -192,46 +192,49 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 	return outcomes, err
 }
 
-// lockTechs reads the techs of keys and locks them for the transaction, by
-// their ids (which the keys give) and in id order, as every transaction that
-// locks techs does, so that two of them wanting the same techs take turns
-// instead of deadlocking.
-func (r *TechRepository) lockTechs(ctx context.Context, tx *sql.Tx, keys []string) (map[string]tech.Tech, error) {
-	ids := make([]string, len(keys))
-	for i, key := range keys {
-		ids[i] = tech.IDForKey(key)
-	}
-	return r.lockTechIDs(ctx, tx, ids, func(t tech.Tech) string { return t.Key })
-}
+// keyOfTech and idOfTech key the techs a read returns.
+func keyOfTech(t tech.Tech) string { return t.Key }
+func idOfTech(t tech.Tech) string  { return t.ID }
 
-// lockTechIDs reads the techs whose id is one of ids and locks them in id
-// order, keyed by keyOf.
+// lockTechIDs reads the techs whose id is one of ids and locks them, keyed
+// by keyOf.
 func (r *TechRepository) lockTechIDs(ctx context.Context, tx *sql.Tx, ids []string, keyOf func(tech.Tech) string) (map[string]tech.Tech, error) {
-	values := sortedUnique(ids)
-	techs := make(map[string]tech.Tech, len(values))
-	if len(values) == 0 {
+	techs := map[string]tech.Tech{}
+	if len(ids) == 0 {
 		return techs, nil
 	}
+	if err := r.db.queryAll(ctx, tx, r.techsRead(ids, keyOf, techs)); err != nil {
+		return nil, err
+	}
+	return techs, nil
+}
+
+// techsRead reads the techs whose id is one of ids into techs, keyed by
+// keyOf, and locks them by their ids and in id order, as every transaction
+// that locks techs does, so that two of them wanting the same techs take
+// turns instead of deadlocking.
+func (r *TechRepository) techsRead(ids []string, keyOf func(tech.Tech) string, techs map[string]tech.Tech) read {
+	values := sortedUnique(ids)
 	args := make([]any, len(values))
 	for i, value := range values {
 		args[i] = value
 	}
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	rows, err := r.db.query(ctx, tx,
-		"SELECT "+techColumns+" FROM techs WHERE id IN "+placeholderList(len(values))+" ORDER BY id"+r.db.sqlDialect().ForUpdate,
-		args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading techs: %w", err)
+	query := "SELECT " + techColumns + " FROM techs WHERE id IN " + placeholderList(len(values)) + " ORDER BY id" + r.db.sqlDialect().ForUpdate
+	if len(values) == 0 {
+		// No id: a query that reads nothing, in the round trip it shares.
+		query, args = "SELECT "+techColumns+" FROM techs WHERE 1 = 0", nil
 	}
-	defer rows.Close()
-	for rows.Next() {
-		t, err := scanTech(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading techs: %w", err)
+	return read{statement{query, args}, func(rows *sql.Rows) error {
+		for rows.Next() {
+			t, err := scanTech(rows)
+			if err != nil {
+				return fmt.Errorf("reading techs: %w", err)
+			}
+			techs[keyOf(t)] = t
 		}
-		techs[keyOf(t)] = t
-	}
-	return techs, rows.Err()
+		return nil
+	}}
 }
 
 // techWrites are the statements that store the techs of changed keys: those

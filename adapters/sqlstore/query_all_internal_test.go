@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+
+	"github.com/techradar/techradar/internal/mysqldb"
+	"github.com/techradar/techradar/internal/testenv"
+)
+
+// queryAll gives each read its own result, in order, on both stores; on
+// MySQL in one round trip, where a statement after the first that fails
+// fails the whole, naming what failed.
+func TestQueryAllGivesEachReadItsResult(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) *DB{
+		"sqlite": openSQLiteForStatements,
+		"mysql": func(t *testing.T) *DB {
+			pool, err := mysqldb.Open(testenv.MySQLDatabase(t), mysqldb.PoolConfig{MaxOpenConns: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = pool.Close() })
+			db, err := NewMySQL(context.Background(), pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !db.sqlDialect().MultiStatements {
+				t.Fatal("a pool from mysqldb.Open takes several statements in one query")
+			}
+			return db
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			ctx := context.Background()
+			numbers := func(into *[]int) func(rows *sql.Rows) error {
+				return func(rows *sql.Rows) error {
+					for rows.Next() {
+						var n int
+						if err := rows.Scan(&n); err != nil {
+							return err
+						}
+						*into = append(*into, n)
+					}
+					return nil
+				}
+			}
+			var first, second, third []int
+			err := db.inTx(ctx, func(tx *sql.Tx) error {
+				return db.queryAll(ctx, tx,
+					read{statement{"SELECT 1 UNION ALL SELECT ?", []any{2}}, numbers(&first)},
+					read{statement{"SELECT 3 WHERE 1 = 0", nil}, numbers(&second)},
+					read{statement{"SELECT ?", []any{4}}, numbers(&third)},
+				)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) != 2 || first[0] != 1 || first[1] != 2 || len(second) != 0 || len(third) != 1 || third[0] != 4 {
+				t.Fatalf("results %v, %v, %v; want [1 2], [], [4]", first, second, third)
+			}
+
+			var before []int
+			err = db.inTx(ctx, func(tx *sql.Tx) error {
+				return db.queryAll(ctx, tx,
+					read{statement{"SELECT 1", nil}, numbers(&before)},
+					read{statement{"SELECT missing_column FROM outbox", nil}, numbers(new([]int))},
+				)
+			})
+			if err == nil || !strings.Contains(err.Error(), "missing_column") {
+				t.Fatalf("error = %v, want one naming the failing statement's column", err)
+			}
+		})
+	}
+}
