@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/techradar/techradar/internal/rediskeys"
 )
 
 // backend is one configuration to measure: the environment of its processes
@@ -41,7 +44,7 @@ var backends = []backend{
 		return []string{
 			"SQLITE_PATH=" + filepath.Join(b.tempDir, uniqueName("bench-")+".db"),
 			"CACHE=redis", "REDIS_ADDR=" + b.redisAddr, "CACHE_KEY_PREFIX=" + prefix,
-		}, func() {}, nil
+		}, func() { b.dropRedisKeys(prefix) }, nil
 	}},
 	{name: "redisstream", servers: durableServers, env: func(b *bench) ([]string, func(), error) {
 		return b.sharedEnv("redisstream", nil)
@@ -81,10 +84,24 @@ func (b *bench) sharedEnv(transport string, extra []string, cleanups ...func()) 
 	}, extra...)
 	return env, func() {
 		drop()
+		b.dropRedisKeys(prefix)
 		for _, c := range cleanups {
 			c()
 		}
 	}, nil
+}
+
+// dropRedisKeys removes what a backend's run left in Redis under prefix
+// (its streams, cached answers and counters), as freshDatabase's drop
+// removes its database: runs would otherwise fill the Redis they share.
+func (b *bench) dropRedisKeys(prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := redis.NewClient(&redis.Options{Addr: b.redisAddr})
+	defer client.Close()
+	if _, err := rediskeys.DeleteByPrefix(ctx, client, prefix); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: the run's keys under %s in Redis at %s are left: %v\n", prefix, b.redisAddr, err)
+	}
 }
 
 func (b *bench) freshDatabase() (string, func(), error) {

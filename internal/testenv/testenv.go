@@ -20,6 +20,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/techradar/techradar/internal/rediskeys"
 )
 
 const howToStart = "run `make test` (it starts MariaDB and Redis, installing them if needed) or `scripts/test-services.sh`"
@@ -117,8 +119,5 @@ func deleteKeys(opts *redis.Options, prefix string) {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		client.Del(ctx, iter.Val())
-	}
+	_, _ = rediskeys.DeleteByPrefix(ctx, client, prefix)
 }
