@@ -62,7 +62,7 @@ func (l *CommandLog) ClaimCommands(ctx context.Context, tx *sql.Tx, ids []string
 	if len(claim.ids) == 0 {
 		return map[string]bool{}, nil
 	}
-	if err := l.db.queryAll(ctx, tx, claim.read()); err != nil {
+	if err := l.db.queryAll(ctx, tx, claim.statusRead()); err != nil {
 		return nil, err
 	}
 	return claim.finish(ctx, tx)
@@ -81,9 +81,9 @@ func (l *CommandLog) claim(ids []string) *commandClaim {
 	return &commandClaim{log: l, ids: ids, statuses: make(map[string]command.Status, len(ids))}
 }
 
-// read reads the statuses of the commands recorded and locks their rows;
-// there must be at least one id.
-func (c *commandClaim) read() read {
+// statusRead reads the statuses of the commands recorded and locks their
+// rows; there must be at least one id.
+func (c *commandClaim) statusRead() rowsRead {
 	return c.log.statusesRead(c.ids, true, c.statuses)
 }
 
@@ -148,7 +148,7 @@ func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []stri
 }
 
 // statusesRead is the read of commandStatuses, into statuses.
-func (l *CommandLog) statusesRead(ids []string, lock bool, statuses map[string]command.Status) read {
+func (l *CommandLog) statusesRead(ids []string, lock bool, statuses map[string]command.Status) rowsRead {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
@@ -157,14 +157,14 @@ func (l *CommandLog) statusesRead(ids []string, lock bool, statuses map[string]c
 	if lock {
 		query += " ORDER BY id" + l.db.sqlDialect().ForUpdate
 	}
-	return read{statement{query, args}, func(rows *sql.Rows) error {
+	return rowsRead{statement{query, args}, "reading commands", func(rows *sql.Rows) error {
 		for rows.Next() {
 			var (
 				id     string
 				status command.Status
 			)
 			if err := rows.Scan(&id, &status); err != nil {
-				return fmt.Errorf("reading commands: %w", err)
+				return err
 			}
 			statuses[id] = status
 		}

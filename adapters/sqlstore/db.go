@@ -441,24 +441,27 @@ func (db *DB) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) 
 	return err
 }
 
-// read is a query and what takes its rows.
-type read struct {
+// rowsRead is a query, what it reads (for its errors) and what takes its
+// rows.
+type rowsRead struct {
 	statement
+	what string
 	// scan takes every row of the query's result; it neither closes rows
 	// nor moves to another result.
 	scan func(rows *sql.Rows) error
 }
 
 // queryAll runs reads in tx, in order; where the connections allow it, in
-// one round trip, each read taking its own result.
-func (db *DB) queryAll(ctx context.Context, tx *sql.Tx, reads ...read) error {
+// one round trip, each read taking its own result. An error names the read
+// that failed and wraps the driver's, so that a conflict is still retried.
+func (db *DB) queryAll(ctx context.Context, tx *sql.Tx, reads ...rowsRead) error {
 	if len(reads) == 0 {
 		return nil
 	}
 	if !db.dialect.MultiStatements || len(reads) == 1 {
 		for _, r := range reads {
 			if err := db.queryOne(ctx, tx, r); err != nil {
-				return err
+				return fmt.Errorf("%s: %w", r.what, err)
 			}
 		}
 		return nil
@@ -476,7 +479,7 @@ func (db *DB) queryAll(ctx context.Context, tx *sql.Tx, reads ...read) error {
 	}
 	rows, err := tx.QueryContext(ctx, query.String(), args...)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", reads[0].what, err)
 	}
 	defer rows.Close()
 	for i, r := range reads {
@@ -484,22 +487,22 @@ func (db *DB) queryAll(ctx context.Context, tx *sql.Tx, reads ...read) error {
 		// when its result is asked for.
 		if i > 0 && !rows.NextResultSet() {
 			if err := rows.Err(); err != nil {
-				return err
+				return fmt.Errorf("%s: %w", r.what, err)
 			}
-			return fmt.Errorf("a query of %d statements gave %d results", len(reads), i)
+			return fmt.Errorf("%s: no result: a query of %d statements gave %d", r.what, len(reads), i)
 		}
 		if err := r.scan(rows); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", r.what, err)
 		}
 		if err := rows.Err(); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", r.what, err)
 		}
 	}
 	return rows.Close()
 }
 
 // queryOne runs r alone in tx.
-func (db *DB) queryOne(ctx context.Context, tx *sql.Tx, r read) error {
+func (db *DB) queryOne(ctx context.Context, tx *sql.Tx, r rowsRead) error {
 	rows, err := db.query(ctx, tx, r.Query, r.Args...)
 	if err != nil {
 		return err

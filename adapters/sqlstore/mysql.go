@@ -70,8 +70,10 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*DB, error) {
 		// A pool from mysqldb.Open: its transactions need not set their level.
 		d.Isolation = sql.LevelDefault
 	}
-	if _, err := db.ExecContext(ctx, "DO 1; DO 1"); err == nil {
+	if _, err := db.ExecContext(ctx, "DO ?; DO ?", 1, 1); err == nil {
 		// A pool from mysqldb.Open: a batch's writes go in one round trip.
+		// The placeholders make sure the pool also interpolates arguments:
+		// a query of several statements cannot be prepared.
 		d.MultiStatements = true
 	}
 	return newDB(db, db, d, nil), nil

@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/techradar/techradar/internal/mysqldb"
 	"github.com/techradar/techradar/internal/testenv"
@@ -50,9 +53,9 @@ func TestQueryAllGivesEachReadItsResult(t *testing.T) {
 			var first, second, third []int
 			err := db.inTx(ctx, func(tx *sql.Tx) error {
 				return db.queryAll(ctx, tx,
-					read{statement{"SELECT 1 UNION ALL SELECT ?", []any{2}}, numbers(&first)},
-					read{statement{"SELECT 3 WHERE 1 = 0", nil}, numbers(&second)},
-					read{statement{"SELECT ?", []any{4}}, numbers(&third)},
+					rowsRead{statement{"SELECT 1 UNION ALL SELECT ?", []any{2}}, "reading first", numbers(&first)},
+					rowsRead{statement{"SELECT 3 WHERE 1 = 0", nil}, "reading second", numbers(&second)},
+					rowsRead{statement{"SELECT ?", []any{4}}, "reading third", numbers(&third)},
 				)
 			})
 			if err != nil {
@@ -65,13 +68,45 @@ func TestQueryAllGivesEachReadItsResult(t *testing.T) {
 			var before []int
 			err = db.inTx(ctx, func(tx *sql.Tx) error {
 				return db.queryAll(ctx, tx,
-					read{statement{"SELECT 1", nil}, numbers(&before)},
-					read{statement{"SELECT missing_column FROM outbox", nil}, numbers(new([]int))},
+					rowsRead{statement{"SELECT 1", nil}, "reading before", numbers(&before)},
+					rowsRead{statement{"SELECT missing_column FROM outbox", nil}, "reading the missing column", numbers(new([]int))},
 				)
 			})
-			if err == nil || !strings.Contains(err.Error(), "missing_column") {
-				t.Fatalf("error = %v, want one naming the failing statement's column", err)
+			if err == nil || !strings.Contains(err.Error(), "reading the missing column") || !strings.Contains(err.Error(), "missing_column") {
+				t.Fatalf("error = %v, want one naming the failing read and its column", err)
+			}
+			if len(before) != 1 || before[0] != 1 {
+				t.Errorf("the read before the failing one took %v, want [1]", before)
+			}
+			// The store retries a transaction on the driver's conflict errors,
+			// which it finds by their type: a failing later statement keeps it.
+			var mysqlErr *mysql.MySQLError
+			if name == "mysql" && !errors.As(err, &mysqlErr) {
+				t.Errorf("error %v does not wrap the driver's *mysql.MySQLError", err)
 			}
 		})
+	}
+}
+
+// Several statements go in one query only where the pool both allows them
+// and interpolates arguments: a query of several statements cannot be
+// prepared.
+func TestMySQLMultiStatementsNeedInterpolatedArguments(t *testing.T) {
+	cfg, err := mysql.ParseDSN(testenv.MySQLDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, false, true
+	pool, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Close() })
+	db, err := NewMySQL(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.sqlDialect().MultiStatements {
+		t.Fatal("a pool that prepares its arguments was given queries of several statements")
 	}
 }

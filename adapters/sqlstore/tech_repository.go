@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/techradar/techradar/app/apperr"
@@ -122,13 +123,22 @@ func (r *TechRepository) mentionInTx(ctx context.Context, batch []*mentionCall) 
 		}
 		claim := r.commands.claim(commandIDs)
 		current := map[string]tech.Tech{}
-		if err := r.db.queryAll(ctx, tx, claim.read(), r.techsRead(ids, keyOfTech, current)); err != nil {
+		if err := r.db.queryAll(ctx, tx, claim.statusRead(), r.techsRead(ids, keyOfTech, current)); err != nil {
 			return err
 		}
 		pending, err := claim.finish(ctx, tx)
 		if err != nil {
 			return err
 		}
+		// From here on only the techs of pending commands take part: a
+		// redelivered command's tech was only read.
+		wanted := make(map[string]bool, len(batch))
+		for _, call := range batch {
+			if pending[call.CommandID] {
+				wanted[call.Key] = true
+			}
+		}
+		maps.DeleteFunc(current, func(key string, _ tech.Tech) bool { return !wanted[key] })
 		// A merged duplicate's name is an alias: its mentions count for the
 		// tech it was merged into.
 		aliasOf, err := r.lockMergeTargets(ctx, tx, current)
@@ -212,8 +222,8 @@ func (r *TechRepository) lockTechIDs(ctx context.Context, tx *sql.Tx, ids []stri
 // techsRead reads the techs whose id is one of ids into techs, keyed by
 // keyOf, and locks them by their ids and in id order, as every transaction
 // that locks techs does, so that two of them wanting the same techs take
-// turns instead of deadlocking.
-func (r *TechRepository) techsRead(ids []string, keyOf func(tech.Tech) string, techs map[string]tech.Tech) read {
+// turns instead of deadlocking. There must be at least one id.
+func (r *TechRepository) techsRead(ids []string, keyOf func(tech.Tech) string, techs map[string]tech.Tech) rowsRead {
 	values := sortedUnique(ids)
 	args := make([]any, len(values))
 	for i, value := range values {
@@ -221,15 +231,11 @@ func (r *TechRepository) techsRead(ids []string, keyOf func(tech.Tech) string, t
 	}
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	query := "SELECT " + techColumns + " FROM techs WHERE id IN " + placeholderList(len(values)) + " ORDER BY id" + r.db.sqlDialect().ForUpdate
-	if len(values) == 0 {
-		// No id: a query that reads nothing, in the round trip it shares.
-		query, args = "SELECT "+techColumns+" FROM techs WHERE 1 = 0", nil
-	}
-	return read{statement{query, args}, func(rows *sql.Rows) error {
+	return rowsRead{statement{query, args}, "reading techs", func(rows *sql.Rows) error {
 		for rows.Next() {
 			t, err := scanTech(rows)
 			if err != nil {
-				return fmt.Errorf("reading techs: %w", err)
+				return err
 			}
 			techs[keyOf(t)] = t
 		}
