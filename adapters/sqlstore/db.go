@@ -426,6 +426,14 @@ func (db *DB) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) 
 		}
 		return nil
 	}
+	query, args := joinStatements(statements)
+	_, err := tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+// joinStatements makes one query of several statements, for a pool that
+// takes them (dialect.MultiStatements), with their arguments in order.
+func joinStatements(statements []statement) (string, []any) {
 	var (
 		query strings.Builder
 		args  []any
@@ -437,8 +445,7 @@ func (db *DB) execAll(ctx context.Context, tx *sql.Tx, statements ...statement) 
 		query.WriteString(st.Query)
 		args = append(args, st.Args...)
 	}
-	_, err := tx.ExecContext(ctx, query.String(), args...)
-	return err
+	return query.String(), args
 }
 
 // rowsRead is a query, what it reads (for its errors) and what takes its
@@ -466,18 +473,12 @@ func (db *DB) queryAll(ctx context.Context, tx *sql.Tx, reads ...rowsRead) error
 		}
 		return nil
 	}
-	var (
-		query strings.Builder
-		args  []any
-	)
+	statements := make([]statement, len(reads))
 	for i, r := range reads {
-		if i > 0 {
-			query.WriteString(";\n")
-		}
-		query.WriteString(r.Query)
-		args = append(args, r.Args...)
+		statements[i] = r.statement
 	}
-	rows, err := tx.QueryContext(ctx, query.String(), args...)
+	query, args := joinStatements(statements)
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", reads[0].what, err)
 	}

@@ -24,11 +24,7 @@ func TestQueryAllGivesEachReadItsResult(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = pool.Close() })
-			db, err := NewMySQL(context.Background(), pool)
-			if err != nil {
-				t.Fatal(err)
-			}
+			db := newMySQLOn(t, pool)
 			if !db.sqlDialect().MultiStatements {
 				t.Fatal("a pool from mysqldb.Open takes several statements in one query")
 			}
@@ -101,12 +97,18 @@ func TestMySQLMultiStatementsNeedInterpolatedArguments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if newMySQLOn(t, pool).sqlDialect().MultiStatements {
+		t.Fatal("a pool that prepares its arguments was given queries of several statements")
+	}
+}
+
+// newMySQLOn is the store on pool, which it closes when the test ends.
+func newMySQLOn(t *testing.T, pool *sql.DB) *DB {
+	t.Helper()
 	t.Cleanup(func() { _ = pool.Close() })
 	db, err := NewMySQL(context.Background(), pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if db.sqlDialect().MultiStatements {
-		t.Fatal("a pool that prepares its arguments was given queries of several statements")
-	}
+	return db
 }
