@@ -84,7 +84,7 @@ func (l *CommandLog) claim(ids []string) *commandClaim {
 // statusRead reads the statuses of the commands recorded and locks their
 // rows; there must be at least one id.
 func (c *commandClaim) statusRead() rowsRead {
-	return c.log.statusesRead(c.ids, true, c.statuses)
+	return c.log.lockingStatusRead(c.ids, c.statuses)
 }
 
 // finish records the commands the read did not find and reports which
@@ -123,7 +123,7 @@ func (c *commandClaim) finish(ctx context.Context, tx *sql.Tx) (map[string]bool,
 		} else {
 			// A concurrent transaction recorded some meanwhile: read
 			// (and lock) what they hold now.
-			inserted, err := l.commandStatuses(ctx, tx, missing, true)
+			inserted, err := l.lockCommands(ctx, tx, missing)
 			if err != nil {
 				return nil, err
 			}
@@ -137,26 +137,23 @@ func (c *commandClaim) finish(ctx context.Context, tx *sql.Tx) (map[string]bool,
 	return pending, nil
 }
 
-// commandStatuses reads the status of each of ids that is recorded; with lock
-// set it also locks their rows for the transaction, in id order.
-func (l *CommandLog) commandStatuses(ctx context.Context, tx *sql.Tx, ids []string, lock bool) (map[string]command.Status, error) {
+// lockCommands reads the status of each of ids that is recorded and locks
+// their rows for the transaction, in id order.
+func (l *CommandLog) lockCommands(ctx context.Context, tx *sql.Tx, ids []string) (map[string]command.Status, error) {
 	statuses := make(map[string]command.Status, len(ids))
-	if err := l.db.queryAll(ctx, tx, l.statusesRead(ids, lock, statuses)); err != nil {
+	if err := l.db.queryAll(ctx, tx, l.lockingStatusRead(ids, statuses)); err != nil {
 		return nil, err
 	}
 	return statuses, nil
 }
 
-// statusesRead is the read of commandStatuses, into statuses.
-func (l *CommandLog) statusesRead(ids []string, lock bool, statuses map[string]command.Status) rowsRead {
+// lockingStatusRead is the read of lockCommands, into statuses.
+func (l *CommandLog) lockingStatusRead(ids []string, statuses map[string]command.Status) rowsRead {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids)) // #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	if lock {
-		query += " ORDER BY id" + l.db.sqlDialect().ForUpdate
-	}
+	query := "SELECT id, status FROM commands WHERE id IN " + placeholderList(len(ids)) + " ORDER BY id" + l.db.sqlDialect().ForUpdate // #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	return rowsRead{statement{query, args}, "reading commands", func(rows *sql.Rows) error {
 		for rows.Next() {
 			var (
