@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -25,19 +28,35 @@ type EventBusFactory func(publisher message.Publisher) (command.EventPublisher, 
 //	batch, err := outbox.Begin()           // with the transaction
 //	batch.Events().Publish(ctx, event)     // what the use case publishes
 //	err = outbox.Write(ctx, tx, batch)     // all of them, in one statement
-//	outbox.Committed(batch)                // after the commit: wakes the relay
+//	outbox.Committed(batch)                // after the commit: hands them to the relay
 //
 // A flow that writes several statements of its own (the tech flow's batch)
 // hands them to Write, which sends them with the events in one round trip.
 //
-// One Outbox serves a process: the OutboxRelay built on it is woken by the
-// commits it is told of.
+// One Outbox serves a process: the OutboxRelay built on it publishes the
+// events of the commits it is told of at once, from memory, without reading
+// them back.
 type Outbox struct {
 	db          *DB
 	newEventBus EventBusFactory
+
+	mu sync.Mutex
+	// committed holds the events of this process's commits until its relay
+	// takes them, at most maxCommittedEvents: past that, or in a process
+	// that runs no relay, an event waits in the table for a relay's rescue.
+	committed []committedEvent
 	// written wakes the relay of this process after a commit that wrote
-	// events, so that they are relayed at once rather than at the next poll.
+	// events.
 	written chan struct{}
+}
+
+// maxCommittedEvents bounds the events an Outbox holds for its relay.
+const maxCommittedEvents = 4096
+
+// committedEvent is an event whose transaction committed, and when.
+type committedEvent struct {
+	outboxEntry
+	at time.Time
 }
 
 // NewOutbox writes events into db through buses newEventBus builds.
@@ -85,15 +104,34 @@ func (o *Outbox) insert(batch *OutboxBatch) (insert statement, ok bool) {
 }
 
 // Committed tells the outbox that the transaction that wrote batch has
-// committed: the relay is woken if there is anything to relay.
+// committed: its events go to the relay, which is woken.
 func (o *Outbox) Committed(batch *OutboxBatch) {
 	if batch == nil || batch.Len() == 0 {
 		return
 	}
+	now := time.Now()
+	o.mu.Lock()
+	if len(o.committed)+batch.Len() <= maxCommittedEvents {
+		for _, e := range batch.entries() {
+			o.committed = append(o.committed, committedEvent{outboxEntry: e, at: now})
+		}
+	}
+	o.mu.Unlock()
 	select {
 	case o.written <- struct{}{}:
 	default: // a wake-up is pending already
 	}
+}
+
+// takeCommitted hands over the oldest events of the commits told of, at
+// most n.
+func (o *Outbox) takeCommitted(n int) []committedEvent {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n = min(n, len(o.committed))
+	taken := slices.Clone(o.committed[:n])
+	o.committed = slices.Delete(o.committed, 0, n)
+	return taken
 }
 
 // wakeups delivers a value after commits that wrote events.
@@ -107,12 +145,14 @@ type OutboxBatch struct {
 	kept   []outboxEntry
 }
 
-// outboxEntry is one event as the outbox table keeps it.
+// outboxEntry is one event as the outbox table keeps it, with its metadata
+// also as the message had it.
 type outboxEntry struct {
 	Topic    string
 	UUID     string
 	Payload  []byte
 	Metadata string
+	metadata message.Metadata
 }
 
 // newOutboxBatch is an empty batch whose event bus newEventBus builds.
@@ -136,7 +176,7 @@ func (b *OutboxBatch) Publish(topic string, messages ...*message.Message) error 
 		if err != nil {
 			return err
 		}
-		b.kept = append(b.kept, outboxEntry{Topic: topic, UUID: msg.UUID, Payload: msg.Payload, Metadata: string(metadata)})
+		b.kept = append(b.kept, outboxEntry{Topic: topic, UUID: msg.UUID, Payload: msg.Payload, Metadata: string(metadata), metadata: maps.Clone(msg.Metadata)})
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,11 +21,21 @@ import (
 // event bus. Its tags make it the OUTBOX_ settings; the fields without one
 // are for tests, and zero takes their default.
 type OutboxRelayConfig struct {
-	// PollInterval is how often the relay looks for events written by other
-	// processes; events of this process wake it at once.
-	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events written by other processes."`
-	// BatchSize is how many events one round relays at most.
+	// PollInterval is how often the relay looks for events left behind: by
+	// a process that stopped before it published them, or that runs no
+	// relay. The events of this process's commits are published at once.
+	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events that another process left unpublished."`
+	// RescueAfter is how old an event must be before a relay other than
+	// its own process's publishes it. Its own publishes it at once and
+	// deletes it within DeleteDelay, so a shorter time would publish events
+	// twice.
+	RescueAfter time.Duration `name:"rescue-after" env:"RESCUE_AFTER" default:"5s" help:"How long an event may wait in the outbox before any process's relay publishes it (at least 1s)."`
+	// BatchSize is how many events one publish or rescue round carries at
+	// most.
 	BatchSize int `kong:"-"`
+	// DeleteDelay is how long the rows of published events may wait to be
+	// deleted, so that one statement deletes those of many publishes.
+	DeleteDelay time.Duration `kong:"-"`
 	// MaxBackoff bounds the wait after a failed round.
 	MaxBackoff time.Duration `kong:"-"`
 	// PublishEachAlone is for where a publish returns only once the
@@ -37,10 +49,17 @@ type OutboxRelayConfig struct {
 	PublishEachAlone bool `kong:"-"`
 }
 
+// minRescueAfter keeps OUTBOX_RESCUE_AFTER well above DeleteDelay and a
+// publish's round trips.
+const minRescueAfter = time.Second
+
 // Check reports every setting out of range, naming its variable.
 func (c OutboxRelayConfig) Check() error {
 	var p settings.Problems
 	p.Positive("OUTBOX_POLL_INTERVAL", c.PollInterval)
+	if c.RescueAfter < minRescueAfter {
+		p.Add("OUTBOX_RESCUE_AFTER", "must be at least %s, got %s", minRescueAfter, c.RescueAfter)
+	}
 	return p.Err()
 }
 
@@ -51,25 +70,44 @@ func (c *OutboxRelayConfig) setDefaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 500 * time.Millisecond
 	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = 5 * time.Second
+	}
+	if c.DeleteDelay <= 0 {
+		c.DeleteDelay = min(100*time.Millisecond, c.RescueAfter/10)
+	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Second
 	}
 }
 
 // OutboxRelay publishes the events of the outbox table on the real
-// transport, oldest first, and deletes them once published. The commits of
-// this process that wrote events (those the Outbox it is built on is told
-// of) wake it at once; those of other processes are found at the next poll.
+// transport and deletes them once published, in two ways:
+//
+//   - The events of this process's commits (those the Outbox it is built on
+//     is told of) are published at once, from memory, in the order of their
+//     commits. Their rows are deleted afterwards, those of many publishes in
+//     one statement: the publish costs the database nothing, where reading
+//     the rows back under a lock took a transaction of its own.
+//   - Every PollInterval it rescues the events older than RescueAfter, oldest
+//     first: those of a process that stopped before it published them, or
+//     whose relay could not. On MySQL a rescue locks its rows, so that the
+//     relays of several processes never rescue one event together.
+//
+// An event is deleted only after its publish succeeded, so a crash at any
+// point leads to a second publish, never to none: event handlers must be
+// idempotent. So does a publish of this process's that takes longer than
+// RescueAfter, which another relay may meanwhile rescue.
 type OutboxRelay struct {
 	db        *DB
-	wakeups   <-chan struct{}
+	outbox    *Outbox
 	publisher message.Publisher
 	config    OutboxRelayConfig
 	logger    *slog.Logger
 }
 
-// NewOutboxRelay relays the outbox of db on publisher, woken by the commits
-// outbox is told of.
+// NewOutboxRelay relays the outbox of db on publisher, with the events of
+// the commits outbox is told of first.
 func NewOutboxRelay(db *DB, outbox *Outbox, publisher message.Publisher, config OutboxRelayConfig, logger *slog.Logger) (*OutboxRelay, error) {
 	switch {
 	case db == nil:
@@ -82,57 +120,193 @@ func NewOutboxRelay(db *DB, outbox *Outbox, publisher message.Publisher, config 
 		return nil, errors.New("nil logger")
 	}
 	config.setDefaults()
-	return &OutboxRelay{db: db, wakeups: outbox.wakeups(), publisher: publisher, config: config, logger: logger}, nil
+	return &OutboxRelay{db: db, outbox: outbox, publisher: publisher, config: config, logger: logger}, nil
 }
 
-// Run relays until ctx is done. An event is deleted only after its publish
-// succeeded, so a crash at any point leads to a second publish, never to
-// none: event handlers must be idempotent. A failed round is retried after a
-// backoff that doubles up to MaxBackoff.
+// Run relays until ctx is done. A failed publish or rescue is retried after
+// a backoff that doubles up to MaxBackoff; the events of a failed publish
+// are held, and given up to the rescue once they are half RescueAfter old.
 func (r *OutboxRelay) Run(ctx context.Context) error {
-	backoff := time.Duration(0)
-	for {
-		relayed, err := r.relayBatch(ctx)
-		wait := r.config.PollInterval
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			backoff = min(max(2*backoff, 50*time.Millisecond), r.config.MaxBackoff)
-			wait = backoff
-			r.logger.WarnContext(ctx, "outbox relay failed, retrying", slog.Any("error", err), slog.Duration("retry_in", wait))
-		case relayed == r.config.BatchSize:
-			backoff = 0
-			continue // more may be waiting
-		default:
-			backoff = 0
+	run := relayRun{OutboxRelay: r, rescueAt: time.Now()}
+	defer run.deleteOnStop(ctx)
+	// Each turn does what is due of the three, so that none of them waits
+	// for another's backlog.
+	for ctx.Err() == nil {
+		more := false
+		if !time.Now().Before(run.publishAt) {
+			more = run.publishCommitted(ctx)
+		}
+		if len(run.toDelete) >= r.config.BatchSize || (len(run.toDelete) > 0 && !time.Now().Before(run.deleteAt)) {
+			run.deletePublished(ctx)
+		}
+		if !time.Now().Before(run.rescueAt) {
+			run.rescue(ctx)
+		}
+		if more {
+			continue
 		}
 
-		timer := time.NewTimer(wait)
+		wake := run.rescueAt
+		if len(run.toDelete) > 0 {
+			wake = earliest(wake, run.deleteAt)
+		}
+		wakeups := r.outbox.wakeups()
+		if time.Now().Before(run.publishAt) {
+			// Held back after a failed publish: new events wait too, so
+			// that they are published after the held ones.
+			wake, wakeups = earliest(wake, run.publishAt), nil
+		}
+		timer := time.NewTimer(time.Until(wake))
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-r.wakeups:
-			timer.Stop()
+		case <-wakeups:
 		case <-timer.C:
 		}
+		timer.Stop()
+	}
+	return nil
+}
+
+// earliest is the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// relayRun is the state of one Run.
+type relayRun struct {
+	*OutboxRelay
+	// held are the committed events of a failed publish, published again at
+	// publishAt, before any other.
+	held      []committedEvent
+	publishAt time.Time
+	// publishBackoff and rescueBackoff are the waits after the last failure
+	// of each, zero after a success.
+	publishBackoff, rescueBackoff time.Duration
+	rescueAt                      time.Time
+	// toDelete are the uuids of the published events whose rows are still
+	// in the table, deleted at deleteAt or once there are BatchSize of them.
+	toDelete []any
+	deleteAt time.Time
+}
+
+// publishCommitted publishes the next events of this process's commits, at
+// most BatchSize; more is true when a full batch went out.
+func (r *relayRun) publishCommitted(ctx context.Context) (more bool) {
+	events := r.held
+	r.held = nil
+	events = append(events, r.outbox.takeCommitted(r.config.BatchSize-len(events))...)
+	// An event this old may be rescued any moment by another process's
+	// relay: it is left to the rescue.
+	tooOld := time.Now().Add(-r.config.RescueAfter / 2)
+	events = slices.DeleteFunc(events, func(e committedEvent) bool { return e.at.Before(tooOld) })
+	if len(events) == 0 {
+		return false
+	}
+	batch := make([]relayedEvent, len(events))
+	for i, e := range events {
+		msg := message.NewMessage(e.UUID, e.Payload)
+		msg.Metadata = maps.Clone(e.metadata)
+		batch[i] = relayedEvent{Topic: e.Topic, Msg: msg}
+	}
+	err := r.publish(batch)
+	if ctx.Err() != nil {
+		// A publish that closing the transport released may not have
+		// reached anyone: its rows stay for the next start.
+		return false
+	}
+	if err != nil {
+		r.held = events
+		r.publishBackoff = r.backoff(r.publishBackoff)
+		r.publishAt = time.Now().Add(r.publishBackoff)
+		r.logger.WarnContext(ctx, "outbox relay's publish failed, retrying", slog.Any("error", err), slog.Duration("retry_in", r.publishBackoff))
+		return false
+	}
+	r.publishBackoff = 0
+	if len(r.toDelete) == 0 {
+		r.deleteAt = time.Now().Add(r.config.DeleteDelay)
+	}
+	for _, e := range events {
+		r.toDelete = append(r.toDelete, e.UUID)
+	}
+	return len(events) == r.config.BatchSize
+}
+
+// backoff is the wait after a failure that follows one of last.
+func (r *relayRun) backoff(last time.Duration) time.Duration {
+	return min(max(2*last, 50*time.Millisecond), r.config.MaxBackoff)
+}
+
+// rescue relays a round of the events older than RescueAfter and sets when
+// the next round runs: at once after a full one.
+func (r *relayRun) rescue(ctx context.Context) {
+	rescued, err := r.rescueBatch(ctx)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		r.rescueBackoff = r.backoff(r.rescueBackoff)
+		r.rescueAt = time.Now().Add(r.rescueBackoff)
+		r.logger.WarnContext(ctx, "outbox relay's rescue failed, retrying", slog.Any("error", err), slog.Duration("retry_in", r.rescueBackoff))
+	case rescued == r.config.BatchSize:
+		r.rescueBackoff = 0
+		r.rescueAt = time.Now()
+	default:
+		r.rescueBackoff = 0
+		r.rescueAt = time.Now().Add(r.config.PollInterval)
 	}
 }
 
-// relayedEvent is one row of the outbox, as it is published.
+// deletePublished deletes the rows of the events published, in one
+// transaction that needs no flush of its own (runUnflushedTx): lost to a
+// crash of the machine, the deletes leave events that are published again.
+// Failed, it is retried at the next DeleteDelay; the uuids it keeps are
+// bounded, the oldest given up to the rescue beyond maxCommittedEvents.
+func (r *relayRun) deletePublished(ctx context.Context) {
+	err := r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error {
+		// #nosec G202 -- only constant SQL and placeholders are joined; values go as arguments
+		_, err := r.db.exec(lastStatement(ctx), tx, "DELETE FROM outbox WHERE uuid IN "+placeholderList(len(r.toDelete)), r.toDelete...)
+		return err
+	})
+	if err == nil {
+		r.toDelete = r.toDelete[:0]
+		return
+	}
+	if ctx.Err() == nil {
+		r.logger.WarnContext(ctx, "outbox relay could not delete published events, retrying", slog.Any("error", err), slog.Int("events", len(r.toDelete)))
+	}
+	if over := len(r.toDelete) - maxCommittedEvents; over > 0 {
+		r.toDelete = slices.Delete(r.toDelete, 0, over)
+	}
+	r.deleteAt = time.Now().Add(r.config.DeleteDelay)
+}
+
+// deleteOnStop deletes the rows of the events published before ctx ended,
+// within a second, so that the next start does not publish them again.
+func (r *relayRun) deleteOnStop(ctx context.Context) {
+	if len(r.toDelete) == 0 {
+		return
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	r.deletePublished(stopCtx)
+}
+
+// relayedEvent is one event as it is published; ID is its row's, for a
+// rescued event.
 type relayedEvent struct {
 	ID    int64
 	Topic string
 	Msg   *message.Message
 }
 
-// relayBatch relays a round: the oldest rows, published, then deleted. The
-// deletes need no flush of their own (runUnflushedTx): lost to a crash of the
-// machine, they leave events that are published again.
-func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
+// rescueBatch relays a round of the oldest rows older than RescueAfter:
+// published, then deleted.
+func (r *OutboxRelay) rescueBatch(ctx context.Context) (int, error) {
+	olderThan := time.Now().UTC().Add(-r.config.RescueAfter)
 	if r.db.sqlDialect().OneProcess {
-		return r.relayBatchAlone(ctx)
+		return r.rescueBatchAlone(ctx, olderThan)
 	}
 	var relayed int
 	err := r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error {
@@ -141,7 +315,7 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 		// holds them until they are deleted.
 		d := r.db.sqlDialect()
 		// #nosec G202 -- only constant SQL and the dialect's constant clauses are joined; values go as arguments
-		rows, err := r.db.query(ctx, tx, outboxBatchQuery+d.ForUpdate+d.SkipLocked, r.config.BatchSize)
+		rows, err := r.db.query(ctx, tx, outboxBatchQuery+d.ForUpdate+d.SkipLocked, olderThan, r.config.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -153,7 +327,7 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 			return err
 		}
 		relayed = len(batch)
-		return r.deleteRelayed(lastStatement(ctx), tx, batch)
+		return r.deleteRescued(lastStatement(ctx), tx, batch)
 	})
 	if err != nil {
 		return 0, err
@@ -161,15 +335,15 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 	return relayed, nil
 }
 
-// relayBatchAlone is relayBatch where this relay is the only one: no
+// rescueBatchAlone is rescueBatch where this relay is the only one: no
 // transaction is held while the events are published, so the store's writes
 // do not wait for the publish (on SQLite a transaction holds the one writer).
-func (r *OutboxRelay) relayBatchAlone(ctx context.Context) (int, error) {
+func (r *OutboxRelay) rescueBatchAlone(ctx context.Context, olderThan time.Time) (int, error) {
 	stmt, err := r.db.readStatement(ctx, outboxBatchQuery)
 	if err != nil {
 		return 0, err
 	}
-	rows, err := stmt.QueryContext(ctx, r.config.BatchSize)
+	rows, err := stmt.QueryContext(ctx, olderThan, r.config.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -180,16 +354,16 @@ func (r *OutboxRelay) relayBatchAlone(ctx context.Context) (int, error) {
 	if err := r.publish(batch); err != nil {
 		return 0, err
 	}
-	err = r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error { return r.deleteRelayed(ctx, tx, batch) })
+	err = r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error { return r.deleteRescued(ctx, tx, batch) })
 	if err != nil {
 		return 0, err
 	}
 	return len(batch), nil
 }
 
-// outboxBatchQuery reads the oldest rows of the outbox, at most the number
-// given.
-const outboxBatchQuery = "SELECT id, topic, uuid, payload, metadata FROM outbox ORDER BY id LIMIT ?"
+// outboxBatchQuery reads the oldest rows of the outbox written before the
+// time given, at most the number given.
+const outboxBatchQuery = "SELECT id, topic, uuid, payload, metadata FROM outbox WHERE created_at < ? ORDER BY id LIMIT ?"
 
 // scanBatch reads the events of rows and closes it.
 func (r *OutboxRelay) scanBatch(rows *sql.Rows) ([]relayedEvent, error) {
@@ -217,8 +391,8 @@ func (r *OutboxRelay) scanBatch(rows *sql.Rows) ([]relayedEvent, error) {
 	return batch, rows.Close()
 }
 
-// deleteRelayed deletes the rows of batch, once published.
-func (r *OutboxRelay) deleteRelayed(ctx context.Context, tx *sql.Tx, batch []relayedEvent) error {
+// deleteRescued deletes the rows of batch, once published.
+func (r *OutboxRelay) deleteRescued(ctx context.Context, tx *sql.Tx, batch []relayedEvent) error {
 	ids := make([]any, len(batch))
 	for i, e := range batch {
 		ids[i] = e.ID
@@ -261,7 +435,7 @@ func (r *OutboxRelay) publishEachAlone(batch []relayedEvent) error {
 	for i, e := range batch {
 		publishing.Go(func() {
 			if err := r.publisher.Publish(e.Topic, e.Msg); err != nil {
-				errs[i] = fmt.Errorf("publishing outbox row %d to %s: %w", e.ID, e.Topic, err)
+				errs[i] = fmt.Errorf("publishing event %s to %s: %w", e.Msg.UUID, e.Topic, err)
 			}
 		})
 	}

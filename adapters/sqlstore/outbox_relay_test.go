@@ -212,3 +212,131 @@ func (p *writingPublisher) count() int {
 }
 
 func (p *writingPublisher) Close() error { return nil }
+
+// An event whose process stopped before its relay published it (here: a
+// second Outbox on the same database, which runs no relay) is rescued by
+// another process's relay, once it is RescueAfter old and not before: until
+// then its own process may be publishing it.
+func TestOutboxRelayRescuesEventsLeftByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	for name, db := range openSQLStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			stopped, relaying := newStoreUnderTest(t, db), newStoreUnderTest(t, db)
+			publisher := &recordingPublisher{}
+			const rescueAfter = 600 * time.Millisecond
+			runRelay(t, relaying, publisher, sqlstore.OutboxRelayConfig{PollInterval: 20 * time.Millisecond, RescueAfter: rescueAfter})
+
+			name := testenv.UniqueName("Left behind ")
+			written := time.Now()
+			mention(t, stopped, name+"-cmd", name)
+			deadline := written.Add(10 * time.Second)
+			for publisher.count() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			took := time.Since(written)
+			switch {
+			case publisher.count() == 0:
+				t.Fatal("the event left behind was never rescued")
+			case took < rescueAfter:
+				t.Fatalf("rescued %s after its commit, before RescueAfter (%s)", took, rescueAfter)
+			}
+			waitForOutboxRows(t, db, 0)
+			time.Sleep(100 * time.Millisecond)
+			if got := publisher.count(); got != 1 {
+				t.Fatalf("published %d times, want once", got)
+			}
+		})
+	}
+}
+
+// The relay publishes the events of its own process's commits from memory
+// and deletes the rows of several publishes in one statement: here once
+// there are BatchSize of them (DeleteDelay is an hour).
+func TestOutboxRelayDeletesPublishedRowsTogether(t *testing.T) {
+	t.Parallel()
+	for name, db := range openSQLStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			store := newStoreUnderTest(t, db)
+			publisher := &recordingPublisher{}
+			const batch = 4
+			runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{PollInterval: time.Hour, DeleteDelay: time.Hour, BatchSize: batch})
+			name := testenv.UniqueName("Deleted together ")
+			for i := range batch {
+				mention(t, store, fmt.Sprintf("%s-cmd-%d", name, i), name)
+				waitForPublished(t, publisher, i+1)
+				if i == batch-1 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // a delete would show
+				if rows := outboxRows(t, db); rows != i+1 {
+					t.Fatalf("%d rows after %d publishes, want all of them until there are %d", rows, i+1, batch)
+				}
+			}
+			waitForOutboxRows(t, db, 0)
+		})
+	}
+}
+
+// A relay that stops deletes the rows of the events it published, so that
+// the next start does not publish them again.
+func TestOutboxRelayDeletesPublishedRowsWhenItStops(t *testing.T) {
+	t.Parallel()
+	for name, db := range openSQLStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			store := newStoreUnderTest(t, db)
+			publisher := &recordingPublisher{}
+			stopRelay := runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{PollInterval: time.Hour, DeleteDelay: time.Hour})
+			name := testenv.UniqueName("Stopping ")
+			mention(t, store, name+"-cmd", name)
+			waitForPublished(t, publisher, 1)
+			if err := stopRelay(); err != nil {
+				t.Fatal(err)
+			}
+			if got := publisher.count(); got != 1 {
+				t.Fatalf("published %d events, want 1", got)
+			}
+			if rows := outboxRows(t, db); rows != 0 {
+				t.Fatalf("%d rows left after the relay stopped, want 0", rows)
+			}
+		})
+	}
+}
+
+// waitForPublished waits up to ten seconds for publisher to hold want
+// messages.
+func waitForPublished(t *testing.T, publisher *recordingPublisher, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for publisher.count() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events published after 10s, want %d", publisher.count(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// outboxRows counts the rows of the outbox of db.
+func outboxRows(t *testing.T, db *sqlstore.DB) int {
+	t.Helper()
+	var n int
+	if err := db.Reader().QueryRow("SELECT COUNT(*) FROM outbox").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitForOutboxRows waits up to ten seconds for the outbox of db to hold
+// want rows.
+func waitForOutboxRows(t *testing.T, db *sqlstore.DB, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for outboxRows(t, db) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows in the outbox after 10s, want %d", outboxRows(t, db), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
