@@ -79,6 +79,7 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"zero SMS retention", config.RoleServe, func(c *config.Config) { c.Retention.SMS = 0 }, []string{"SMS_RETENTION"}},
 		{"fake latency beyond the timeout", config.RoleServe, func(c *config.Config) { c.SMS.Fake.Latency = c.SMS.HTTP.Timeout }, []string{"SMS_FAKE_LATENCY", "SMS_PROVIDER_TIMEOUT"}},
 		{"zero resend delay", config.RoleServe, func(c *config.Config) { c.Resend.After = 0 }, []string{"COMMAND_RESEND_AFTER"}},
+		{"an outbox rescue sooner than a second", config.RoleServe, func(c *config.Config) { c.Outbox.RescueAfter = 500 * time.Millisecond }, []string{"OUTBOX_RESCUE_AFTER"}},
 		{"resend before a crashed worker's messages are claimed", config.RoleServe, func(c *config.Config) {
 			c.Transport, c.Redis.Addr, c.Resend.After = "redisstream", "127.0.0.1:6379", c.RedisStream.ClaimIdle
 		}, []string{"COMMAND_RESEND_AFTER", "REDISSTREAM_CLAIM_IDLE"}},
