@@ -101,12 +101,12 @@ func (w *runningWorkers) names() string {
 // stopHandlers stops the background workers, the router by routerDeadline,
 // and the transport by deadline.
 //
-// The workers' context is cancelled first: from then on none of them can
-// commit, so a publish that closing the transport releases (a GoChannel
-// publish waiting for an ack that a failing handler never gives returns
-// then, as if delivered) cannot delete its outbox row. So the router and the
-// transport may close while a worker is still stuck in a publish, and the
-// workers are waited for last.
+// The workers' context is cancelled first: from then on a publish that
+// closing the transport releases (a GoChannel publish waiting for an ack
+// that a failing handler never gives returns then, as if delivered) leads to
+// no delete of its outbox row; the outbox relay deletes only the rows of
+// events published before. So the router and the transport may close while
+// a worker is still stuck in a publish, and the workers are waited for last.
 func (s *Service) stopHandlers(routerDeadline, deadline time.Time) error {
 	var errs []error
 	if s.cancelWorkers != nil {

@@ -128,7 +128,11 @@ func (o *Outbox) Committed(batch *OutboxBatch) {
 func (o *Outbox) takeCommitted(n int) []committedEvent {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	n = min(n, len(o.committed))
+	if n >= len(o.committed) {
+		taken := o.committed
+		o.committed = nil
+		return taken
+	}
 	taken := slices.Clone(o.committed[:n])
 	o.committed = slices.Delete(o.committed, 0, n)
 	return taken

@@ -21,14 +21,17 @@ import (
 // event bus. Its tags make it the OUTBOX_ settings; the fields without one
 // are for tests, and zero takes their default.
 type OutboxRelayConfig struct {
-	// PollInterval is how often the relay looks for events left behind: by
-	// a process that stopped before it published them, or that runs no
-	// relay. The events of this process's commits are published at once.
-	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events that another process left unpublished."`
-	// RescueAfter is how old an event must be before a relay other than
-	// its own process's publishes it. Its own publishes it at once and
-	// deletes it within DeleteDelay, so a shorter time would publish events
-	// twice.
+	// PollInterval is how often the relay looks for events left in the
+	// table: by a process that stopped before it published them or runs no
+	// relay, or by this one when it held more than it could keep in memory
+	// or its publishes kept failing. The events of this process's commits
+	// are otherwise published at once.
+	PollInterval time.Duration `name:"poll-interval" env:"POLL_INTERVAL" default:"500ms" help:"How often the outbox relay looks for events left unpublished (by a process that stopped, say)."`
+	// RescueAfter is how old an event must be before any relay reads it
+	// back from the table and publishes it. Its own process publishes it at
+	// once and deletes it within DeleteDelay, so a shorter time would
+	// publish events twice. Age is told by the clocks of the processes, so
+	// their skew must stay well below it.
 	RescueAfter time.Duration `name:"rescue-after" env:"RESCUE_AFTER" default:"5s" help:"How long an event may wait in the outbox before any process's relay publishes it (at least 1s)."`
 	// BatchSize is how many events one publish or rescue round carries at
 	// most.
@@ -136,7 +139,7 @@ func (r *OutboxRelay) Run(ctx context.Context) error {
 		if !time.Now().Before(run.publishAt) {
 			more = run.publishCommitted(ctx)
 		}
-		if len(run.toDelete) >= r.config.BatchSize || (len(run.toDelete) > 0 && !time.Now().Before(run.deleteAt)) {
+		if run.deleteDue() {
 			run.deletePublished(ctx)
 		}
 		if !time.Now().Before(run.rescueAt) {
@@ -182,10 +185,10 @@ type relayRun struct {
 	// publishAt, before any other.
 	held      []committedEvent
 	publishAt time.Time
-	// publishBackoff and rescueBackoff are the waits after the last failure
-	// of each, zero after a success.
-	publishBackoff, rescueBackoff time.Duration
-	rescueAt                      time.Time
+	// publishBackoff, rescueBackoff and deleteBackoff are the waits after
+	// the last failure of each, zero after a success.
+	publishBackoff, rescueBackoff, deleteBackoff time.Duration
+	rescueAt                                     time.Time
 	// toDelete are the uuids of the published events whose rows are still
 	// in the table, deleted at deleteAt or once there are BatchSize of them.
 	toDelete []any
@@ -198,12 +201,13 @@ func (r *relayRun) publishCommitted(ctx context.Context) (more bool) {
 	events := r.held
 	r.held = nil
 	events = append(events, r.outbox.takeCommitted(r.config.BatchSize-len(events))...)
+	more = len(events) == r.config.BatchSize
 	// An event this old may be rescued any moment by another process's
 	// relay: it is left to the rescue.
 	tooOld := time.Now().Add(-r.config.RescueAfter / 2)
 	events = slices.DeleteFunc(events, func(e committedEvent) bool { return e.at.Before(tooOld) })
 	if len(events) == 0 {
-		return false
+		return more
 	}
 	batch := make([]relayedEvent, len(events))
 	for i, e := range events {
@@ -231,12 +235,14 @@ func (r *relayRun) publishCommitted(ctx context.Context) (more bool) {
 	for _, e := range events {
 		r.toDelete = append(r.toDelete, e.UUID)
 	}
-	return len(events) == r.config.BatchSize
+	return more
 }
 
-// backoff is the wait after a failure that follows one of last.
+// backoff is the wait after a failure that follows one of last. It stays
+// under a quarter of RescueAfter, so that held events are tried again at
+// least once before they are given up to the rescue.
 func (r *relayRun) backoff(last time.Duration) time.Duration {
-	return min(max(2*last, 50*time.Millisecond), r.config.MaxBackoff)
+	return min(max(2*last, 50*time.Millisecond), r.config.MaxBackoff, r.config.RescueAfter/4)
 }
 
 // rescue relays a round of the events older than RescueAfter and sets when
@@ -258,19 +264,48 @@ func (r *relayRun) rescue(ctx context.Context) {
 	}
 }
 
+// deleteDue tells whether the published events' rows are to be deleted
+// now: DeleteDelay after the first publish, or once there are BatchSize of
+// them, unless a failed delete waits for its backoff.
+func (r *relayRun) deleteDue() bool {
+	switch {
+	case len(r.toDelete) == 0:
+		return false
+	case !time.Now().Before(r.deleteAt):
+		return true
+	default:
+		return len(r.toDelete) >= r.config.BatchSize && r.deleteBackoff == 0
+	}
+}
+
+// deleteChunk is the most rows one statement deletes. The lists of uuids
+// are padded to a power of two, so that a few statement texts serve every
+// size (SQLite keeps its statements prepared, at most 512 of them).
+const deleteChunk = 256
+
 // deletePublished deletes the rows of the events published, in one
 // transaction that needs no flush of its own (runUnflushedTx): lost to a
 // crash of the machine, the deletes leave events that are published again.
-// Failed, it is retried at the next DeleteDelay; the uuids it keeps are
-// bounded, the oldest given up to the rescue beyond maxCommittedEvents.
+// Failed, it is retried after a backoff; the uuids it keeps are bounded,
+// the oldest given up to the rescue beyond maxCommittedEvents.
 func (r *relayRun) deletePublished(ctx context.Context) {
 	err := r.db.runUnflushedTx(ctx, func(tx *sql.Tx) error {
-		// #nosec G202 -- only constant SQL and placeholders are joined; values go as arguments
-		_, err := r.db.exec(lastStatement(ctx), tx, "DELETE FROM outbox WHERE uuid IN "+placeholderList(len(r.toDelete)), r.toDelete...)
-		return err
+		for start := 0; start < len(r.toDelete); start += deleteChunk {
+			end := min(start+deleteChunk, len(r.toDelete))
+			uuids := padToPowerOfTwo(r.toDelete[start:end])
+			execCtx := ctx
+			if end == len(r.toDelete) {
+				execCtx = lastStatement(ctx) // the last statement commits
+			}
+			// #nosec G202 -- only constant SQL and placeholders are joined; values go as arguments
+			if _, err := r.db.exec(execCtx, tx, "DELETE FROM outbox WHERE uuid IN "+placeholderList(len(uuids)), uuids...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err == nil {
-		r.toDelete = r.toDelete[:0]
+		r.toDelete, r.deleteBackoff = r.toDelete[:0], 0
 		return
 	}
 	if ctx.Err() == nil {
@@ -279,7 +314,18 @@ func (r *relayRun) deletePublished(ctx context.Context) {
 	if over := len(r.toDelete) - maxCommittedEvents; over > 0 {
 		r.toDelete = slices.Delete(r.toDelete, 0, over)
 	}
-	r.deleteAt = time.Now().Add(r.config.DeleteDelay)
+	r.deleteBackoff = r.backoff(r.deleteBackoff)
+	r.deleteAt = time.Now().Add(r.deleteBackoff)
+}
+
+// padToPowerOfTwo is values, its last repeated up to a power of two of
+// them, in a slice of its own.
+func padToPowerOfTwo(values []any) []any {
+	n := 1
+	for n < len(values) {
+		n *= 2
+	}
+	return append(slices.Clip(values), slices.Repeat(values[len(values)-1:], n-len(values))...)
 }
 
 // deleteOnStop deletes the rows of the events published before ctx ended,

@@ -69,29 +69,43 @@ func TestMySQLRelayPublishesWithoutARoundTrip(t *testing.T) {
 	stopRelay := runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{PollInterval: time.Hour, DeleteDelay: time.Hour})
 
 	const n = 3
-	ids := make([]string, n)
+	ids := make([]string, n+1)
 	for i := range ids {
 		ids[i] = testenv.UniqueName("command-")
 		if _, err := store.Accept(ctx, ids[i], time.Now(), command.CreateTech{CommandID: ids[i], Name: "Relayed"}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // the relay's first rescue round is over
-	for _, id := range ids {
+	// The relay's first rescue round, at its start, is over once the
+	// commands sent stop growing.
+	for last := int64(-1); last != commands.Load(); {
+		last = commands.Load()
+		time.Sleep(100 * time.Millisecond)
+	}
+	mentioned := commands.Load()
+	for _, id := range ids[:n] {
 		if _, err := mentionErr(ctx, store, id, "Relayed"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mentioned := commands.Load()
-	waitForPublished(t, publisher, n)
-	published := commands.Load()
-	if sent := published - mentioned; sent != 0 {
-		t.Errorf("the relay sent MySQL %d commands to publish, want 0", sent)
+	if sent := commands.Load() - mentioned; sent != 2*n {
+		t.Errorf("%d mentions sent MySQL %d commands, want %d", n, sent, 2*n)
 	}
+	waitForPublished(t, publisher, n)
+	if sent := commands.Load() - mentioned; sent != 2*n {
+		t.Errorf("the relay sent MySQL %d commands to publish, want 0", sent-2*n)
+	}
+	// One more event, published after the others: the relay is done with
+	// their publishes when it stops.
+	if _, err := mentionErr(ctx, store, ids[n], "Relayed"); err != nil {
+		t.Fatal(err)
+	}
+	waitForPublished(t, publisher, n+1)
+	published := commands.Load()
 	if err := stopRelay(); err != nil {
 		t.Fatal(err)
 	}
 	if sent := commands.Load() - published; sent != 1 {
-		t.Errorf("the relay sent MySQL %d commands to delete %d rows, want 1", sent, n)
+		t.Errorf("the relay sent MySQL %d commands to delete the rows of %d events, want 1", sent, n+1)
 	}
 }

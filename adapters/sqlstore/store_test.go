@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -83,8 +84,14 @@ func newStoreUnderTest(t testing.TB, db *sqlstore.DB) storeUnderTest {
 	return s
 }
 
-// RelayOutbox runs the outbox relay of the store until ctx is done.
+// RelayOutbox runs the outbox relay of the store until ctx is done. Unless
+// config says otherwise, it rescues events only after a minute: the events
+// committed before it starts are published from memory however slow the
+// machine is, and only a test of the rescue sees it.
 func (s storeUnderTest) RelayOutbox(ctx context.Context, publisher message.Publisher, config sqlstore.OutboxRelayConfig, logger *slog.Logger) error {
+	if config.RescueAfter == 0 {
+		config.RescueAfter = time.Minute
+	}
 	relay, err := sqlstore.NewOutboxRelay(s.db, s.outbox, publisher, config, logger)
 	if err != nil {
 		return err
