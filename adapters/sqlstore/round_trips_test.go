@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,17 +18,7 @@ import (
 // reads of the command's row and of the tech, then the writes with COMMIT.
 func TestMySQLMentionTakesTwoRoundTrips(t *testing.T) {
 	t.Parallel()
-	dsn, commands := testenv.CountedMySQLDatabase(t)
-	pool, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pool.Close() })
-	db, err := sqlstore.NewMySQL(context.Background(), pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := newStoreUnderTest(t, db)
+	store, commands := newCountedMySQLStore(t)
 	ctx := context.Background()
 
 	for i, name := range []string{"Round Trips", "Round Trips", "Round Trips Too"} {
@@ -53,17 +44,7 @@ func TestMySQLMentionTakesTwoRoundTrips(t *testing.T) {
 // round trip: here when it stops (DeleteDelay is an hour).
 func TestMySQLRelayPublishesWithoutARoundTrip(t *testing.T) {
 	t.Parallel()
-	dsn, commands := testenv.CountedMySQLDatabase(t)
-	pool, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pool.Close() })
-	db, err := sqlstore.NewMySQL(context.Background(), pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := newStoreUnderTest(t, db)
+	store, commands := newCountedMySQLStore(t)
 	ctx := context.Background()
 	publisher := &recordingPublisher{}
 	stopRelay := runRelay(t, store, publisher, sqlstore.OutboxRelayConfig{PollInterval: time.Hour, DeleteDelay: time.Hour})
@@ -108,4 +89,21 @@ func TestMySQLRelayPublishesWithoutARoundTrip(t *testing.T) {
 	if sent := commands.Load() - published; sent != 1 {
 		t.Errorf("the relay sent MySQL %d commands to delete the rows of %d events, want 1", sent, n+1)
 	}
+}
+
+// newCountedMySQLStore is a MySQL store under test in a database of its own,
+// with the count of the commands its connections send.
+func newCountedMySQLStore(t *testing.T) (storeUnderTest, *atomic.Int64) {
+	t.Helper()
+	dsn, commands := testenv.CountedMySQLDatabase(t)
+	pool, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Close() })
+	db, err := sqlstore.NewMySQL(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newStoreUnderTest(t, db), commands
 }
