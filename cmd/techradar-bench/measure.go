@@ -14,7 +14,7 @@ import (
 const cpuBudget = 400 * time.Microsecond
 
 // workloads are the names the end-to-end loads mention: one per request out
-// of 1,000,000, or 50 hot ones (wrk/post.lua).
+// of 100,000,000, or 50 hot ones (wrk/post.lua).
 var workloads = []string{"hot50", "wide"}
 
 func (b *bench) measure(be backend) error {
