@@ -69,8 +69,18 @@ func (p *sqlTransportPublisher) PublishSeparately(topic string, messages ...*mes
 // insertSeparately writes each message to the partition its own publish
 // would take, in one transaction.
 func (t *SQL) insertSeparately(topic string, messages []*message.Message) error {
-	if err := t.checkTopic(topic); err != nil {
+	writes, err := t.separateWrites(topic, messages)
+	if err != nil {
 		return err
+	}
+	return t.insertInto(context.Background(), writes)
+}
+
+// separateWrites puts each message in the partition its own publish would
+// take, in order.
+func (t *SQL) separateWrites(topic string, messages []*message.Message) ([]sqlPartitionWrite, error) {
+	if err := t.checkTopic(topic); err != nil {
+		return nil, err
 	}
 	var (
 		partitions  []string
@@ -87,7 +97,7 @@ func (t *SQL) insertSeparately(topic string, messages []*message.Message) error 
 	for i, partition := range partitions {
 		writes[i] = sqlPartitionWrite{partition: partition, messages: byPartition[partition]}
 	}
-	return t.insertInto(context.Background(), writes)
+	return writes, nil
 }
 
 // insert writes messages into their partition of topic in one transaction.
@@ -109,42 +119,24 @@ type sqlPartitionWrite struct {
 // partitions. It creates the partitions' tables first if needed, so that a
 // message published before any subscriber exists is kept.
 func (t *SQL) insertInto(ctx context.Context, writes []sqlPartitionWrite) error {
-	type partitionInsert struct {
-		partition string
-		query     watermillsql.Query
-	}
-	gates := make([]any, 0, len(writes))
-	inserts := make([]partitionInsert, 0, len(writes))
-	for _, w := range writes {
-		if err := t.initializeTopic(ctx, w.partition); err != nil {
-			return err
-		}
-		insert, err := t.schema.InsertQuery(w.partition, w.messages)
-		if err != nil {
-			return fmt.Errorf("sql transport: building the insert into topic %s: %w", w.partition, err)
-		}
-		inserts = append(inserts, partitionInsert{partition: w.partition, query: insert})
-		gates = append(gates, sqlTransportTable("watermill_", w.partition))
+	lockGates, inserts, err := t.writeStatements(ctx, writes)
+	if err != nil {
+		return err
 	}
 	// Read committed, as every session of the transport's pools.
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sql transport: publishing to %s: %w", writes[0].partition, err)
 	}
-	// One statement locks every gate, in the order of the key, as every
-	// publish does: two publishes never wait for each other's gates in
-	// opposite orders.
-	// #nosec G202 -- a constant table name and placeholders are joined; the gates go as arguments
-	rows, err := tx.QueryContext(ctx, "SELECT `messages_table` FROM "+sqlTransportGatesTable+
-		" WHERE `messages_table` IN (?"+strings.Repeat(", ?", len(gates)-1)+") ORDER BY `messages_table` LOCK IN SHARE MODE", gates...)
+	rows, err := tx.QueryContext(ctx, lockGates.Query, lockGates.Args...)
 	if err == nil {
 		locked := 0
 		for rows.Next() {
 			locked++
 		}
 		err = errors.Join(rows.Err(), rows.Close())
-		if err == nil && locked != len(gates) {
-			err = fmt.Errorf("%d of %d gates found", locked, len(gates))
+		if err == nil && locked != len(writes) {
+			err = fmt.Errorf("%d of %d gates found", locked, len(writes))
 		}
 	}
 	if err != nil {
@@ -165,8 +157,81 @@ func (t *SQL) insertInto(ctx context.Context, writes []sqlPartitionWrite) error 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sql transport: committing to topic %s: %w", writes[0].partition, err)
 	}
+	t.wake(writes)
+	return nil
+}
+
+// sqlPartitionInsert is the insert of a write, and the partition it goes to.
+type sqlPartitionInsert struct {
+	partition string
+	query     watermillsql.Query
+}
+
+// writeStatements creates the tables of the writes' partitions if needed,
+// outside any transaction, and returns the statements that append them in
+// one: lockGates, which holds the partitions' gates shared until the commit
+// and reads one row for each, then an insert per write, in order.
+func (t *SQL) writeStatements(ctx context.Context, writes []sqlPartitionWrite) (lockGates watermillsql.Query, inserts []sqlPartitionInsert, err error) {
+	gates := make([]any, 0, len(writes))
+	inserts = make([]sqlPartitionInsert, 0, len(writes))
+	for _, w := range writes {
+		if err := t.initializeTopic(ctx, w.partition); err != nil {
+			return watermillsql.Query{}, nil, err
+		}
+		insert, err := t.schema.InsertQuery(w.partition, w.messages)
+		if err != nil {
+			return watermillsql.Query{}, nil, fmt.Errorf("sql transport: building the insert into topic %s: %w", w.partition, err)
+		}
+		inserts = append(inserts, sqlPartitionInsert{partition: w.partition, query: insert})
+		gates = append(gates, sqlTransportTable("watermill_", w.partition))
+	}
+	// One statement locks every gate, in the order of the key, as every
+	// publish does: two publishes never wait for each other's gates in
+	// opposite orders.
+	lockGates = watermillsql.Query{
+		// #nosec G202 -- a constant table name and placeholders are joined; the gates go as arguments
+		Query: "SELECT `messages_table` FROM " + sqlTransportGatesTable +
+			" WHERE `messages_table` IN (?" + strings.Repeat(", ?", len(gates)-1) + ") ORDER BY `messages_table` LOCK IN SHARE MODE",
+		Args: gates,
+	}
+	return lockGates, inserts, nil
+}
+
+// wake tells this process's subscriptions to the writes' partitions that
+// they grew.
+func (t *SQL) wake(writes []sqlPartitionWrite) {
 	for _, w := range writes {
 		t.wakeups.of(w.partition).signal()
 	}
-	return nil
+}
+
+// StatementsToPublish returns the statements that publish messages to topic
+// within a transaction of another pool on the transport's database, the
+// store's, so that they exist if, and only if, that transaction commits:
+// an outbox there needs no relay. Each message goes to the partition a
+// publish of it alone would take. The statements must run in order, in one
+// transaction, the first (which holds the partitions' gates shared, as every
+// publish does: see highWaterMark) before the inserts; published wakes this
+// process's subscriptions once the transaction has committed, and the other
+// processes find the messages at their next poll.
+//
+// The transaction should take no lock after these statements: a read of the
+// topic waits for the gates, and with them for the transaction.
+func (t *SQL) StatementsToPublish(ctx context.Context, topic string, messages []*message.Message) (statements []watermillsql.Query, published func(), err error) {
+	if len(messages) == 0 {
+		return nil, func() {}, nil
+	}
+	writes, err := t.separateWrites(topic, messages)
+	if err != nil {
+		return nil, nil, err
+	}
+	lockGates, inserts, err := t.writeStatements(ctx, writes)
+	if err != nil {
+		return nil, nil, err
+	}
+	statements = append(make([]watermillsql.Query, 0, 1+len(inserts)), lockGates)
+	for _, insert := range inserts {
+		statements = append(statements, insert.query)
+	}
+	return statements, func() { t.wake(writes) }, nil
 }
