@@ -36,9 +36,15 @@ type EventBusFactory func(publisher message.Publisher) (command.EventPublisher, 
 // One Outbox serves a process: the OutboxRelay built on it publishes the
 // events of the commits it is told of at once, from memory, without reading
 // them back.
+//
+// Where the transport keeps its messages in the store's own database
+// (WithPublishInTransaction), the events go straight into the transport's
+// tables instead, in the same transaction, and the relay has nothing to do.
 type Outbox struct {
 	db          *DB
 	newEventBus EventBusFactory
+	// publishInTx, when set, writes events into the transport itself.
+	publishInTx PublishInTransaction
 
 	mu sync.Mutex
 	// committed holds the events of this process's commits until its relay
@@ -59,15 +65,43 @@ type committedEvent struct {
 	at time.Time
 }
 
+// PublishInTransaction returns the statements that publish messages to
+// topic when they run, in order, in a transaction of the store's database,
+// and published, to call once that transaction has committed. A transport
+// that keeps its messages in that database offers it.
+type PublishInTransaction func(ctx context.Context, topic string, messages []*message.Message) (statements []Statement, published func(), err error)
+
+// Statement is one SQL statement and its arguments.
+type Statement struct {
+	Query string
+	Args  []any
+}
+
+// OutboxOption configures an Outbox.
+type OutboxOption func(*Outbox)
+
+// WithPublishInTransaction has the outbox write events with publish, into the
+// transport, instead of into its table: for a transport whose messages live
+// in the store's database, the events of a transaction are then published
+// if, and only if, it commits, and no relay is needed. Only a MySQL store on
+// the transport's database can run publish's statements.
+func WithPublishInTransaction(publish PublishInTransaction) OutboxOption {
+	return func(o *Outbox) { o.publishInTx = publish }
+}
+
 // NewOutbox writes events into db through buses newEventBus builds.
-func NewOutbox(db *DB, newEventBus EventBusFactory) (*Outbox, error) {
+func NewOutbox(db *DB, newEventBus EventBusFactory, options ...OutboxOption) (*Outbox, error) {
 	switch {
 	case db == nil:
 		return nil, errors.New("nil db")
 	case newEventBus == nil:
 		return nil, errors.New("nil event bus factory")
 	}
-	return &Outbox{db: db, newEventBus: newEventBus, written: make(chan struct{}, 1)}, nil
+	o := &Outbox{db: db, newEventBus: newEventBus, written: make(chan struct{}, 1)}
+	for _, option := range options {
+		option(o)
+	}
+	return o, nil
 }
 
 // Begin starts the batch of events of one transaction.
@@ -76,16 +110,44 @@ func (o *Outbox) Begin() (*OutboxBatch, error) {
 }
 
 // Write runs the statements with (the flow's own writes, in order), then
-// inserts the events of batch in tx, in order, in one statement; where the
-// connections allow it, all of it in one round trip.
+// inserts the events of batch in tx, in order: into the outbox table in one
+// statement, or into the transport (WithPublishInTransaction); where the
+// connections allow it, all of it in one round trip. The events' statements
+// come last, so that the transport's locks are held the shortest.
 func (o *Outbox) Write(ctx context.Context, tx *sql.Tx, batch *OutboxBatch, with ...statement) error {
-	if insert, ok := o.insert(batch); ok {
-		with = append(with, insert)
+	events, err := o.eventStatements(ctx, batch)
+	if err != nil {
+		return err
 	}
-	if err := o.db.execAll(ctx, tx, with...); err != nil {
+	if err := o.db.execAll(ctx, tx, append(with, events...)...); err != nil {
 		return fmt.Errorf("writing the transaction's changes and events: %w", err)
 	}
 	return nil
+}
+
+// eventStatements are the statements that write the events of batch, and
+// batch keeps what to call once they are committed. A transaction that runs
+// again writes its batch again: what an earlier attempt kept is dropped.
+func (o *Outbox) eventStatements(ctx context.Context, batch *OutboxBatch) ([]statement, error) {
+	batch.published = batch.published[:0]
+	if o.publishInTx == nil {
+		if insert, ok := o.insert(batch); ok {
+			return []statement{insert}, nil
+		}
+		return nil, nil
+	}
+	var statements []statement
+	for _, topic := range batch.topics() {
+		topicStatements, published, err := o.publishInTx(ctx, topic.name, topic.messages)
+		if err != nil {
+			return nil, fmt.Errorf("publishing events to %s in the transaction: %w", topic.name, err)
+		}
+		for _, st := range topicStatements {
+			statements = append(statements, statement(st))
+		}
+		batch.published = append(batch.published, published)
+	}
+	return statements, nil
 }
 
 // insert is the statement inserting the events of batch, in order; ok is
@@ -104,9 +166,16 @@ func (o *Outbox) insert(batch *OutboxBatch) (insert statement, ok bool) {
 }
 
 // Committed tells the outbox that the transaction that wrote batch has
-// committed: its events go to the relay, which is woken.
+// committed: its events go to the relay, which is woken, or, published in the
+// transaction, the transport is told.
 func (o *Outbox) Committed(batch *OutboxBatch) {
 	if batch == nil || batch.Len() == 0 {
+		return
+	}
+	if o.publishInTx != nil {
+		for _, published := range batch.published {
+			published()
+		}
 		return
 	}
 	now := time.Now()
@@ -147,6 +216,9 @@ func (o *Outbox) wakeups() <-chan struct{} { return o.written }
 type OutboxBatch struct {
 	events command.EventPublisher
 	kept   []outboxEntry
+	// published are what to call once the transaction that wrote the
+	// events into the transport has committed (WithPublishInTransaction).
+	published []func()
 }
 
 // outboxEntry is one event as the outbox table keeps it, with its metadata
@@ -196,3 +268,28 @@ func (b *OutboxBatch) Len() int { return len(b.kept) }
 func (b *OutboxBatch) Truncate(n int) { b.kept = b.kept[:n] }
 
 func (b *OutboxBatch) entries() []outboxEntry { return b.kept }
+
+// topicMessages are the messages of one topic, in order.
+type topicMessages struct {
+	name     string
+	messages []*message.Message
+}
+
+// topics are the events kept, as messages, by topic in the order each topic
+// first came, each topic's in order.
+func (b *OutboxBatch) topics() []topicMessages {
+	var topics []topicMessages
+	index := map[string]int{}
+	for _, e := range b.kept {
+		i, ok := index[e.Topic]
+		if !ok {
+			i = len(topics)
+			index[e.Topic] = i
+			topics = append(topics, topicMessages{name: e.Topic})
+		}
+		msg := message.NewMessage(e.UUID, e.Payload)
+		msg.Metadata = maps.Clone(e.metadata)
+		topics[i].messages = append(topics[i].messages, msg)
+	}
+	return topics
+}

@@ -62,14 +62,14 @@ type storeUnderTest struct {
 	outbox *sqlstore.Outbox
 }
 
-func newStoreUnderTest(t testing.TB, db *sqlstore.DB) storeUnderTest {
+func newStoreUnderTest(t testing.TB, db *sqlstore.DB, outboxOptions ...sqlstore.OutboxOption) storeUnderTest {
 	t.Helper()
 	s := storeUnderTest{db: db}
 	var err error
 	if s.CommandLog, err = sqlstore.NewCommandLog(db, sqlstore.WithCommandEncoder(encodeCommand)); err != nil {
 		t.Fatal(err)
 	}
-	if s.outbox, err = sqlstore.NewOutbox(s.db, eventBusFactory); err != nil {
+	if s.outbox, err = sqlstore.NewOutbox(s.db, eventBusFactory, outboxOptions...); err != nil {
 		t.Fatal(err)
 	}
 	if s.TechRepository, err = sqlstore.NewTechRepository(db, s.CommandLog, s.outbox); err != nil {
