@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/internal/groupcommit"
+	"github.com/techradar/techradar/internal/mysqldb"
 )
 
 // acceptCall is one command waiting to be recorded as accepted, and then what
@@ -133,7 +136,12 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		l.acceptOne(ctx, batch[0])
 		return
 	}
-	err := l.db.inTx(ctx, func(tx *sql.Tx) error { return l.acceptInTx(ctx, tx, batch) })
+	var sent []func()
+	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sent, err = l.acceptInTx(ctx, tx, batch)
+		return err
+	})
 	if err != nil {
 		// Whatever failed must fail alone: each call is tried on its own.
 		for _, call := range batch {
@@ -145,6 +153,9 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		}
 		return
 	}
+	for _, published := range sent {
+		published()
+	}
 	for _, call := range batch {
 		call.Settle(nil)
 	}
@@ -155,14 +166,16 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 // call by call, which tells who was first.
 var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
 
-func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) error {
+// acceptInTx records batch in tx and, with WithSendInTransaction, sends the
+// commands it recorded; sent is what to call once tx has committed.
+func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) (sent []func(), err error) {
 	ids := make([]string, len(batch))
 	for i, call := range batch {
 		ids[i] = call.ID
 	}
 	known, err := acceptedCommands(ctx, tx, sortedUnique(ids))
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	var (
@@ -173,7 +186,7 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 		if c, ok := known[call.ID]; ok {
 			call.Accepted = c.answer(call)
 			if err := l.keepMessageOfRecorded(ctx, tx, call, c); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -188,26 +201,30 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 		fresh++
 	}
 	if fresh == 0 {
-		return nil
+		return nil, nil
 	}
 	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 	res, err := l.db.exec(ctx, tx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(int(fresh), acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inserted, err := res.RowsAffected()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if inserted != fresh {
-		return errAcceptedMeanwhile
+		return nil, errAcceptedMeanwhile
 	}
-	return nil
+	return l.sendRecorded(lastStatement(ctx), tx, batch)
 }
 
 // acceptOne records one command in a statement of its own.
 func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 	call.Accepted = command.Accepted{}
+	if l.sendInTx != nil && call.Message != nil {
+		l.acceptOneAndSend(ctx, call)
+		return
+	}
 	res, err := l.db.writer().ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand,
 		call.acceptArgs()...)
 	if err != nil {
@@ -235,4 +252,97 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 		call.Accepted = c.answer(call)
 	}
 	call.Settle(err)
+}
+
+// acceptOneAndSend records one command and sends it in the same transaction
+// (WithSendInTransaction): the insert, then the send and the commit in one
+// round trip; a command known already is answered as acceptOne does.
+func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
+	var sent []func()
+	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
+		call.Accepted, sent = command.Accepted{}, nil
+		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand,
+			call.acceptArgs()...)
+		if err != nil {
+			return err
+		}
+		inserted, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if inserted > 0 {
+			call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
+			sent, err = l.sendRecorded(lastStatement(ctx), tx, []*acceptCall{call})
+			return err
+		}
+		known, err := acceptedCommands(ctx, tx, []string{call.ID})
+		if err != nil {
+			return err
+		}
+		c, ok := known[call.ID]
+		if !ok {
+			return fmt.Errorf("command %q neither inserted nor found", call.ID)
+		}
+		call.Accepted = c.answer(call)
+		return l.keepMessageOfRecorded(ctx, tx, call, c)
+	})
+	if err != nil {
+		call.Accepted = command.Accepted{}
+		call.Settle(err)
+		return
+	}
+	for _, published := range sent {
+		published()
+	}
+	call.Settle(nil)
+}
+
+// sendRecorded sends, in tx, the message of every call of batch this
+// transaction recorded (WithSendInTransaction), in order, and marks them
+// sent; it returns what to call once tx has committed. Without the option it
+// does nothing.
+func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acceptCall) ([]func(), error) {
+	if l.sendInTx == nil {
+		return nil, nil
+	}
+	var (
+		topics  []string
+		byTopic = map[string][]*message.Message{}
+		sending []*acceptCall
+	)
+	for _, call := range batch {
+		if !call.Accepted.Created || call.Message == nil {
+			continue
+		}
+		msg, err := call.Message.message()
+		if err != nil {
+			return nil, fmt.Errorf("sending command %q: %w", call.ID, err)
+		}
+		if _, ok := byTopic[call.Message.Topic]; !ok {
+			topics = append(topics, call.Message.Topic)
+		}
+		byTopic[call.Message.Topic] = append(byTopic[call.Message.Topic], msg)
+		sending = append(sending, call)
+	}
+	var (
+		statements []statement
+		sent       []func()
+	)
+	for _, topic := range topics {
+		topicStatements, published, err := l.sendInTx(ctx, topic, byTopic[topic])
+		if err != nil {
+			return nil, fmt.Errorf("sending commands to %s: %w", topic, err)
+		}
+		for _, st := range topicStatements {
+			statements = append(statements, statement(st))
+		}
+		sent = append(sent, published)
+	}
+	if err := l.db.execAll(ctx, tx, statements...); err != nil {
+		return nil, fmt.Errorf("sending commands: %w", err)
+	}
+	for _, call := range sending {
+		call.Accepted.Sent = true
+	}
+	return sent, nil
 }

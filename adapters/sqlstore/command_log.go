@@ -28,6 +28,9 @@ type CommandLog struct {
 	accepts *groupcommit.Committer[*acceptCall]
 	// encode, when set, makes the message kept beside each accepted command.
 	encode CommandEncoder
+	// sendInTx, when set, sends each command in the transaction that
+	// records it (WithSendInTransaction).
+	sendInTx PublishInTransaction
 	// settled, when set, remembers the commands this process processed
 	// lately (WithSettledOutcomes).
 	settled *settledOutcomes

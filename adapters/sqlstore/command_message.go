@@ -26,6 +26,18 @@ func WithCommandEncoder(encode CommandEncoder) CommandLogOption {
 	return func(l *CommandLog) { l.encode = encode }
 }
 
+// WithSendInTransaction has the log send the message of each command it
+// records with publish, in the transaction that records it, instead of
+// leaving the send to the submission: for a transport whose messages live in
+// the store's database, a command is then sent if, and only if, it is
+// recorded, for one commit. Accept says so (command.Accepted.Sent). It needs
+// WithCommandEncoder, which makes the messages, and a transport that does
+// not deliver before the send returns (the submission of such a transport
+// sends before it records).
+func WithSendInTransaction(publish PublishInTransaction) CommandLogOption {
+	return func(l *CommandLog) { l.sendInTx = publish }
+}
+
 // keptMessage is a command's message as the commands table keeps it.
 type keptMessage struct {
 	Topic    string

@@ -28,6 +28,9 @@ type Accepted struct {
 	// OtherType is set when the id names a command of another type: a key
 	// of one route family whose id collides with another's.
 	OtherType bool
+	// Sent is set when the log sent the command itself, in the transaction
+	// that recorded it: the submission has nothing left to send.
+	Sent bool
 }
 
 // requestFingerprint is what tells two requests under one idempotency key

@@ -381,6 +381,23 @@ func TestSubmitSendSMS(t *testing.T) {
 	}
 }
 
+// A command log that sends each command as it records it leaves the SMS
+// submission nothing to send.
+func TestSubmitSendSMSSentByTheLog(t *testing.T) {
+	t.Parallel()
+	store, log, bus := newMemorySMSStore(), newMemoryCommandLog(), &recordingBus{}
+	log.sends = true
+	submit := command.NewSubmitSendSMSHandler(store, log, bus, nil, discardLogger)
+
+	got, err := submit.Handle(context.Background(), command.SubmitSendSMS{Number: "+541112345678", Text: "hello"})
+	if err != nil || got.Status != sms.StatusQueued {
+		t.Fatalf("submission = %+v, %v", got, err)
+	}
+	if len(bus.sent) != 0 || log.statuses[got.ID] != command.StatusPending {
+		t.Fatalf("%d sent on the bus, log %q; want none sent, the command pending", len(bus.sent), log.statuses[got.ID])
+	}
+}
+
 func TestSubmitSendSMSIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	store, bus := newMemorySMSStore(), &recordingBus{}

@@ -22,14 +22,16 @@ type submission[R any] struct {
 	// what is stored under the id and whether this call stored it.
 	record func(ctx context.Context) (stored R, created bool, err error)
 	// command is the command to send for what is stored, or nil when there is
-	// nothing left to do. A record already known is sent again: if its first
-	// send was lost the handler gets it now, and if not the handler skips it.
+	// nothing left to do (the record's own transaction sent it, for one). A
+	// record already known is sent again: if its first send was lost the
+	// handler gets it now, and if not the handler skips it.
 	command func(stored R) (any, error)
 	// keep, when set, records the command in the command log before it is
 	// sent, for a record that is not the command log's own (an SMS): the log
-	// keeps the command to send it again if the transport loses it. An
+	// keeps the command to send it again if the transport loses it. sent
+	// says the log sent it too, as it recorded it (Accepted.Sent). An
 	// *apperr.Error it returns is the client's answer (a reused key).
-	keep func(ctx context.Context, cmd any) error
+	keep func(ctx context.Context, cmd any) (sent bool, err error)
 	// forget removes the record this call made.
 	forget func(ctx context.Context) error
 	// settled, when set, is what stored has become once the command was sent,
@@ -65,8 +67,9 @@ func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 			_ = s.forget(context.WithoutCancel(ctx))
 		}
 	}
+	sent := false
 	if s.keep != nil {
-		if err := s.keep(ctx, cmd); err != nil {
+		if sent, err = s.keep(ctx, cmd); err != nil {
 			forgetIfCreated()
 			// An error of the application's (a reused key) is the answer;
 			// any other is the log's failure.
@@ -76,9 +79,11 @@ func (s submission[R]) submit(ctx context.Context, bus CommandBus) (R, error) {
 			return none, err
 		}
 	}
-	if err := bus.Send(ctx, cmd); err != nil {
-		forgetIfCreated()
-		return none, apperr.Unavailablef(err, "cannot send the command")
+	if !sent {
+		if err := bus.Send(ctx, cmd); err != nil {
+			forgetIfCreated()
+			return none, apperr.Unavailablef(err, "cannot send the command")
+		}
 	}
 	if s.settled != nil {
 		if settled, ok := s.settled(ctx, stored); ok {

@@ -153,6 +153,9 @@ func submitTechCommand(ctx context.Context, commands CommandLog, bus CommandBus,
 			if err := refuseReusedKey(accepted, request); err != nil {
 				return nil, err
 			}
+			if accepted.Sent {
+				return nil, nil
+			}
 			return cmd, nil
 		},
 		forget:                func(ctx context.Context) error { return commands.Forget(ctx, id) },

@@ -27,6 +27,9 @@ type memoryCommandLog struct {
 	err error
 	// accepts counts the calls of Accept.
 	accepts int
+	// sends, when set, makes the log send each command it records, as a log
+	// on the transport's own database does (Accepted.Sent).
+	sends bool
 }
 
 func newMemoryCommandLog() *memoryCommandLog {
@@ -56,7 +59,7 @@ func (l *memoryCommandLog) Accept(_ context.Context, id string, _ time.Time, cmd
 	l.statuses[id] = command.StatusPending
 	l.kept[id] = cmd
 	l.requests[id] = request
-	return command.Accepted{Status: command.StatusPending, Created: true}, nil
+	return command.Accepted{Status: command.StatusPending, Created: true, Sent: l.sends}, nil
 }
 
 func (l *memoryCommandLog) KnownCommand(_ context.Context, id string) (bool, error) {
@@ -209,5 +212,26 @@ func TestSubmitCreateTechBusDown(t *testing.T) {
 	}
 	if _, known := log.statuses["lost"]; known {
 		t.Fatal("a command that never reached the bus is reported as pending")
+	}
+}
+
+// A command log that sends each command as it records it leaves the
+// submission nothing to send; a retry under the same key, which the log does
+// not record again, is sent as before.
+func TestSubmitCreateTechSentByTheLog(t *testing.T) {
+	t.Parallel()
+	log, bus := newMemoryCommandLog(), &recordingBus{}
+	log.sends = true
+	submit := command.NewSubmitCreateTechHandler(log, bus, nil, slog.New(slog.DiscardHandler))
+
+	got, err := submit.Handle(context.Background(), command.SubmitCreateTech{CommandID: "key-1", Name: "Kafka"})
+	if err != nil || got.Status != command.StatusPending {
+		t.Fatalf("submission = %+v, %v", got, err)
+	}
+	if len(bus.sent) != 0 || log.statuses["key-1"] != command.StatusPending {
+		t.Fatalf("%d sent on the bus, log %q; want none sent, the command pending", len(bus.sent), log.statuses["key-1"])
+	}
+	if _, err := submit.Handle(context.Background(), command.SubmitCreateTech{CommandID: "key-1", Name: "Kafka"}); err != nil || len(bus.sent) != 1 {
+		t.Fatalf("retry: %v, %d sent; want it sent again", err, len(bus.sent))
 	}
 }

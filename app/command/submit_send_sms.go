@@ -131,13 +131,13 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 			return cmd, nil
 		},
 		// A command recorded by an earlier submission of the SMS stays as it is.
-		keep: func(ctx context.Context, cmd any) error {
+		keep: func(ctx context.Context, cmd any) (sent bool, err error) {
 			accepted, err := h.commands.Accept(ctx, id, now, cmd, request)
 			if err != nil {
-				return err
+				return false, err
 			}
 			commandCreated = accepted.Created
-			return refuseReusedKey(accepted, request)
+			return accepted.Sent, refuseReusedKey(accepted, request)
 		},
 		forget: func(ctx context.Context) error {
 			err := h.submissions.RemoveUnsentSMS(ctx, id)
