@@ -6,10 +6,13 @@ import (
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/adapters/cache"
 	"github.com/techradar/techradar/adapters/sqlstore"
+	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/config"
 	"github.com/techradar/techradar/internal/mysqldb"
@@ -63,6 +66,10 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 		// a read.
 		commandLogOptions = append(commandLogOptions, sqlstore.WithSettledOutcomes())
 	}
+	if publish := publishInTransaction(s.cfg, s.transport); publish != nil {
+		// The API records and sends each command in one commit.
+		commandLogOptions = append(commandLogOptions, sqlstore.WithSendInTransaction(publish))
+	}
 	if b.commands, err = sqlstore.NewCommandLog(b.db, commandLogOptions...); err != nil {
 		return b, err
 	}
@@ -80,7 +87,7 @@ func (s *Service) buildBackends(ctx context.Context) (backends, error) {
 	}
 
 	// Every flow writes its events through the same outbox and bus configuration.
-	if b.outbox, err = sqlstore.NewOutbox(b.db, messaging.NewEventBusFactory(b.topics, b.wmLogger)); err != nil {
+	if b.outbox, err = sqlstore.NewOutbox(b.db, messaging.NewEventBusFactory(b.topics, b.wmLogger), outboxOptions(s.cfg, s.transport)...); err != nil {
 		return b, err
 	}
 	if b.techs, err = newTechFlow(b.db, b.commands, b.outbox, s.cfg.Priority); err != nil {
@@ -142,4 +149,44 @@ func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (cache.R
 	default:
 		return nil, fmt.Errorf("CACHE: %q is not available in this build", cfg.Cache)
 	}
+}
+
+// inTransactionPublisher is a transport that keeps its messages in a MySQL
+// database and can publish them in a transaction of another pool on it.
+type inTransactionPublisher interface {
+	StatementsToPublish(ctx context.Context, topic string, messages []*message.Message) ([]watermillsql.Query, func(), error)
+}
+
+// publishInTransaction is how the store publishes in its own transactions
+// where the transport's messages live in the store's database, the MySQL
+// store and the SQL transport on one DSN; nil elsewhere. A command is then
+// recorded and sent in one commit, and an event is in the transport if,
+// and only if, its change committed, with no relay between them. Measured
+// (docs/BENCHMARKS.md): end to end with 50 hot names, 3,024–3,787 commands
+// a second at 413–526 µs of CPU each, against 2,208–2,907 at 591–733 µs.
+func publishInTransaction(cfg config.Config, t transport.Transport) sqlstore.PublishInTransaction {
+	publisher, ok := t.(inTransactionPublisher)
+	if !ok || cfg.Store != config.StoreMySQL || cfg.Transport != config.TransportSQL {
+		return nil
+	}
+	return func(ctx context.Context, topic string, messages []*message.Message) ([]sqlstore.Statement, func(), error) {
+		queries, published, err := publisher.StatementsToPublish(ctx, topic, messages)
+		if err != nil {
+			return nil, nil, err
+		}
+		statements := make([]sqlstore.Statement, len(queries))
+		for i, q := range queries {
+			statements[i] = sqlstore.Statement{Query: q.Query, Args: q.Args}
+		}
+		return statements, published, nil
+	}
+}
+
+// outboxOptions have the outbox publish events in the store's own
+// transactions where it can (publishInTransaction).
+func outboxOptions(cfg config.Config, t transport.Transport) []sqlstore.OutboxOption {
+	if publish := publishInTransaction(cfg, t); publish != nil {
+		return []sqlstore.OutboxOption{sqlstore.WithPublishInTransaction(publish)}
+	}
+	return nil
 }
