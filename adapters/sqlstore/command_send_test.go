@@ -2,13 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/app/command"
@@ -25,23 +21,8 @@ func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			if _, err := db.Writer().ExecContext(ctx, "CREATE TABLE transport_messages (uuid VARCHAR(64) NOT NULL PRIMARY KEY, topic VARCHAR(200) NOT NULL)"); err != nil {
-				t.Fatal(err)
-			}
-			var published atomic.Int64
 			refused := testenv.UniqueName("Refused ")
-			send := func(_ context.Context, topic string, messages []*message.Message) ([]sqlstore.Statement, func(), error) {
-				statements := make([]sqlstore.Statement, 0, len(messages))
-				for _, msg := range messages {
-					table := "transport_messages"
-					if strings.Contains(string(msg.Payload), refused) {
-						// The transport refuses it: the record must go too.
-						table = "missing_table"
-					}
-					statements = append(statements, sqlstore.Statement{Query: "INSERT INTO " + table + " (uuid, topic) VALUES (?, ?)", Args: []any{msg.UUID, topic}})
-				}
-				return statements, func() { published.Add(int64(len(messages))) }, nil
-			}
+			send, published := transportInStore(t, db, refused)
 			log, err := sqlstore.NewCommandLog(db, sqlstore.WithCommandEncoder(encodeCommand), sqlstore.WithSendInTransaction(send))
 			if err != nil {
 				t.Fatal(err)

@@ -23,23 +23,8 @@ func TestOutboxPublishesInTheTransactionOfTheChange(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			if _, err := db.Writer().ExecContext(ctx, "CREATE TABLE transport_messages (uuid VARCHAR(64) NOT NULL PRIMARY KEY, topic VARCHAR(200) NOT NULL)"); err != nil {
-				t.Fatal(err)
-			}
-			var published atomic.Int64
 			failing := testenv.UniqueName("Failing ")
-			publish := func(_ context.Context, topic string, messages []*message.Message) ([]sqlstore.Statement, func(), error) {
-				statements := make([]sqlstore.Statement, 0, len(messages))
-				for _, msg := range messages {
-					table := "transport_messages"
-					if strings.Contains(string(msg.Payload), failing) {
-						// The transport refuses it: the change must go too.
-						table = "missing_table"
-					}
-					statements = append(statements, sqlstore.Statement{Query: "INSERT INTO " + table + " (uuid, topic) VALUES (?, ?)", Args: []any{msg.UUID, topic}})
-				}
-				return statements, func() { published.Add(int64(len(messages))) }, nil
-			}
+			publish, published := transportInStore(t, db, failing)
 			store := newStoreUnderTest(t, db, sqlstore.WithPublishInTransaction(publish))
 
 			kept := testenv.UniqueName("Kept ")
@@ -78,4 +63,28 @@ func TestOutboxPublishesInTheTransactionOfTheChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// transportInStore is a transport whose messages live in db, in a table of
+// its own, for a store to publish in its transactions: it keeps each message's
+// uuid and topic, refuses (with a statement that fails) every message whose
+// payload holds refused, and counts the messages it is told were committed.
+func transportInStore(t *testing.T, db *sqlstore.DB, refused string) (sqlstore.PublishInTransaction, *atomic.Int64) {
+	t.Helper()
+	if _, err := db.Writer().ExecContext(context.Background(), "CREATE TABLE transport_messages (uuid VARCHAR(64) NOT NULL PRIMARY KEY, topic VARCHAR(200) NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	var published atomic.Int64
+	publish := func(_ context.Context, topic string, messages []*message.Message) ([]sqlstore.Statement, func(), error) {
+		statements := make([]sqlstore.Statement, 0, len(messages))
+		for _, msg := range messages {
+			table := "transport_messages"
+			if strings.Contains(string(msg.Payload), refused) {
+				table = "missing_table"
+			}
+			statements = append(statements, sqlstore.Statement{Query: "INSERT INTO " + table + " (uuid, topic) VALUES (?, ?)", Args: []any{msg.UUID, topic}})
+		}
+		return statements, func() { published.Add(int64(len(messages))) }, nil
+	}
+	return publish, &published
 }
