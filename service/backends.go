@@ -7,7 +7,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/techradar/techradar/adapters/cache"
@@ -154,29 +153,35 @@ func openCache(cfg config.Config, logger *slog.Logger, opened *closers) (cache.R
 // inTransactionPublisher is a transport that keeps its messages in a MySQL
 // database and can publish them in a transaction of another pool on it.
 type inTransactionPublisher interface {
-	StatementsToPublish(ctx context.Context, topic string, messages []*message.Message) ([]watermillsql.Query, func(), error)
+	StatementsToPublish(ctx context.Context, publishes []transport.TopicMessages) ([]watermillsql.Query, func(), error)
 }
 
 // publishInTransaction is how the store publishes in its own transactions
 // where the transport's messages live in the store's database, the MySQL
-// store and the SQL transport on one DSN; nil elsewhere. A command is then
-// recorded and sent in one commit, and an event is in the transport if,
-// and only if, its change committed, with no relay between them. Measured
-// (docs/BENCHMARKS.md): end to end with 50 hot names, 3,024–3,787 commands
-// a second at 413–526 µs of CPU each, against 2,208–2,907 at 591–733 µs.
+// store and the SQL transport on one DSN; nil elsewhere, and on a transport
+// that delivers before a send returns, whose submissions send before they
+// record. A command is then recorded and sent in one commit, and an event is
+// in the transport if, and only if, its change committed, with no relay
+// between them. Measured (docs/BENCHMARKS.md): end to end with 50 hot names,
+// 3,024–3,787 commands a second at 413–526 µs of CPU each, against
+// 2,208–2,907 at 591–733 µs.
 func publishInTransaction(cfg config.Config, t transport.Transport) sqlstore.PublishInTransaction {
 	publisher, ok := t.(inTransactionPublisher)
-	if !ok || cfg.Store != config.StoreMySQL || cfg.Transport != config.TransportSQL {
+	if !ok || cfg.Store != config.StoreMySQL || cfg.Transport != config.TransportSQL || deliversBeforeSendReturns(t) {
 		return nil
 	}
-	return func(ctx context.Context, topic string, messages []*message.Message) ([]sqlstore.Statement, func(), error) {
-		queries, published, err := publisher.StatementsToPublish(ctx, topic, messages)
+	return func(ctx context.Context, publishes []sqlstore.TopicMessages) ([]sqlstore.Statement, func(), error) {
+		converted := make([]transport.TopicMessages, len(publishes))
+		for i, p := range publishes {
+			converted[i] = transport.TopicMessages(p)
+		}
+		queries, published, err := publisher.StatementsToPublish(ctx, converted)
 		if err != nil {
 			return nil, nil, err
 		}
 		statements := make([]sqlstore.Statement, len(queries))
 		for i, q := range queries {
-			statements[i] = sqlstore.Statement{Query: q.Query, Args: q.Args}
+			statements[i] = sqlstore.Statement(q)
 		}
 		return statements, published, nil
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/internal/groupcommit"
 	"github.com/techradar/techradar/internal/mysqldb"
@@ -114,16 +112,17 @@ func (l *CommandLog) keepMessageOfRecorded(ctx context.Context, q execer, call *
 }
 
 // Accept records id as pending, with the message of cmd when the log keeps
-// messages and the fingerprint of the request. The commands accepted while
+// messages and the fingerprint of the request, and with WithSendInTransaction
+// sends that message in the same transaction (Accepted.Sent). The commands accepted while
 // the store is busy are recorded together, in one transaction. An id known
 // already is left as it is: its fingerprint and type are returned for the
 // submission to compare with its own.
 func (l *CommandLog) Accept(ctx context.Context, id string, at time.Time, cmd any, request string) (command.Accepted, error) {
-	message, err := l.keepMessage(ctx, cmd)
+	kept, err := l.keepMessage(ctx, cmd)
 	if err != nil {
 		return command.Accepted{}, err
 	}
-	call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: id, At: at.UTC(), Message: message, Request: request}
+	call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: id, At: at.UTC(), Message: kept, Request: request}
 	l.accepts.Submit(call)
 	if err := call.Await(); err != nil {
 		return command.Accepted{}, err
@@ -136,7 +135,7 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		l.acceptOne(ctx, batch[0])
 		return
 	}
-	var sent []func()
+	var sent func()
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		sent, err = l.acceptInTx(ctx, tx, batch)
@@ -153,8 +152,8 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		}
 		return
 	}
-	for _, published := range sent {
-		published()
+	if sent != nil {
+		sent()
 	}
 	for _, call := range batch {
 		call.Settle(nil)
@@ -167,8 +166,9 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
 
 // acceptInTx records batch in tx and, with WithSendInTransaction, sends the
-// commands it recorded; sent is what to call once tx has committed.
-func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) (sent []func(), err error) {
+// commands it recorded; sent, when not nil, is what to call once tx has
+// committed.
+func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) (sent func(), err error) {
 	ids := make([]string, len(batch))
 	for i, call := range batch {
 		ids[i] = call.ID
@@ -258,7 +258,7 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 // (WithSendInTransaction): the insert, then the send and the commit in one
 // round trip; a command known already is answered as acceptOne does.
 func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
-	var sent []func()
+	var sent func()
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
 		call.Accepted, sent = command.Accepted{}, nil
 		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand,
@@ -291,8 +291,8 @@ func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
 		call.Settle(err)
 		return
 	}
-	for _, published := range sent {
-		published()
+	if sent != nil {
+		sent()
 	}
 	call.Settle(nil)
 }
@@ -301,14 +301,14 @@ func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
 // transaction recorded (WithSendInTransaction), in order, and marks them
 // sent; it returns what to call once tx has committed. Without the option it
 // does nothing.
-func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acceptCall) ([]func(), error) {
+func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acceptCall) (func(), error) {
 	if l.sendInTx == nil {
 		return nil, nil
 	}
 	var (
-		topics  []string
-		byTopic = map[string][]*message.Message{}
-		sending []*acceptCall
+		publishes []TopicMessages
+		index     = map[string]int{}
+		sending   []*acceptCall
 	)
 	for _, call := range batch {
 		if !call.Accepted.Created || call.Message == nil {
@@ -318,25 +318,22 @@ func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acce
 		if err != nil {
 			return nil, fmt.Errorf("sending command %q: %w", call.ID, err)
 		}
-		if _, ok := byTopic[call.Message.Topic]; !ok {
-			topics = append(topics, call.Message.Topic)
+		i, ok := index[call.Message.Topic]
+		if !ok {
+			i = len(publishes)
+			index[call.Message.Topic] = i
+			publishes = append(publishes, TopicMessages{Topic: call.Message.Topic})
 		}
-		byTopic[call.Message.Topic] = append(byTopic[call.Message.Topic], msg)
+		publishes[i].Messages = append(publishes[i].Messages, msg)
 		sending = append(sending, call)
 	}
-	var (
-		statements []statement
-		sent       []func()
-	)
-	for _, topic := range topics {
-		topicStatements, published, err := l.sendInTx(ctx, topic, byTopic[topic])
-		if err != nil {
-			return nil, fmt.Errorf("sending commands to %s: %w", topic, err)
-		}
-		for _, st := range topicStatements {
-			statements = append(statements, statement(st))
-		}
-		sent = append(sent, published)
+	if len(sending) == 0 {
+		return nil, nil
+	}
+	var published func()
+	statements, err := publishStatements(ctx, l.sendInTx, publishes, &published)
+	if err != nil {
+		return nil, fmt.Errorf("sending commands: %w", err)
 	}
 	if err := l.db.execAll(ctx, tx, statements...); err != nil {
 		return nil, fmt.Errorf("sending commands: %w", err)
@@ -344,5 +341,5 @@ func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acce
 	for _, call := range sending {
 		call.Accepted.Sent = true
 	}
-	return sent, nil
+	return published, nil
 }

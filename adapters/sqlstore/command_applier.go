@@ -116,7 +116,8 @@ func (a *CommandApplier) ApplyCommand(ctx context.Context, commandID string, cha
 			}
 		}
 		applied = true
-		return a.outbox.Write(ctx, tx, batch)
+		// The last statement: it commits too.
+		return a.outbox.Write(lastStatement(ctx), tx, batch)
 	})
 	if err != nil {
 		return false, err

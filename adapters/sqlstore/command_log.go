@@ -51,6 +51,13 @@ func NewCommandLog(db *DB, opts ...CommandLogOption) (*CommandLog, error) {
 	for _, opt := range opts {
 		opt(l)
 	}
+	switch {
+	case l.sendInTx != nil && l.encode == nil:
+		return nil, errors.New("sending commands in the transaction that records them needs the command encoder")
+	case l.sendInTx != nil && l.settled != nil:
+		// Such a transport's submissions send before they record.
+		return nil, errors.New("commands cannot be sent in the transaction that records them on a transport that delivers before the send returns")
+	}
 	l.accepts = newGroupCommit(db, l.acceptBatch)
 	return l, nil
 }

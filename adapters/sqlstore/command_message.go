@@ -31,9 +31,10 @@ func WithCommandEncoder(encode CommandEncoder) CommandLogOption {
 // leaving the send to the submission: for a transport whose messages live in
 // the store's database, a command is then sent if, and only if, it is
 // recorded, for one commit. Accept says so (command.Accepted.Sent). It needs
-// WithCommandEncoder, which makes the messages, and a transport that does
-// not deliver before the send returns (the submission of such a transport
-// sends before it records).
+// WithCommandEncoder, which makes the messages, and does not go with
+// WithSettledOutcomes: on a transport that delivers before the send returns,
+// a submission without a key sends before it records (NewCommandLog refuses
+// both).
 func WithSendInTransaction(publish PublishInTransaction) CommandLogOption {
 	return func(l *CommandLog) { l.sendInTx = publish }
 }

@@ -14,7 +14,8 @@ import (
 // Where the transport lives in the store's database, the command log sends
 // each command it records in the transaction that records it: a command is
 // sent if, and only if, it is recorded, alone or with others accepted at
-// once, and a command known already is neither recorded nor sent again.
+// once, even when another of them fails; a command known already is neither
+// recorded nor sent again.
 func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 	t.Parallel()
 	for name, db := range openSQLStores(t) {
@@ -22,8 +23,8 @@ func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			refused := testenv.UniqueName("Refused ")
-			send, published := transportInStore(t, db, refused)
-			log, err := sqlstore.NewCommandLog(db, sqlstore.WithCommandEncoder(encodeCommand), sqlstore.WithSendInTransaction(send))
+			transport := newTransportInStore(t, db, refused)
+			log, err := sqlstore.NewCommandLog(db, sqlstore.WithCommandEncoder(encodeCommand), sqlstore.WithSendInTransaction(transport.publish))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,29 +40,44 @@ func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 				t.Fatalf("Accept of a known id = %+v, %v; want it neither recorded nor sent again", again, err)
 			}
 
-			// Accepted at once: the log may record them in one transaction.
-			const together = 20
-			var wg sync.WaitGroup
-			errs := make([]error, together)
-			for i := range together {
-				wg.Go(func() {
-					accepted, err := accept(testenv.UniqueName("cmd-"), "Together")
-					if err == nil && (!accepted.Created || !accepted.Sent) {
-						t.Errorf("Accept = %+v; want the command recorded and sent", accepted)
+			// Commands accepted while the store is busy are recorded in one
+			// transaction: the first holds the store while the others
+			// queue. In the second round one of them is refused: the
+			// transaction fails, and each command is then tried alone.
+			const together = 10
+			refusedID := ""
+			for round := range 2 {
+				transport.hold = make(chan struct{})
+				var wg sync.WaitGroup
+				errs := make([]error, together)
+				for i := range together {
+					id, techName := testenv.UniqueName("cmd-"), "Together"
+					if round == 1 && i == together/2 {
+						refusedID, techName = id, refused
 					}
-					errs[i] = err
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					t.Fatal(err)
+					wg.Go(func() {
+						accepted, err := accept(id, techName)
+						if err == nil && (!accepted.Created || !accepted.Sent) {
+							t.Errorf("Accept = %+v; want the command recorded and sent", accepted)
+						}
+						errs[i] = err
+					})
+					if i == 0 {
+						// The first takes the store; the others queue.
+						time.Sleep(50 * time.Millisecond)
+					}
+				}
+				time.Sleep(200 * time.Millisecond)
+				close(transport.hold)
+				wg.Wait()
+				for i, err := range errs {
+					if refusing := round == 1 && i == together/2; (err != nil) != refusing {
+						t.Fatalf("round %d, command %d: %v", round, i, err)
+					}
 				}
 			}
-
-			refusedID := testenv.UniqueName("cmd-")
-			if accepted, err := accept(refusedID, refused); err == nil {
-				t.Fatalf("Accept = %+v; want the transport's refusal", accepted)
+			if transport.together.Load() < 2 {
+				t.Fatalf("%d sends carried several commands; want the commands queued behind a busy store sent together in both rounds", transport.together.Load())
 			}
 
 			var sent, recorded, recordedRefused int
@@ -71,8 +87,8 @@ func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 				"(SELECT COUNT(*) FROM commands WHERE id = ?)", refusedID).Scan(&sent, &recorded, &recordedRefused); err != nil {
 				t.Fatal(err)
 			}
-			if want := 1 + together; sent != want || recorded != want || published.Load() != int64(want) {
-				t.Fatalf("%d commands recorded, %d sent, the transport told of %d; want %d each", recorded, sent, published.Load(), want)
+			if want := 1 + 2*together - 1; sent != want || recorded != want || transport.published.Load() != int64(want) {
+				t.Fatalf("%d commands recorded, %d sent, the transport told of %d; want %d each", recorded, sent, transport.published.Load(), want)
 			}
 			if recordedRefused != 0 {
 				t.Fatal("a command whose send the transport refused was recorded")

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/app/command"
+	"github.com/techradar/techradar/internal/mysqldb"
 )
 
 // EventBusFactory builds an event bus that publishes through publisher. The
@@ -21,14 +22,15 @@ import (
 // and metadata the real event bus would give them.
 type EventBusFactory func(publisher message.Publisher) (command.EventPublisher, error)
 
-// Outbox writes the events of a change into the outbox table, in the
-// transaction of the change: they exist if, and only if, it commits. Every
-// flow writes its events through it, the same way:
+// Outbox writes the events of a change into the outbox table (or straight
+// into the transport, WithPublishInTransaction), in the transaction of the
+// change: they exist if, and only if, it commits. Every flow writes its
+// events through it, the same way:
 //
 //	batch, err := outbox.Begin()           // with the transaction
 //	batch.Events().Publish(ctx, event)     // what the use case publishes
-//	err = outbox.Write(ctx, tx, batch)     // all of them, in one statement
-//	outbox.Committed(batch)                // after the commit: hands them to the relay
+//	err = outbox.Write(ctx, tx, batch)     // all of them, the transaction's last statements
+//	outbox.Committed(batch)                // after the commit: hands them to the relay, or wakes the transport
 //
 // A flow that writes several statements of its own (the tech flow's batch)
 // hands them to Write, which sends them with the events in one round trip.
@@ -65,11 +67,20 @@ type committedEvent struct {
 	at time.Time
 }
 
-// PublishInTransaction returns the statements that publish messages to
-// topic when they run, in order, in a transaction of the store's database,
-// and published, to call once that transaction has committed. A transport
-// that keeps its messages in that database offers it.
-type PublishInTransaction func(ctx context.Context, topic string, messages []*message.Message) (statements []Statement, published func(), err error)
+// PublishInTransaction returns the statements that publish the messages of
+// every topic of publishes when they run, in order, in a transaction of the
+// store's database, and published, to call once that transaction has
+// committed. A transport that keeps its messages in that database offers it.
+// The statements lock what they lock in one order whatever the order of the
+// topics, so that transactions that publish to the same topics never wait
+// for each other in a cycle; the transaction runs them last and commits.
+type PublishInTransaction func(ctx context.Context, publishes []TopicMessages) (statements []Statement, published func(), err error)
+
+// TopicMessages are messages to publish to one topic, in order.
+type TopicMessages struct {
+	Topic    string
+	Messages []*message.Message
+}
 
 // Statement is one SQL statement and its arguments.
 type Statement struct {
@@ -129,25 +140,35 @@ func (o *Outbox) Write(ctx context.Context, tx *sql.Tx, batch *OutboxBatch, with
 // batch keeps what to call once they are committed. A transaction that runs
 // again writes its batch again: what an earlier attempt kept is dropped.
 func (o *Outbox) eventStatements(ctx context.Context, batch *OutboxBatch) ([]statement, error) {
-	batch.published = batch.published[:0]
+	batch.published = nil
 	if o.publishInTx == nil {
 		if insert, ok := o.insert(batch); ok {
 			return []statement{insert}, nil
 		}
 		return nil, nil
 	}
-	var statements []statement
-	for _, topic := range batch.topics() {
-		topicStatements, published, err := o.publishInTx(ctx, topic.name, topic.messages)
-		if err != nil {
-			return nil, fmt.Errorf("publishing events to %s in the transaction: %w", topic.name, err)
-		}
-		for _, st := range topicStatements {
-			statements = append(statements, statement(st))
-		}
-		batch.published = append(batch.published, published)
+	publishes := batch.topics()
+	if len(publishes) == 0 {
+		return nil, nil
 	}
-	return statements, nil
+	return publishStatements(ctx, o.publishInTx, publishes, &batch.published)
+}
+
+// publishStatements are the statements of publish for publishes, and sets
+// *published to what to call after the commit. The context the statements
+// will run with may commit the transaction (lastStatement); publish, which
+// may run statements of its own elsewhere, gets one that does not.
+func publishStatements(ctx context.Context, publish PublishInTransaction, publishes []TopicMessages, published *func()) ([]statement, error) {
+	statements, done, err := publish(mysqldb.WithoutCommit(ctx), publishes)
+	if err != nil {
+		return nil, fmt.Errorf("publishing in the transaction: %w", err)
+	}
+	converted := make([]statement, len(statements))
+	for i, st := range statements {
+		converted[i] = statement(st)
+	}
+	*published = done
+	return converted, nil
 }
 
 // insert is the statement inserting the events of batch, in order; ok is
@@ -173,8 +194,8 @@ func (o *Outbox) Committed(batch *OutboxBatch) {
 		return
 	}
 	if o.publishInTx != nil {
-		for _, published := range batch.published {
-			published()
+		if batch.published != nil {
+			batch.published()
 		}
 		return
 	}
@@ -216,9 +237,9 @@ func (o *Outbox) wakeups() <-chan struct{} { return o.written }
 type OutboxBatch struct {
 	events command.EventPublisher
 	kept   []outboxEntry
-	// published are what to call once the transaction that wrote the
+	// published is what to call once the transaction that wrote the
 	// events into the transport has committed (WithPublishInTransaction).
-	published []func()
+	published func()
 }
 
 // outboxEntry is one event as the outbox table keeps it, with its metadata
@@ -269,27 +290,21 @@ func (b *OutboxBatch) Truncate(n int) { b.kept = b.kept[:n] }
 
 func (b *OutboxBatch) entries() []outboxEntry { return b.kept }
 
-// topicMessages are the messages of one topic, in order.
-type topicMessages struct {
-	name     string
-	messages []*message.Message
-}
-
 // topics are the events kept, as messages, by topic in the order each topic
 // first came, each topic's in order.
-func (b *OutboxBatch) topics() []topicMessages {
-	var topics []topicMessages
+func (b *OutboxBatch) topics() []TopicMessages {
+	var topics []TopicMessages
 	index := map[string]int{}
 	for _, e := range b.kept {
 		i, ok := index[e.Topic]
 		if !ok {
 			i = len(topics)
 			index[e.Topic] = i
-			topics = append(topics, topicMessages{name: e.Topic})
+			topics = append(topics, TopicMessages{Topic: e.Topic})
 		}
 		msg := message.NewMessage(e.UUID, e.Payload)
 		msg.Metadata = maps.Clone(e.metadata)
-		topics[i].messages = append(topics[i].messages, msg)
+		topics[i].Messages = append(topics[i].Messages, msg)
 	}
 	return topics
 }

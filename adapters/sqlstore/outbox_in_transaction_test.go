@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/techradar/techradar/adapters/sqlstore"
 	"github.com/techradar/techradar/domain/tech"
 	"github.com/techradar/techradar/internal/testenv"
@@ -24,8 +22,8 @@ func TestOutboxPublishesInTheTransactionOfTheChange(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			failing := testenv.UniqueName("Failing ")
-			publish, published := transportInStore(t, db, failing)
-			store := newStoreUnderTest(t, db, sqlstore.WithPublishInTransaction(publish))
+			transport := newTransportInStore(t, db, failing)
+			store := newStoreUnderTest(t, db, sqlstore.WithPublishInTransaction(transport.publish))
 
 			kept := testenv.UniqueName("Kept ")
 			for range 3 {
@@ -44,7 +42,7 @@ func TestOutboxPublishesInTheTransactionOfTheChange(t *testing.T) {
 			if created != 1 || mentioned != 2 {
 				t.Fatalf("the transport holds %d TechCreated and %d TechMentioned; want 1 and 2", created, mentioned)
 			}
-			if n := published.Load(); n != 3 {
+			if n := transport.published.Load(); n != 3 {
 				t.Fatalf("the transport was told of %d committed events; want 3", n)
 			}
 			var outboxRows int
@@ -69,22 +67,43 @@ func TestOutboxPublishesInTheTransactionOfTheChange(t *testing.T) {
 // its own, for a store to publish in its transactions: it keeps each message's
 // uuid and topic, refuses (with a statement that fails) every message whose
 // payload holds refused, and counts the messages it is told were committed.
-func transportInStore(t *testing.T, db *sqlstore.DB, refused string) (sqlstore.PublishInTransaction, *atomic.Int64) {
+type transportInStore struct {
+	refused string
+	// published counts the messages of the transactions that committed.
+	published atomic.Int64
+	// together counts the calls that published several messages at once.
+	together atomic.Int64
+	// hold, when set, is waited for by the next call, in its transaction.
+	hold chan struct{}
+}
+
+func newTransportInStore(t *testing.T, db *sqlstore.DB, refused string) *transportInStore {
 	t.Helper()
 	if _, err := db.Writer().ExecContext(context.Background(), "CREATE TABLE transport_messages (uuid VARCHAR(64) NOT NULL PRIMARY KEY, topic VARCHAR(200) NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
-	var published atomic.Int64
-	publish := func(_ context.Context, topic string, messages []*message.Message) ([]sqlstore.Statement, func(), error) {
-		statements := make([]sqlstore.Statement, 0, len(messages))
-		for _, msg := range messages {
+	return &transportInStore{refused: refused}
+}
+
+func (s *transportInStore) publish(_ context.Context, publishes []sqlstore.TopicMessages) ([]sqlstore.Statement, func(), error) {
+	if s.hold != nil {
+		<-s.hold
+		s.hold = nil
+	}
+	var statements []sqlstore.Statement
+	n := 0
+	for _, p := range publishes {
+		for _, msg := range p.Messages {
 			table := "transport_messages"
-			if strings.Contains(string(msg.Payload), refused) {
+			if strings.Contains(string(msg.Payload), s.refused) {
 				table = "missing_table"
 			}
-			statements = append(statements, sqlstore.Statement{Query: "INSERT INTO " + table + " (uuid, topic) VALUES (?, ?)", Args: []any{msg.UUID, topic}})
+			statements = append(statements, sqlstore.Statement{Query: "INSERT INTO " + table + " (uuid, topic) VALUES (?, ?)", Args: []any{msg.UUID, p.Topic}})
+			n++
 		}
-		return statements, func() { published.Add(int64(len(messages))) }, nil
 	}
-	return publish, &published
+	if n > 1 {
+		s.together.Add(1)
+	}
+	return statements, func() { s.published.Add(int64(n)) }, nil
 }

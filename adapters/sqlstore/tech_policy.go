@@ -134,7 +134,8 @@ func (r *TechRepository) FinishRerank(ctx context.Context, policy tech.Threshold
 		if err := batch.Events().Publish(ctx, done); err != nil {
 			return err
 		}
-		return r.outbox.Write(ctx, tx, batch)
+		// The last statement: it commits too.
+		return r.outbox.Write(lastStatement(ctx), tx, batch)
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestSQLPublishesInATransactionOfAnotherPool(t *testing.T) {
 	// the store's pool, left open.
 	publishInTx := func(msg *message.Message) (commit func() error, rollback func() error) {
 		t.Helper()
-		statements, published, err := tr.StatementsToPublish(ctx, topic, []*message.Message{msg})
+		statements, published, err := tr.StatementsToPublish(ctx, []TopicMessages{{Topic: topic, Messages: []*message.Message{msg}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,4 +113,82 @@ func TestSQLPublishesInATransactionOfAnotherPool(t *testing.T) {
 		t.Fatalf("read message %s; the only other one was rolled back", msg.UUID)
 	case <-time.After(10 * sqlWatchInterval):
 	}
+}
+
+// The messages of several topics published in one transaction lock their
+// gates in one statement, in the gates' order whatever the topics' order,
+// so that two such transactions never wait for each other in a cycle.
+func TestSQLPublishesSeveralTopicsUnderOneGateStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.MySQLDatabase(t)
+	tr := openSQLForWatch(t, dsn)
+	store, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	first, second := testenv.UniqueName("z-topic."), testenv.UniqueName("a-topic.")
+	publishes := []TopicMessages{
+		{Topic: first, Messages: newTestMessages(3)},
+		{Topic: second, Messages: newTestMessages(3)},
+	}
+	statements, published, err := tr.StatementsToPublish(ctx, publishes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks := 0
+	for _, st := range statements {
+		if strings.Contains(st.Query, "LOCK IN SHARE MODE") {
+			locks++
+		}
+	}
+	if locks != 1 || !strings.Contains(statements[0].Query, "ORDER BY `messages_table` LOCK IN SHARE MODE") {
+		t.Fatalf("%d gate statements, the first %q; want one, first, in the gates' order", locks, statements[0].Query)
+	}
+	gates := map[string]bool{}
+	for _, arg := range statements[0].Args {
+		gates[arg.(string)] = true
+	}
+	for _, p := range publishes {
+		for _, msg := range p.Messages {
+			if gate := sqlTransportTable("watermill_", tr.partitionOf(p.Topic, []*message.Message{msg})); !gates[gate] {
+				t.Fatalf("the gate statement locks %v, not %s", statements[0].Args, gate)
+			}
+		}
+	}
+
+	tx, err := store.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range statements {
+		if _, err := tx.ExecContext(ctx, st.Query, st.Args...); err != nil {
+			_ = tx.Rollback()
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	published()
+	for _, p := range publishes {
+		for _, msg := range p.Messages {
+			var n int
+			if err := store.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tr.schema.MessagesTable(tr.partitionOf(p.Topic, []*message.Message{msg}))+" WHERE `uuid` = ?", msg.UUID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Fatalf("message %s of %s is there %d times; want once", msg.UUID, p.Topic, n)
+			}
+		}
+	}
+}
+
+func newTestMessages(n int) []*message.Message {
+	messages := make([]*message.Message, n)
+	for i := range messages {
+		messages[i] = message.NewMessage(watermill.NewUUID(), []byte(`{}`))
+	}
+	return messages
 }

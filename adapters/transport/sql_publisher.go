@@ -205,25 +205,47 @@ func (t *SQL) wake(writes []sqlPartitionWrite) {
 	}
 }
 
-// StatementsToPublish returns the statements that publish messages to topic
-// within a transaction of another pool on the transport's database, the
-// store's, so that they exist if, and only if, that transaction commits:
-// an outbox there needs no relay. Each message goes to the partition a
-// publish of it alone would take. The statements must run in order, in one
-// transaction, the first (which holds the partitions' gates shared, as every
-// publish does: see highWaterMark) before the inserts; published wakes this
-// process's subscriptions once the transaction has committed, and the other
-// processes find the messages at their next poll.
+// TopicMessages are messages to publish to one topic, in order.
+type TopicMessages struct {
+	Topic    string
+	Messages []*message.Message
+}
+
+// StatementsToPublish returns the statements that publish the messages of
+// every topic of publishes within a transaction of another pool on the
+// transport's database, the store's, so that they exist if, and only if,
+// that transaction commits: an outbox there needs no relay. Each message goes
+// to the partition a publish of it alone would take.
 //
-// The transaction should take no lock after these statements: a read of the
-// topic waits for the gates, and with them for the transaction.
-func (t *SQL) StatementsToPublish(ctx context.Context, topic string, messages []*message.Message) (statements []watermillsql.Query, published func(), err error) {
-	if len(messages) == 0 {
-		return nil, func() {}, nil
+// The statements must run in order, in one transaction: the first holds the
+// gates of every partition they write shared, in the order of the gates'
+// key, as every publish does (see highWaterMark), so that two transactions
+// that publish to the same topics never wait for each other's gates in a
+// cycle; the inserts follow. The transaction should take no lock after them,
+// and commit at once: a read of those partitions waits for their gates, and
+// so for the transaction. published wakes this process's subscriptions once
+// the transaction has committed; the other processes find the messages at
+// their next poll.
+//
+// The partitions' tables and gates are created first if needed, outside the
+// transaction, on the transport's own pool. A gate removed by hand is not
+// noticed here, where the publish would lock nothing; the subscribers of its
+// partition then fail to take the high-water mark and read nothing, so no
+// message is skipped.
+func (t *SQL) StatementsToPublish(ctx context.Context, publishes []TopicMessages) (statements []watermillsql.Query, published func(), err error) {
+	var writes []sqlPartitionWrite
+	for _, p := range publishes {
+		if len(p.Messages) == 0 {
+			continue
+		}
+		topicWrites, err := t.separateWrites(p.Topic, p.Messages)
+		if err != nil {
+			return nil, nil, err
+		}
+		writes = append(writes, topicWrites...)
 	}
-	writes, err := t.separateWrites(topic, messages)
-	if err != nil {
-		return nil, nil, err
+	if len(writes) == 0 {
+		return nil, func() {}, nil
 	}
 	lockGates, inserts, err := t.writeStatements(ctx, writes)
 	if err != nil {

@@ -32,6 +32,8 @@ type CommandLog interface {
 	// for it: the log keeps it, so that a command the transport loses can be
 	// sent again, and remembers its type. request is the fingerprint of the
 	// client's request (requestFingerprint), kept to compare a retry with.
+	// A log that can send cmd in the transaction that records it does, and
+	// says so (Accepted.Sent): the submission then sends nothing.
 	Accept(ctx context.Context, id string, at time.Time, cmd any, request string) (Accepted, error)
 	// Forget removes the pending record of a command that never reached the bus.
 	Forget(ctx context.Context, id string) error
