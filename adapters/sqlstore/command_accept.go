@@ -306,9 +306,8 @@ func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acce
 		return nil, nil
 	}
 	var (
-		publishes []TopicMessages
-		index     = map[string]int{}
-		sending   []*acceptCall
+		topics  messagesByTopic
+		sending []*acceptCall
 	)
 	for _, call := range batch {
 		if !call.Accepted.Created || call.Message == nil {
@@ -318,20 +317,13 @@ func (l *CommandLog) sendRecorded(ctx context.Context, tx *sql.Tx, batch []*acce
 		if err != nil {
 			return nil, fmt.Errorf("sending command %q: %w", call.ID, err)
 		}
-		i, ok := index[call.Message.Topic]
-		if !ok {
-			i = len(publishes)
-			index[call.Message.Topic] = i
-			publishes = append(publishes, TopicMessages{Topic: call.Message.Topic})
-		}
-		publishes[i].Messages = append(publishes[i].Messages, msg)
+		topics.add(call.Message.Topic, msg)
 		sending = append(sending, call)
 	}
 	if len(sending) == 0 {
 		return nil, nil
 	}
-	var published func()
-	statements, err := publishStatements(ctx, l.sendInTx, publishes, &published)
+	statements, published, err := publishStatements(ctx, l.sendInTx, topics.publishes)
 	if err != nil {
 		return nil, fmt.Errorf("sending commands: %w", err)
 	}

@@ -147,28 +147,54 @@ func (o *Outbox) eventStatements(ctx context.Context, batch *OutboxBatch) ([]sta
 		}
 		return nil, nil
 	}
-	publishes := batch.topics()
-	if len(publishes) == 0 {
+	var topics messagesByTopic
+	for _, e := range batch.kept {
+		msg := message.NewMessage(e.UUID, e.Payload)
+		msg.Metadata = maps.Clone(e.metadata)
+		topics.add(e.Topic, msg)
+	}
+	if len(topics.publishes) == 0 {
 		return nil, nil
 	}
-	return publishStatements(ctx, o.publishInTx, publishes, &batch.published)
+	statements, published, err := publishStatements(ctx, o.publishInTx, topics.publishes)
+	batch.published = published
+	return statements, err
 }
 
-// publishStatements are the statements of publish for publishes, and sets
-// *published to what to call after the commit. The context the statements
-// will run with may commit the transaction (lastStatement); publish, which
-// may run statements of its own elsewhere, gets one that does not.
-func publishStatements(ctx context.Context, publish PublishInTransaction, publishes []TopicMessages, published *func()) ([]statement, error) {
-	statements, done, err := publish(mysqldb.WithoutCommit(ctx), publishes)
+// publishStatements are the statements of publish for publishes, and what
+// to call after the commit. The context the statements will run with may
+// commit the transaction (lastStatement); publish, which may run statements
+// of its own elsewhere, gets one that does not.
+func publishStatements(ctx context.Context, publish PublishInTransaction, publishes []TopicMessages) ([]statement, func(), error) {
+	statements, published, err := publish(mysqldb.WithoutCommit(ctx), publishes)
 	if err != nil {
-		return nil, fmt.Errorf("publishing in the transaction: %w", err)
+		return nil, nil, fmt.Errorf("publishing in the transaction: %w", err)
 	}
 	converted := make([]statement, len(statements))
 	for i, st := range statements {
 		converted[i] = statement(st)
 	}
-	*published = done
-	return converted, nil
+	return converted, published, nil
+}
+
+// messagesByTopic gathers messages by topic: the topics in the order each
+// first comes, each topic's messages in order.
+type messagesByTopic struct {
+	publishes []TopicMessages
+	index     map[string]int
+}
+
+func (b *messagesByTopic) add(topic string, msg *message.Message) {
+	i, ok := b.index[topic]
+	if !ok {
+		if b.index == nil {
+			b.index = map[string]int{}
+		}
+		i = len(b.publishes)
+		b.index[topic] = i
+		b.publishes = append(b.publishes, TopicMessages{Topic: topic})
+	}
+	b.publishes[i].Messages = append(b.publishes[i].Messages, msg)
 }
 
 // insert is the statement inserting the events of batch, in order; ok is
@@ -289,22 +315,3 @@ func (b *OutboxBatch) Len() int { return len(b.kept) }
 func (b *OutboxBatch) Truncate(n int) { b.kept = b.kept[:n] }
 
 func (b *OutboxBatch) entries() []outboxEntry { return b.kept }
-
-// topics are the events kept, as messages, by topic in the order each topic
-// first came, each topic's in order.
-func (b *OutboxBatch) topics() []TopicMessages {
-	var topics []TopicMessages
-	index := map[string]int{}
-	for _, e := range b.kept {
-		i, ok := index[e.Topic]
-		if !ok {
-			i = len(topics)
-			index[e.Topic] = i
-			topics = append(topics, TopicMessages{Topic: e.Topic})
-		}
-		msg := message.NewMessage(e.UUID, e.Payload)
-		msg.Metadata = maps.Clone(e.metadata)
-		topics[i].Messages = append(topics[i].Messages, msg)
-	}
-	return topics
-}
