@@ -2,11 +2,13 @@ package transport
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/internal/mysqldb"
@@ -21,13 +23,7 @@ import (
 func TestSQLPublishesInATransactionOfAnotherPool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := testenv.MySQLDatabase(t)
-	tr := openSQLForWatch(t, dsn)
-	store, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	tr, store := openSQLWithStorePool(t)
 	topic := testenv.UniqueName("in-transaction.")
 
 	subscriber, err := tr.Subscriber("group")
@@ -49,16 +45,7 @@ func TestSQLPublishesInATransactionOfAnotherPool(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx, err := store.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range statements {
-			if _, err := tx.ExecContext(ctx, st.Query, st.Args...); err != nil {
-				_ = tx.Rollback()
-				t.Fatal(err)
-			}
-		}
+		tx := runInTransaction(t, store, statements)
 		return func() error {
 			if err := tx.Commit(); err != nil {
 				return err
@@ -121,13 +108,7 @@ func TestSQLPublishesInATransactionOfAnotherPool(t *testing.T) {
 func TestSQLPublishesSeveralTopicsUnderOneGateStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := testenv.MySQLDatabase(t)
-	tr := openSQLForWatch(t, dsn)
-	store, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	tr, store := openSQLWithStorePool(t)
 	first, second := testenv.UniqueName("z-topic."), testenv.UniqueName("a-topic.")
 	publishes := []TopicMessages{
 		{Topic: first, Messages: newTestMessages(3)},
@@ -158,17 +139,7 @@ func TestSQLPublishesSeveralTopicsUnderOneGateStatement(t *testing.T) {
 		}
 	}
 
-	tx, err := store.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range statements {
-		if _, err := tx.ExecContext(ctx, st.Query, st.Args...); err != nil {
-			_ = tx.Rollback()
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := runInTransaction(t, store, statements).Commit(); err != nil {
 		t.Fatal(err)
 	}
 	published()
@@ -191,4 +162,34 @@ func newTestMessages(n int) []*message.Message {
 		messages[i] = message.NewMessage(watermill.NewUUID(), []byte(`{}`))
 	}
 	return messages
+}
+
+// openSQLWithStorePool opens the transport on a fresh database and another
+// pool on it, as a store's.
+func openSQLWithStorePool(t *testing.T) (*SQL, *sql.DB) {
+	t.Helper()
+	dsn := testenv.MySQLDatabase(t)
+	tr := openSQLForWatch(t, dsn)
+	store, err := mysqldb.Open(dsn, mysqldb.PoolConfig{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return tr, store
+}
+
+// runInTransaction runs statements in a new transaction of pool, left open.
+func runInTransaction(t *testing.T, pool *sql.DB, statements []watermillsql.Query) *sql.Tx {
+	t.Helper()
+	tx, err := pool.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range statements {
+		if _, err := tx.ExecContext(context.Background(), st.Query, st.Args...); err != nil {
+			_ = tx.Rollback()
+			t.Fatal(err)
+		}
+	}
+	return tx
 }
