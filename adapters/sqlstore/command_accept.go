@@ -225,8 +225,7 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 		l.acceptOneAndSend(ctx, call)
 		return
 	}
-	res, err := l.db.writer().ExecContext(ctx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand,
-		call.acceptArgs()...)
+	res, err := l.db.writer().ExecContext(ctx, l.acceptOneQuery(), call.acceptArgs()...)
 	if err != nil {
 		call.Settle(err)
 		return
@@ -241,17 +240,31 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 		call.Settle(nil)
 		return
 	}
-	known, err := acceptedCommands(ctx, l.db.writer(), []string{call.ID})
-	if err == nil {
-		c, ok := known[call.ID]
-		if !ok {
-			err = fmt.Errorf("command %q neither inserted nor found", call.ID)
-		} else {
-			err = l.keepMessageOfRecorded(ctx, l.db.writer(), call, c)
-		}
-		call.Accepted = c.answer(call)
+	call.Settle(l.answerRecorded(ctx, l.db.writer(), call))
+}
+
+// acceptOneQuery inserts one command (acceptArgs) unless its id is recorded.
+func (l *CommandLog) acceptOneQuery() string {
+	return "INSERT INTO commands (" + acceptColumns + ") VALUES " + placeholderRows(1, acceptWidth) + l.db.sqlDialect().IgnoreDuplicateCommand
+}
+
+// answerRecorded tells call what the log holds under its id, which an insert
+// found recorded already, and keeps call's message with a pending row that
+// has none (keepMessageOfRecorded).
+func (l *CommandLog) answerRecorded(ctx context.Context, q interface {
+	rowsQuerier
+	execer
+}, call *acceptCall) error {
+	known, err := acceptedCommands(ctx, q, []string{call.ID})
+	if err != nil {
+		return err
 	}
-	call.Settle(err)
+	c, ok := known[call.ID]
+	if !ok {
+		return fmt.Errorf("command %q neither inserted nor found", call.ID)
+	}
+	call.Accepted = c.answer(call)
+	return l.keepMessageOfRecorded(ctx, q, call, c)
 }
 
 // acceptOneAndSend records one command and sends it in the same transaction
@@ -261,8 +274,7 @@ func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
 	var sent func()
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
 		call.Accepted, sent = command.Accepted{}, nil
-		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(1, acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand,
-			call.acceptArgs()...)
+		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, l.acceptOneQuery(), call.acceptArgs()...)
 		if err != nil {
 			return err
 		}
@@ -275,16 +287,7 @@ func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
 			sent, err = l.sendRecorded(lastStatement(ctx), tx, []*acceptCall{call})
 			return err
 		}
-		known, err := acceptedCommands(ctx, tx, []string{call.ID})
-		if err != nil {
-			return err
-		}
-		c, ok := known[call.ID]
-		if !ok {
-			return fmt.Errorf("command %q neither inserted nor found", call.ID)
-		}
-		call.Accepted = c.answer(call)
-		return l.keepMessageOfRecorded(ctx, tx, call, c)
+		return l.answerRecorded(ctx, tx, call)
 	})
 	if err != nil {
 		call.Accepted = command.Accepted{}
