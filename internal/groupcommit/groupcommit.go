@@ -7,6 +7,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/techradar/techradar/internal/growstack"
 )
 
 // Committer joins the writes that arrive while earlier ones are being
@@ -72,6 +74,9 @@ func (g *Committer[T]) Submit(call T) {
 
 func (g *Committer[T]) flush(batch []T) {
 	defer g.flushing.Done()
+	// A batch runs on a goroutine of its own down to the database driver:
+	// grow its stack once, while it is shallow.
+	growstack.Grow()
 	for {
 		live := batch[:0]
 		for _, call := range batch {

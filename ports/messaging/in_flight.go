@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/techradar/techradar/internal/growstack"
 )
 
 // errShuttingDown refuses a message that reaches a handler once shutdown has
@@ -30,6 +32,9 @@ func newInFlightHandlers() *inFlightHandlers {
 
 func (f *inFlightHandlers) middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
+		// The router starts a goroutine for each message, and what it runs
+		// goes deep: grow its stack once, while it is shallow.
+		growstack.Grow()
 		f.mu.Lock()
 		if f.closing {
 			f.mu.Unlock()
