@@ -45,6 +45,9 @@ type acceptedCommand struct {
 	status         command.Status
 	aggregateID    sql.NullString
 	request, topic sql.NullString
+	// messageUUID is the UUID of the message kept with the command: each
+	// message has its own, so it tells whose insert recorded the row.
+	messageUUID sql.NullString
 }
 
 // answer is what call is told the log holds under its id: the topic its
@@ -70,7 +73,7 @@ func acceptedCommands(ctx context.Context, q rowsQuerier, ids []string) (map[str
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := q.QueryContext(ctx, "SELECT id, status, tech_id, request_hash, message_topic FROM commands WHERE id IN "+placeholderList(len(ids)), args...)
+	rows, err := q.QueryContext(ctx, "SELECT id, status, tech_id, request_hash, message_topic, message_uuid FROM commands WHERE id IN "+placeholderList(len(ids)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading commands: %w", err)
 	}
@@ -81,7 +84,7 @@ func acceptedCommands(ctx context.Context, q rowsQuerier, ids []string) (map[str
 			id string
 			c  acceptedCommand
 		)
-		if err := rows.Scan(&id, &c.status, &c.aggregateID, &c.request, &c.topic); err != nil {
+		if err := rows.Scan(&id, &c.status, &c.aggregateID, &c.request, &c.topic, &c.messageUUID); err != nil {
 			return nil, fmt.Errorf("reading commands: %w", err)
 		}
 		known[id] = c
@@ -135,12 +138,19 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		l.acceptOne(ctx, batch[0])
 		return
 	}
-	var sent func()
-	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		sent, err = l.acceptInTx(ctx, tx, batch)
-		return err
-	})
+	var (
+		sent func()
+		err  error
+	)
+	if l.sendInTx == nil && keepEveryMessage(batch) {
+		err = l.acceptByInserting(ctx, batch)
+	} else {
+		err = l.db.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			sent, err = l.acceptInTx(ctx, tx, batch)
+			return err
+		})
+	}
 	if err != nil {
 		// Whatever failed must fail alone: each call is tried on its own.
 		for _, call := range batch {
@@ -158,6 +168,81 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 	for _, call := range batch {
 		call.Settle(nil)
 	}
+}
+
+// keepEveryMessage tells whether every call of batch has its message kept,
+// and so a UUID of its own in the row it inserts.
+func keepEveryMessage(batch []*acceptCall) bool {
+	for _, call := range batch {
+		if call.Message == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// acceptByInserting records batch with one insert that commits on its own,
+// and reads the rows back only when the insert left some out. An id is
+// nearly always new (one is made for every request that names no
+// idempotency key), so the insert is the batch's one round trip, where
+// reading the ids first in a transaction took two. A row the insert left out
+// was recorded before, and a row holding a call's message UUID is the one
+// this insert recorded for it: no other row can hold that UUID.
+func (l *CommandLog) acceptByInserting(ctx context.Context, batch []*acceptCall) error {
+	// A second call with the same id, later in the batch, finds the first.
+	first := make(map[string]*acceptCall, len(batch))
+	var args []any
+	for _, call := range batch {
+		if _, ok := first[call.ID]; ok {
+			continue
+		}
+		first[call.ID] = call
+		args = append(args, call.acceptArgs()...)
+	}
+	res, err := l.db.writer().ExecContext(ctx, l.acceptQuery(len(first)), args...)
+	if err != nil {
+		return err
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if int(inserted) == len(first) {
+		for _, call := range batch {
+			f := first[call.ID]
+			if f == call {
+				call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
+				continue
+			}
+			call.Accepted = acceptedCommand{
+				status: command.StatusPending, request: nullIfEmpty(f.Request), topic: f.Message.topicColumn(),
+			}.answer(call)
+		}
+		return nil
+	}
+	ids := make([]string, 0, len(first))
+	for id := range first {
+		ids = append(ids, id)
+	}
+	known, err := acceptedCommands(ctx, l.db.writer(), sortedUnique(ids))
+	if err != nil {
+		return err
+	}
+	for _, call := range batch {
+		c, ok := known[call.ID]
+		if !ok {
+			return fmt.Errorf("command %q neither inserted nor found", call.ID)
+		}
+		if first[call.ID] == call && c.messageUUID.String == call.Message.UUID {
+			call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
+			continue
+		}
+		call.Accepted = c.answer(call)
+		if err := l.keepMessageOfRecorded(ctx, l.db.writer(), call, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errAcceptedMeanwhile is a batch finding that a concurrent transaction
@@ -203,8 +288,7 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 	if fresh == 0 {
 		return nil, nil
 	}
-	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-	res, err := l.db.exec(ctx, tx, "INSERT INTO commands ("+acceptColumns+") VALUES "+placeholderRows(int(fresh), acceptWidth)+l.db.sqlDialect().IgnoreDuplicateCommand, args...)
+	res, err := l.db.exec(ctx, tx, l.acceptQuery(int(fresh)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +309,7 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 		l.acceptOneAndSend(ctx, call)
 		return
 	}
-	res, err := l.db.writer().ExecContext(ctx, l.acceptOneQuery(), call.acceptArgs()...)
+	res, err := l.db.writer().ExecContext(ctx, l.acceptQuery(1), call.acceptArgs()...)
 	if err != nil {
 		call.Settle(err)
 		return
@@ -243,9 +327,11 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 	call.Settle(l.answerRecorded(ctx, l.db.writer(), call))
 }
 
-// acceptOneQuery inserts one command (acceptArgs) unless its id is recorded.
-func (l *CommandLog) acceptOneQuery() string {
-	return "INSERT INTO commands (" + acceptColumns + ") VALUES " + placeholderRows(1, acceptWidth) + l.db.sqlDialect().IgnoreDuplicateCommand
+// acceptQuery inserts n commands (acceptArgs each), but those whose ids are
+// recorded.
+func (l *CommandLog) acceptQuery(n int) string {
+	// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
+	return "INSERT INTO commands (" + acceptColumns + ") VALUES " + placeholderRows(n, acceptWidth) + l.db.sqlDialect().IgnoreDuplicateCommand
 }
 
 // answerRecorded tells call what the log holds under its id, which an insert
@@ -274,7 +360,7 @@ func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
 	var sent func()
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
 		call.Accepted, sent = command.Accepted{}, nil
-		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, l.acceptOneQuery(), call.acceptArgs()...)
+		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, l.acceptQuery(1), call.acceptArgs()...)
 		if err != nil {
 			return err
 		}
