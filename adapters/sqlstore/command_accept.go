@@ -143,7 +143,11 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		err  error
 	)
 	if l.sendInTx == nil && keepEveryMessage(batch) {
-		err = l.acceptByInserting(ctx, batch)
+		// With nothing to send in the transaction, the insert commits on
+		// its own: the batch's one round trip.
+		err = l.recordNew(ctx, l.db.writer(), func(query string, args ...any) (sql.Result, error) {
+			return l.db.execOnWriter(ctx, query, args...)
+		}, batch)
 	} else {
 		err = l.db.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
@@ -181,14 +185,20 @@ func keepEveryMessage(batch []*acceptCall) bool {
 	return true
 }
 
-// acceptByInserting records batch with one insert that commits on its own,
-// and reads the rows back only when the insert left some out. An id is
+// recordNew inserts the rows of batch, the first call of each id, with
+// insert, and tells each call what the log then holds under its id. An id is
 // nearly always new (one is made for every request that names no
-// idempotency key), so the insert is the batch's one round trip, where
-// reading the ids first in a transaction took two. A row the insert left out
-// was recorded before, and a row holding a call's message UUID is the one
-// this insert recorded for it: no other row can hold that UUID.
-func (l *CommandLog) acceptByInserting(ctx context.Context, batch []*acceptCall) error {
+// idempotency key), so the insert is all it takes, where reading the ids
+// first took a statement and, outside a transaction, a round trip more. The
+// rows are read back with q only when the insert left some out: those were
+// recorded before, and a row holding a call's message UUID is the one the
+// insert recorded for it, as no other row can hold that UUID. When a call
+// keeps no message (keepEveryMessage), that cannot be told: recordNew then
+// fails with errRowsUntold, for a transaction to roll back.
+func (l *CommandLog) recordNew(ctx context.Context, q interface {
+	rowsQuerier
+	execer
+}, insert func(query string, args ...any) (sql.Result, error), batch []*acceptCall) error {
 	// A second call with the same id, later in the batch, finds the first.
 	first := make(map[string]*acceptCall, len(batch))
 	var args []any
@@ -199,7 +209,7 @@ func (l *CommandLog) acceptByInserting(ctx context.Context, batch []*acceptCall)
 		first[call.ID] = call
 		args = append(args, call.acceptArgs()...)
 	}
-	res, err := l.db.writer().ExecContext(ctx, l.acceptQuery(len(first)), args...)
+	res, err := insert(l.acceptQuery(len(first)), args...)
 	if err != nil {
 		return err
 	}
@@ -220,11 +230,14 @@ func (l *CommandLog) acceptByInserting(ctx context.Context, batch []*acceptCall)
 		}
 		return nil
 	}
+	if !keepEveryMessage(batch) {
+		return errRowsUntold
+	}
 	ids := make([]string, 0, len(first))
 	for id := range first {
 		ids = append(ids, id)
 	}
-	known, err := acceptedCommands(ctx, l.db.writer(), sortedUnique(ids))
+	known, err := acceptedCommands(ctx, q, sortedUnique(ids))
 	if err != nil {
 		return err
 	}
@@ -238,66 +251,27 @@ func (l *CommandLog) acceptByInserting(ctx context.Context, batch []*acceptCall)
 			continue
 		}
 		call.Accepted = c.answer(call)
-		if err := l.keepMessageOfRecorded(ctx, l.db.writer(), call, c); err != nil {
+		if err := l.keepMessageOfRecorded(ctx, q, call, c); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// errAcceptedMeanwhile is a batch finding that a concurrent transaction
-// recorded one of its commands after it looked: the batch is then recorded
-// call by call, which tells who was first.
-var errAcceptedMeanwhile = errors.New("a command of the batch was recorded meanwhile")
+// errRowsUntold is a batch whose insert left rows out, of which some call
+// keeps no message to tell its own row by: in a transaction, it rolls back
+// and the calls are recorded one by one, which tells.
+var errRowsUntold = errors.New("a command of the batch was recorded before, and the batch keeps no message to tell its rows by")
 
 // acceptInTx records batch in tx and, with WithSendInTransaction, sends the
 // commands it recorded; sent, when not nil, is what to call once tx has
 // committed.
 func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*acceptCall) (sent func(), err error) {
-	ids := make([]string, len(batch))
-	for i, call := range batch {
-		ids[i] = call.ID
-	}
-	known, err := acceptedCommands(ctx, tx, sortedUnique(ids))
+	err = l.recordNew(ctx, tx, func(query string, args ...any) (sql.Result, error) {
+		return l.db.exec(ctx, tx, query, args...)
+	}, batch)
 	if err != nil {
 		return nil, err
-	}
-
-	var (
-		args  []any
-		fresh int64
-	)
-	for _, call := range batch {
-		if c, ok := known[call.ID]; ok {
-			call.Accepted = c.answer(call)
-			if err := l.keepMessageOfRecorded(ctx, tx, call, c); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		// A second call with the same id, later in the batch, finds it.
-		known[call.ID] = acceptedCommand{
-			status:  command.StatusPending,
-			request: nullIfEmpty(call.Request),
-			topic:   call.Message.topicColumn(),
-		}
-		call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
-		args = append(args, call.acceptArgs()...)
-		fresh++
-	}
-	if fresh == 0 {
-		return nil, nil
-	}
-	res, err := l.db.exec(ctx, tx, l.acceptQuery(int(fresh)), args...)
-	if err != nil {
-		return nil, err
-	}
-	inserted, err := res.RowsAffected()
-	if err != nil {
-		return nil, err
-	}
-	if inserted != fresh {
-		return nil, errAcceptedMeanwhile
 	}
 	return l.sendRecorded(lastStatement(ctx), tx, batch)
 }

@@ -158,45 +158,56 @@ func TestAcceptKeepsTheMessageOfACommandClaimedFirst(t *testing.T) {
 // Accepts that queue while the store is busy are recorded as one batch: a
 // new id is recorded, an id recorded before is told what the log holds, and
 // an id twice in the batch is recorded for the first and told so to the
-// second.
+// second; by a log that keeps the commands' messages, and by one that keeps
+// none.
 func TestCommandLogAcceptsABatch(t *testing.T) {
 	t.Parallel()
 	for name, db := range openSQLStores(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			store := newStoreUnderTest(t, db)
-			ctx := context.Background()
-			mention := func(id string) command.CreateTech { return command.CreateTech{CommandID: id, Name: "Batched"} }
-			known, fresh, twice := testenv.UniqueName("known-"), testenv.UniqueName("fresh-"), testenv.UniqueName("twice-")
-			if _, err := store.Accept(ctx, known, time.Now(), mention(known), "first"); err != nil {
-				t.Fatal(err)
-			}
-
-			answers, err := store.AcceptTogether(ctx, time.Now(), []sqlstore.QueuedAccept{
-				{ID: fresh, Command: mention(fresh), Request: "fresh"},
-				{ID: known, Command: mention(known), Request: "second"},
-				{ID: twice, Command: mention(twice), Request: "twice"},
-				{ID: twice, Command: mention(twice), Request: "twice again"},
+		store := newStoreUnderTest(t, db)
+		withoutMessages, err := sqlstore.NewCommandLog(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for logName, log := range map[string]*sqlstore.CommandLog{"keeping messages": store.CommandLog, "keeping none": withoutMessages} {
+			t.Run(name+"/"+logName, func(t *testing.T) {
+				t.Parallel()
+				testAcceptsABatch(t, log, store)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []struct {
-				created bool
-				request string
-			}{{true, ""}, {false, "first"}, {true, ""}, {false, "twice"}}
-			for i, w := range want {
-				a := answers[i]
-				if a.Created != w.created || a.Status != command.StatusPending || a.Request != w.request || a.OtherType {
-					t.Errorf("accept %d was told %+v; want created %v, pending, request %q", i, a, w.created, w.request)
-				}
-			}
-			for _, id := range []string{known, fresh, twice} {
-				if report, err := store.CommandReport(ctx, id); err != nil || report.Status != string(command.StatusPending) {
-					t.Errorf("command %s: %+v, %v; want it pending", id, report, err)
-				}
-			}
-		})
+		}
+	}
+}
+
+func testAcceptsABatch(t *testing.T, log *sqlstore.CommandLog, store storeUnderTest) {
+	ctx := context.Background()
+	mention := func(id string) command.CreateTech { return command.CreateTech{CommandID: id, Name: "Batched"} }
+	known, fresh, twice := testenv.UniqueName("known-"), testenv.UniqueName("fresh-"), testenv.UniqueName("twice-")
+	if _, err := log.Accept(ctx, known, time.Now(), mention(known), "first"); err != nil {
+		t.Fatal(err)
+	}
+
+	answers, err := log.AcceptTogether(ctx, time.Now(), []sqlstore.QueuedAccept{
+		{ID: fresh, Command: mention(fresh), Request: "fresh"},
+		{ID: known, Command: mention(known), Request: "second"},
+		{ID: twice, Command: mention(twice), Request: "twice"},
+		{ID: twice, Command: mention(twice), Request: "twice again"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		created bool
+		request string
+	}{{true, ""}, {false, "first"}, {true, ""}, {false, "twice"}}
+	for i, w := range want {
+		a := answers[i]
+		if a.Created != w.created || a.Status != command.StatusPending || a.Request != w.request || a.OtherType {
+			t.Errorf("accept %d was told %+v; want created %v, pending, request %q", i, a, w.created, w.request)
+		}
+	}
+	for _, id := range []string{known, fresh, twice} {
+		if report, err := store.CommandReport(ctx, id); err != nil || report.Status != string(command.StatusPending) {
+			t.Errorf("command %s: %+v, %v; want it pending", id, report, err)
+		}
 	}
 }
 

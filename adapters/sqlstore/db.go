@@ -276,6 +276,17 @@ func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 	return tx.ExecContext(ctx, query, args...)
 }
 
+// execOnWriter runs query on the write pool in a transaction of its own,
+// prepared where the dialect says so.
+func (db *DB) execOnWriter(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if stmt := db.writeStatement(query); stmt != nil {
+		return stmt.ExecContext(ctx, args...)
+	}
+	res, err := db.writeDB.ExecContext(ctx, query, args...)
+	db.prepareWanted(ctx)
+	return res, err
+}
+
 // query runs query in tx, prepared where the dialect says so. Where it is,
 // the transaction has one statement per query text: the rows of a query
 // must be closed before the same query runs again in the transaction, which
