@@ -67,6 +67,9 @@ type Config struct {
 	// RATE_LIMIT, SMS_NUMBER_LIMIT, TRUSTED_PROXIES, ADMIN_ADDR.
 	Limits LimitsConfig `embed:"" group:"Access control"`
 
+	// Runtime's variables are the Go runtime's own: GOGC, GOMEMLIMIT.
+	Runtime RuntimeConfig `embed:"" group:"Go runtime"`
+
 	Log   LogConfig   `embed:"" prefix:"log-" envprefix:"LOG_" group:"Logging"`
 	Pprof PprofConfig `embed:"" prefix:"pprof-" envprefix:"PPROF_" group:"Profiling"`
 	OTel  OTelConfig  `embed:"" prefix:"otel-" envprefix:"OTEL_" group:"Tracing"`
@@ -105,7 +108,7 @@ func (c Config) Validate(role Role) error {
 	for _, group := range []interface{ Check() error }{
 		c.HTTP, c.MySQL, c.Redis, c.GoChannel, c.RedisStream, c.Kafka, c.SQLTransport, c.RedisCache,
 		c.Priority, c.SMS, c.Handlers, c.Outbox, c.Log, c.Pprof, c.OTel, c.Resend,
-		c.Retention, c.Auth, c.Limits,
+		c.Retention, c.Auth, c.Limits, c.Runtime,
 	} {
 		p.Include(group.Check())
 	}

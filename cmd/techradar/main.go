@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.Config.Validate(role); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	c.Config.Runtime.Apply()
 
 	logger := newLogger(c.Config, stderr)
 	telemetry.LogRedisThrough(logger)
