@@ -24,7 +24,7 @@ type RuntimeConfig struct {
 func (c RuntimeConfig) Check() error {
 	var p settings.Problems
 	if _, ok := gcPercent(c.GOGC); !ok {
-		p.Add("GOGC", "%q must be a percentage, a whole number from 0, or off", c.GOGC)
+		p.Add("GOGC", "%q must be a percentage, a whole number (negative for off), or off", c.GOGC)
 	}
 	if _, ok := memoryLimit(c.GOMEMLIMIT); !ok {
 		p.Add("GOMEMLIMIT", "%q must be a number of bytes with B, KiB, MiB, GiB or TiB (e.g. 80MiB), or off", c.GOMEMLIMIT)
@@ -32,30 +32,36 @@ func (c RuntimeConfig) Check() error {
 	return p.Err()
 }
 
-// Apply sets the garbage collector's target and the memory limit. Valid once
-// Check passed.
-func (c RuntimeConfig) Apply() {
+// Apply sets the garbage collector's target and the memory limit, and
+// returns what puts back those it replaced. Valid once Check passed.
+func (c RuntimeConfig) Apply() (restore func()) {
 	percent, _ := gcPercent(c.GOGC)
 	limit, _ := memoryLimit(c.GOMEMLIMIT)
-	debug.SetGCPercent(percent)
-	debug.SetMemoryLimit(limit)
+	previousPercent := debug.SetGCPercent(percent)
+	previousLimit := debug.SetMemoryLimit(limit)
+	return func() {
+		debug.SetGCPercent(previousPercent)
+		debug.SetMemoryLimit(previousLimit)
+	}
 }
 
-// gcPercent is GOGC as debug.SetGCPercent takes it: negative for off.
+// gcPercent is GOGC as debug.SetGCPercent takes it, negative for off: the
+// runtime's own reading of the variable, which takes a negative number for
+// off too, and keeps 32 bits.
 func gcPercent(value string) (int, bool) {
-	value = strings.TrimSpace(value)
-	if strings.EqualFold(value, "off") {
+	if value == "off" {
 		return -1, true
 	}
-	n, err := strconv.Atoi(value)
-	return n, err == nil && n >= 0
+	n, err := strconv.ParseInt(value, 10, 32)
+	return int(n), err == nil
 }
 
 // memoryLimit is GOMEMLIMIT in bytes, in the runtime's syntax: a whole
-// number with one of its suffixes, or off for no limit.
+// number with one of its suffixes, or off for no limit. The runtime reads
+// the variable itself before the process starts and stops it on a value it
+// cannot read, so only the flag reaches a refusal here.
 func memoryLimit(value string) (int64, bool) {
-	value = strings.TrimSpace(value)
-	if strings.EqualFold(value, "off") {
+	if value == "off" {
 		return math.MaxInt64, true
 	}
 	units := []struct {
@@ -69,8 +75,11 @@ func memoryLimit(value string) (int64, bool) {
 			break
 		}
 	}
+	if value == "" || strings.Trim(value, "0123456789") != "" {
+		return 0, false
+	}
 	n, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64>>shift {
+	if err != nil || n > math.MaxInt64>>shift {
 		return 0, false
 	}
 	return n << shift, true

@@ -117,9 +117,9 @@ func (l *CommandLog) keepMessageOfRecorded(ctx context.Context, q execer, call *
 // Accept records id as pending, with the message of cmd when the log keeps
 // messages and the fingerprint of the request, and with WithSendInTransaction
 // sends that message in the same transaction (Accepted.Sent). The commands accepted while
-// the store is busy are recorded together, in one transaction. An id known
-// already is left as it is: its fingerprint and type are returned for the
-// submission to compare with its own.
+// the store is busy are recorded together, with one insert (recordNew). An
+// id known already is left as it is: its fingerprint and type are returned
+// for the submission to compare with its own.
 func (l *CommandLog) Accept(ctx context.Context, id string, at time.Time, cmd any, request string) (command.Accepted, error) {
 	kept, err := l.keepMessage(ctx, cmd)
 	if err != nil {
@@ -189,27 +189,35 @@ func keepEveryMessage(batch []*acceptCall) bool {
 // insert, and tells each call what the log then holds under its id. An id is
 // nearly always new (one is made for every request that names no
 // idempotency key), so the insert is all it takes, where reading the ids
-// first took a statement and, outside a transaction, a round trip more. The
-// rows are read back with q only when the insert left some out: those were
-// recorded before, and a row holding a call's message UUID is the one the
-// insert recorded for it, as no other row can hold that UUID. When a call
-// keeps no message (keepEveryMessage), that cannot be told: recordNew then
-// fails with errRowsUntold, for a transaction to roll back.
+// first took a statement and, outside a transaction, two round trips more
+// (the read, and the commit after the insert). The rows are read back with
+// q only when the insert left some out: those were recorded before, and a
+// row holding a call's message UUID is the one the insert recorded for it,
+// as no other row can hold that UUID (tell). When a call keeps no message
+// (keepEveryMessage), that cannot be told: recordNew then fails with
+// errRowsUntold, for a transaction to roll back.
 func (l *CommandLog) recordNew(ctx context.Context, q interface {
 	rowsQuerier
 	execer
 }, insert func(query string, args ...any) (sql.Result, error), batch []*acceptCall) error {
 	// A second call with the same id, later in the batch, finds the first.
 	first := make(map[string]*acceptCall, len(batch))
-	var args []any
 	for _, call := range batch {
-		if _, ok := first[call.ID]; ok {
-			continue
+		if _, ok := first[call.ID]; !ok {
+			first[call.ID] = call
 		}
-		first[call.ID] = call
-		args = append(args, call.acceptArgs()...)
 	}
-	res, err := insert(l.acceptQuery(len(first)), args...)
+	ids := make([]string, 0, len(first))
+	for id := range first {
+		ids = append(ids, id)
+	}
+	// In the order of the key, as every transaction locks commands' rows.
+	ids = sortedUnique(ids)
+	args := make([]any, 0, len(ids)*acceptWidth)
+	for _, id := range ids {
+		args = append(args, first[id].acceptArgs()...)
+	}
+	res, err := insert(l.acceptQuery(len(ids)), args...)
 	if err != nil {
 		return err
 	}
@@ -217,7 +225,7 @@ func (l *CommandLog) recordNew(ctx context.Context, q interface {
 	if err != nil {
 		return err
 	}
-	if int(inserted) == len(first) {
+	if int(inserted) == len(ids) {
 		for _, call := range batch {
 			f := first[call.ID]
 			if f == call {
@@ -233,11 +241,7 @@ func (l *CommandLog) recordNew(ctx context.Context, q interface {
 	if !keepEveryMessage(batch) {
 		return errRowsUntold
 	}
-	ids := make([]string, 0, len(first))
-	for id := range first {
-		ids = append(ids, id)
-	}
-	known, err := acceptedCommands(ctx, q, sortedUnique(ids))
+	known, err := acceptedCommands(ctx, q, ids)
 	if err != nil {
 		return err
 	}
@@ -246,12 +250,7 @@ func (l *CommandLog) recordNew(ctx context.Context, q interface {
 		if !ok {
 			return fmt.Errorf("command %q neither inserted nor found", call.ID)
 		}
-		if first[call.ID] == call && c.messageUUID.String == call.Message.UUID {
-			call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
-			continue
-		}
-		call.Accepted = c.answer(call)
-		if err := l.keepMessageOfRecorded(ctx, q, call, c); err != nil {
+		if err := l.tell(ctx, q, call, c); err != nil {
 			return err
 		}
 	}
@@ -309,8 +308,7 @@ func (l *CommandLog) acceptQuery(n int) string {
 }
 
 // answerRecorded tells call what the log holds under its id, which an insert
-// found recorded already, and keeps call's message with a pending row that
-// has none (keepMessageOfRecorded).
+// found recorded already (tell).
 func (l *CommandLog) answerRecorded(ctx context.Context, q interface {
 	rowsQuerier
 	execer
@@ -322,6 +320,19 @@ func (l *CommandLog) answerRecorded(ctx context.Context, q interface {
 	c, ok := known[call.ID]
 	if !ok {
 		return fmt.Errorf("command %q neither inserted nor found", call.ID)
+	}
+	return l.tell(ctx, q, call, c)
+}
+
+// tell tells call what the log holds under its id, c. A row holding call's
+// message UUID was recorded by call itself, in an insert that committed
+// before something after it failed: call is told it recorded the command,
+// as it did. Any other row was recorded before; a pending one without a
+// message is given call's (keepMessageOfRecorded).
+func (l *CommandLog) tell(ctx context.Context, q execer, call *acceptCall, c acceptedCommand) error {
+	if call.Message != nil && c.messageUUID.Valid && c.messageUUID.String == call.Message.UUID {
+		call.Accepted = command.Accepted{Status: c.status, AggregateID: c.aggregateID.String, Created: true}
+		return nil
 	}
 	call.Accepted = c.answer(call)
 	return l.keepMessageOfRecorded(ctx, q, call, c)

@@ -211,6 +211,31 @@ func testAcceptsABatch(t *testing.T, log *sqlstore.CommandLog, store storeUnderT
 	}
 }
 
+// A call tried again on its own after its insert committed, as when what
+// followed the insert of its batch failed, is told that it recorded the
+// command: its message's UUID is in the row. Another call under the id is
+// told it did not.
+func TestCommandLogTellsACallItsOwnRow(t *testing.T) {
+	t.Parallel()
+	for name, store := range newStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			log := store.(storeUnderTest).CommandLog
+			ctx := context.Background()
+			id := testenv.UniqueName("retold-")
+			cmd := command.CreateTech{CommandID: id, Name: "Retold"}
+			first, again, err := log.AcceptAlone(ctx, time.Now(), sqlstore.QueuedAccept{ID: id, Command: cmd, Request: "retold"})
+			if err != nil || !first.Created || !again.Created || again.Status != command.StatusPending {
+				t.Fatalf("told %+v, then %+v, %v; want it recorded both times", first, again, err)
+			}
+			other, err := log.Accept(ctx, id, time.Now(), cmd, "retold")
+			if err != nil || other.Created || other.Request != "retold" {
+				t.Fatalf("another call under the id was told %+v, %v; want the recorded request", other, err)
+			}
+		})
+	}
+}
+
 // A batch of new commands, as requests without an idempotency key make, is
 // recorded with one round trip: the insert, which commits on its own.
 func TestMySQLAcceptsABatchOfNewCommandsInOneRoundTrip(t *testing.T) {

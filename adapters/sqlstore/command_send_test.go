@@ -80,6 +80,16 @@ func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 				t.Fatalf("%d sends carried several commands; want the commands queued behind a busy store sent together in both rounds", transport.together.Load())
 			}
 
+			// A batch holding a known id records and sends only the new one.
+			fresh := testenv.UniqueName("cmd-")
+			answers, err := log.AcceptTogether(ctx, time.Now(), []sqlstore.QueuedAccept{
+				{ID: id, Command: command.CreateTech{CommandID: id, Name: "Sent"}, Request: "hash"},
+				{ID: fresh, Command: command.CreateTech{CommandID: fresh, Name: "Sent"}, Request: "hash"},
+			})
+			if err != nil || answers[0].Created || answers[0].Sent || !answers[1].Created || !answers[1].Sent {
+				t.Fatalf("a batch of a known and a new id was told %+v, %v; want only the new one recorded and sent", answers, err)
+			}
+
 			var sent, recorded, recordedRefused int
 			if err := db.Reader().QueryRowContext(ctx, "SELECT "+
 				"(SELECT COUNT(*) FROM transport_messages WHERE topic = 'commands.CreateTech'), "+
@@ -87,7 +97,7 @@ func TestCommandLogSendsInTheTransactionThatRecords(t *testing.T) {
 				"(SELECT COUNT(*) FROM commands WHERE id = ?)", refusedID).Scan(&sent, &recorded, &recordedRefused); err != nil {
 				t.Fatal(err)
 			}
-			if want := 1 + 2*together - 1; sent != want || recorded != want || transport.published.Load() != int64(want) {
+			if want := 1 + 2*together - 1 + 1; sent != want || recorded != want || transport.published.Load() != int64(want) {
 				t.Fatalf("%d commands recorded, %d sent, the transport told of %d; want %d each", recorded, sent, transport.published.Load(), want)
 			}
 			if recordedRefused != 0 {

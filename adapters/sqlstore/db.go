@@ -276,8 +276,9 @@ func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 	return tx.ExecContext(ctx, query, args...)
 }
 
-// execOnWriter runs query on the write pool in a transaction of its own,
-// prepared where the dialect says so.
+// execOnWriter runs query on the write pool as a statement that commits on
+// its own, prepared where the dialect says so (as writeStatement tells: a
+// statement prepared on the pool serves here and in transactions alike).
 func (db *DB) execOnWriter(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if stmt := db.writeStatement(query); stmt != nil {
 		return stmt.ExecContext(ctx, args...)

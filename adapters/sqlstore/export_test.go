@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/techradar/techradar/app/command"
@@ -43,4 +44,23 @@ func (l *CommandLog) AcceptTogether(ctx context.Context, at time.Time, accepts [
 		answers[i] = call.Accepted
 	}
 	return answers, nil
+}
+
+// AcceptAlone records a as the group commit does a call tried on its own,
+// twice, as after an insert that committed before what followed it failed,
+// and returns what the call was told each time.
+func (l *CommandLog) AcceptAlone(ctx context.Context, at time.Time, a QueuedAccept) (first, again command.Accepted, err error) {
+	kept, err := l.keepMessage(ctx, a.Command)
+	if err != nil {
+		return first, again, err
+	}
+	for i, answer := range []*command.Accepted{&first, &again} {
+		call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: a.ID, At: at.UTC(), Message: kept, Request: a.Request}
+		l.acceptOne(ctx, call)
+		if err := call.Await(); err != nil {
+			return first, again, fmt.Errorf("accept %d: %w", i, err)
+		}
+		*answer = call.Accepted
+	}
+	return first, again, nil
 }

@@ -78,7 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.Config.Validate(role); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	c.Config.Runtime.Apply()
+	// Put back for a caller that runs more than one command in a process
+	// (the tests).
+	defer c.Config.Runtime.Apply()()
 
 	logger := newLogger(c.Config, stderr)
 	telemetry.LogRedisThrough(logger)
