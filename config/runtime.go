@@ -12,8 +12,8 @@ import (
 // RuntimeConfig is how Go's garbage collector runs, under the runtime's own
 // variables and in their syntax. The service allocates briskly and keeps
 // little: at Go's default, GOGC=100, it collected 36 times a second under
-// load on Redis Streams, with 4 MB live, and spent about a sixth of its CPU
-// on it. A goal of four times the live heap collects far less often, and
+// load on Redis Streams, with 4 MB live, and spent an eighth to a sixth of
+// its CPU on it. A goal of four times the live heap collects far less often, and
 // the memory limit bounds the heap whatever it holds (docs/BENCHMARKS.md).
 type RuntimeConfig struct {
 	GOGC       string `name:"gogc" env:"GOGC" default:"400" help:"Go's garbage collection target: the heap may grow by this percentage of what is live before a collection, or off."`
