@@ -145,9 +145,7 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 	if l.sendInTx == nil && keepEveryMessage(batch) {
 		// With nothing to send in the transaction, the insert commits on
 		// its own: the batch's one round trip.
-		err = l.recordNew(ctx, l.db.writer(), func(query string, args ...any) (sql.Result, error) {
-			return l.db.execOnWriter(ctx, query, args...)
-		}, batch)
+		err = l.recordOnWriter(ctx, batch)
 	} else {
 		err = l.db.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
@@ -185,6 +183,13 @@ func keepEveryMessage(batch []*acceptCall) bool {
 	return true
 }
 
+// recordOnWriter is recordNew with an insert that commits on its own.
+func (l *CommandLog) recordOnWriter(ctx context.Context, batch []*acceptCall) error {
+	return l.recordNew(ctx, l.db.writer(), func(query string, args ...any) (sql.Result, error) {
+		return l.db.execOnWriter(ctx, query, args...)
+	}, batch)
+}
+
 // recordNew inserts the rows of batch, the first call of each id, with
 // insert, and tells each call what the log then holds under its id. An id is
 // nearly always new (one is made for every request that names no
@@ -193,9 +198,10 @@ func keepEveryMessage(batch []*acceptCall) bool {
 // (the read, and the commit after the insert). The rows are read back with
 // q only when the insert left some out: those were recorded before, and a
 // row holding a call's message UUID is the one the insert recorded for it,
-// as no other row can hold that UUID (tell). When a call keeps no message
-// (keepEveryMessage), that cannot be told: recordNew then fails with
-// errRowsUntold, for a transaction to roll back.
+// as no other row can hold that UUID (tell). When the insert recorded some
+// rows but not all and a call keeps no message (keepEveryMessage), that
+// cannot be told: recordNew then fails with errRowsUntold, for a
+// transaction to roll back.
 func (l *CommandLog) recordNew(ctx context.Context, q interface {
 	rowsQuerier
 	execer
@@ -238,7 +244,7 @@ func (l *CommandLog) recordNew(ctx context.Context, q interface {
 		}
 		return nil
 	}
-	if !keepEveryMessage(batch) {
+	if inserted > 0 && !keepEveryMessage(batch) {
 		return errRowsUntold
 	}
 	known, err := acceptedCommands(ctx, q, ids)
@@ -282,22 +288,7 @@ func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 		l.acceptOneAndSend(ctx, call)
 		return
 	}
-	res, err := l.db.writer().ExecContext(ctx, l.acceptQuery(1), call.acceptArgs()...)
-	if err != nil {
-		call.Settle(err)
-		return
-	}
-	inserted, err := res.RowsAffected()
-	if err != nil {
-		call.Settle(err)
-		return
-	}
-	if inserted > 0 {
-		call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
-		call.Settle(nil)
-		return
-	}
-	call.Settle(l.answerRecorded(ctx, l.db.writer(), call))
+	call.Settle(l.recordOnWriter(ctx, []*acceptCall{call}))
 }
 
 // acceptQuery inserts n commands (acceptArgs each), but those whose ids are

@@ -23,6 +23,11 @@ type QueuedAccept struct {
 	Request string
 }
 
+// call is a as Accept makes it, with its message kept.
+func (a QueuedAccept) call(ctx context.Context, at time.Time, kept *keptMessage) *acceptCall {
+	return &acceptCall{Pending: groupcommit.NewPending(ctx), ID: a.ID, At: at.UTC(), Message: kept, Request: a.Request}
+}
+
 // AcceptTogether records accepts as one batch, as the group commit hands
 // over the accepts that queued while the store was busy, and returns what
 // each was told.
@@ -33,7 +38,7 @@ func (l *CommandLog) AcceptTogether(ctx context.Context, at time.Time, accepts [
 		if err != nil {
 			return nil, err
 		}
-		batch[i] = &acceptCall{Pending: groupcommit.NewPending(ctx), ID: a.ID, At: at.UTC(), Message: kept, Request: a.Request}
+		batch[i] = a.call(ctx, at, kept)
 	}
 	l.acceptBatch(ctx, batch)
 	answers := make([]command.Accepted, len(batch))
@@ -55,7 +60,7 @@ func (l *CommandLog) AcceptAlone(ctx context.Context, at time.Time, a QueuedAcce
 		return first, again, err
 	}
 	for i, answer := range []*command.Accepted{&first, &again} {
-		call := &acceptCall{Pending: groupcommit.NewPending(ctx), ID: a.ID, At: at.UTC(), Message: kept, Request: a.Request}
+		call := a.call(ctx, at, kept)
 		l.acceptOne(ctx, call)
 		if err := call.Await(); err != nil {
 			return first, again, fmt.Errorf("accept %d: %w", i, err)
