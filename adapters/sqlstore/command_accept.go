@@ -106,8 +106,9 @@ func (l *CommandLog) keepMessageOfRecorded(ctx context.Context, q execer, call *
 	if call.Message == nil || known.topic.Valid || known.status != command.StatusPending {
 		return nil
 	}
-	args := append(call.Message.columns(), call.At, nullIfEmpty(call.Request), call.ID, command.StatusPending)
-	_, err := q.ExecContext(ctx, "UPDATE commands SET message_topic = ?, message_uuid = ?, message_payload = ?, message_metadata = ?, last_sent_at = ?, request_hash = COALESCE(request_hash, ?) WHERE id = ? AND status = ? AND message_topic IS NULL", args...)
+	// Sent now: updated_at with last_sent_at, as the resender reads it.
+	args := append(call.Message.columns(), call.At, call.At, nullIfEmpty(call.Request), call.ID, command.StatusPending)
+	_, err := q.ExecContext(ctx, "UPDATE commands SET message_topic = ?, message_uuid = ?, message_payload = ?, message_metadata = ?, updated_at = ?, last_sent_at = ?, request_hash = COALESCE(request_hash, ?) WHERE id = ? AND status = ? AND message_topic IS NULL", args...)
 	if err != nil {
 		return fmt.Errorf("keeping the message of command %q: %w", call.ID, err)
 	}

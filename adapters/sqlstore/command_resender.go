@@ -146,6 +146,11 @@ type dueCommand struct {
 
 // claimDue takes the pending commands last sent ResendAfter before now or
 // earlier, oldest first, and records them as sent now, in one transaction.
+// A pending command's updated_at is when it was last sent: every write that
+// sends one (the accept, a kept message, a resend, a requeue) sets it with
+// last_sent_at, so the commands due are found through the (status,
+// updated_at) index the retention uses, and a command's row is in one
+// index that leads with its status, not two.
 func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCommand, error) {
 	var due []dueCommand
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -154,7 +159,7 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
 		rows, err := r.db.query(ctx, tx,
 			"SELECT id, message_topic, message_uuid, message_payload, message_metadata, resends FROM commands "+
-				"WHERE status = ? AND last_sent_at <= ? AND message_topic IS NOT NULL ORDER BY last_sent_at LIMIT ?"+d.ForUpdate+d.SkipLocked,
+				"WHERE status = ? AND updated_at <= ? AND message_topic IS NOT NULL ORDER BY updated_at LIMIT ?"+d.ForUpdate+d.SkipLocked,
 			command.StatusPending, now.Add(-r.config.ResendAfter), r.config.BatchSize)
 		if err != nil {
 			return err
@@ -174,12 +179,12 @@ func (r *CommandResender) claimDue(ctx context.Context, now time.Time) ([]dueCom
 		if err := rows.Err(); err != nil || len(due) == 0 {
 			return err
 		}
-		args := []any{now}
+		args := []any{now, now}
 		for _, c := range due {
 			args = append(args, c.ID)
 		}
 		// #nosec G202 -- only constant SQL, placeholders and the dialect's constant clauses are joined; values go as arguments
-		_, err = r.db.exec(ctx, tx, "UPDATE commands SET last_sent_at = ?, resends = resends + 1 WHERE id IN "+placeholderList(len(due)), args...)
+		_, err = r.db.exec(ctx, tx, "UPDATE commands SET updated_at = ?, last_sent_at = ?, resends = resends + 1 WHERE id IN "+placeholderList(len(due)), args...)
 		return err
 	})
 	if err != nil {
