@@ -83,6 +83,7 @@ func TestResendIndexDroppedKeepingWhatIsDue(t *testing.T) {
 		t.Run(store.name, func(t *testing.T) {
 			ctx := context.Background()
 			raw := store.open(t)
+			t.Cleanup(func() { _ = raw.Close() })
 			provider, err := migrationProvider(raw, store.dialect, store.name)
 			if err != nil {
 				t.Fatal(err)
