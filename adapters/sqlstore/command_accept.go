@@ -9,7 +9,6 @@ import (
 
 	"github.com/techradar/techradar/app/command"
 	"github.com/techradar/techradar/internal/groupcommit"
-	"github.com/techradar/techradar/internal/mysqldb"
 )
 
 // acceptCall is one command waiting to be recorded as accepted, and then what
@@ -139,21 +138,7 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 		l.acceptOne(ctx, batch[0])
 		return
 	}
-	var (
-		sent func()
-		err  error
-	)
-	if l.sendInTx == nil && keepEveryMessage(batch) {
-		// With nothing to send in the transaction, the insert commits on
-		// its own: the batch's one round trip.
-		err = l.recordOnWriter(ctx, batch)
-	} else {
-		err = l.db.inTx(ctx, func(tx *sql.Tx) error {
-			var err error
-			sent, err = l.acceptInTx(ctx, tx, batch)
-			return err
-		})
-	}
+	sent, err := l.record(ctx, batch)
 	if err != nil {
 		// Whatever failed must fail alone: each call is tried on its own.
 		for _, call := range batch {
@@ -171,6 +156,53 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 	for _, call := range batch {
 		call.Settle(nil)
 	}
+}
+
+// acceptOne records one command as a batch of its own.
+func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
+	call.Accepted = command.Accepted{}
+	sent, err := l.record(ctx, []*acceptCall{call})
+	if err != nil {
+		call.Accepted = command.Accepted{}
+		call.Settle(err)
+		return
+	}
+	if sent != nil {
+		sent()
+	}
+	call.Settle(nil)
+}
+
+// record records batch and, with WithSendInTransaction, sends what it
+// recorded; sent, when not nil, is what to call once that has committed.
+// With nothing to send in the transaction, and every row told apart (one
+// call, or a message kept for each: recordNew), the insert commits on its
+// own, the batch's one round trip; otherwise the batch is a transaction: the
+// insert, then the send and the commit in one round trip.
+func (l *CommandLog) record(ctx context.Context, batch []*acceptCall) (sent func(), err error) {
+	if !l.sendsAny(batch) && (len(batch) == 1 || keepEveryMessage(batch)) {
+		return nil, l.recordOnWriter(ctx, batch)
+	}
+	err = l.db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sent, err = l.acceptInTx(ctx, tx, batch)
+		return err
+	})
+	return sent, err
+}
+
+// sendsAny tells whether the log sends a message of batch in the
+// transaction that records it (WithSendInTransaction).
+func (l *CommandLog) sendsAny(batch []*acceptCall) bool {
+	if l.sendInTx == nil {
+		return false
+	}
+	for _, call := range batch {
+		if call.Message != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // keepEveryMessage tells whether every call of batch has its message kept,
@@ -248,20 +280,7 @@ func (l *CommandLog) recordNew(ctx context.Context, q interface {
 	if inserted > 0 && !keepEveryMessage(batch) {
 		return errRowsUntold
 	}
-	known, err := acceptedCommands(ctx, q, ids)
-	if err != nil {
-		return err
-	}
-	for _, call := range batch {
-		c, ok := known[call.ID]
-		if !ok {
-			return fmt.Errorf("command %q neither inserted nor found", call.ID)
-		}
-		if err := l.tell(ctx, q, call, c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return l.answerRecorded(ctx, q, ids, batch)
 }
 
 // errRowsUntold is a batch whose insert left rows out, of which some call
@@ -282,16 +301,6 @@ func (l *CommandLog) acceptInTx(ctx context.Context, tx *sql.Tx, batch []*accept
 	return l.sendRecorded(lastStatement(ctx), tx, batch)
 }
 
-// acceptOne records one command in a statement of its own.
-func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
-	call.Accepted = command.Accepted{}
-	if l.sendInTx != nil && call.Message != nil {
-		l.acceptOneAndSend(ctx, call)
-		return
-	}
-	call.Settle(l.recordOnWriter(ctx, []*acceptCall{call}))
-}
-
 // acceptQuery inserts n commands (acceptArgs each), but those whose ids are
 // recorded.
 func (l *CommandLog) acceptQuery(n int) string {
@@ -299,21 +308,27 @@ func (l *CommandLog) acceptQuery(n int) string {
 	return "INSERT INTO commands (" + acceptColumns + ") VALUES " + placeholderRows(n, acceptWidth) + l.db.sqlDialect().IgnoreDuplicateCommand
 }
 
-// answerRecorded tells call what the log holds under its id, which an insert
-// found recorded already (tell).
+// answerRecorded reads the rows of ids, those of the calls of batch, after
+// an insert that left some out, and tells each call what the log holds under
+// its id (tell).
 func (l *CommandLog) answerRecorded(ctx context.Context, q interface {
 	rowsQuerier
 	execer
-}, call *acceptCall) error {
-	known, err := acceptedCommands(ctx, q, []string{call.ID})
+}, ids []string, batch []*acceptCall) error {
+	known, err := acceptedCommands(ctx, q, ids)
 	if err != nil {
 		return err
 	}
-	c, ok := known[call.ID]
-	if !ok {
-		return fmt.Errorf("command %q neither inserted nor found", call.ID)
+	for _, call := range batch {
+		c, ok := known[call.ID]
+		if !ok {
+			return fmt.Errorf("command %q neither inserted nor found", call.ID)
+		}
+		if err := l.tell(ctx, q, call, c); err != nil {
+			return err
+		}
 	}
-	return l.tell(ctx, q, call, c)
+	return nil
 }
 
 // tell tells call what the log holds under its id, c. A row holding call's
@@ -328,39 +343,6 @@ func (l *CommandLog) tell(ctx context.Context, q execer, call *acceptCall, c acc
 	}
 	call.Accepted = c.answer(call)
 	return l.keepMessageOfRecorded(ctx, q, call, c)
-}
-
-// acceptOneAndSend records one command and sends it in the same transaction
-// (WithSendInTransaction): the insert, then the send and the commit in one
-// round trip; a command known already is answered as acceptOne does.
-func (l *CommandLog) acceptOneAndSend(ctx context.Context, call *acceptCall) {
-	var sent func()
-	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
-		call.Accepted, sent = command.Accepted{}, nil
-		res, err := l.db.exec(mysqldb.WithoutCommit(ctx), tx, l.acceptQuery(1), call.acceptArgs()...)
-		if err != nil {
-			return err
-		}
-		inserted, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if inserted > 0 {
-			call.Accepted = command.Accepted{Status: command.StatusPending, Created: true}
-			sent, err = l.sendRecorded(lastStatement(ctx), tx, []*acceptCall{call})
-			return err
-		}
-		return l.answerRecorded(ctx, tx, call)
-	})
-	if err != nil {
-		call.Accepted = command.Accepted{}
-		call.Settle(err)
-		return
-	}
-	if sent != nil {
-		sent()
-	}
-	call.Settle(nil)
 }
 
 // sendRecorded sends, in tx, the message of every call of batch this
