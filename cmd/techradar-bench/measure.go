@@ -52,13 +52,13 @@ func (b *bench) measure(be backend) error {
 	// Read-after-write before the end-to-end loads: after the wide names'
 	// thousands of techs, a new tech would not be on the first page the probe
 	// reads.
-	p50, p99, err := b.readAfterWrite(p.base, names)
+	p50, p99, probes, err := b.readAfterWrite(p.base, names)
 	if err != nil {
 		return err
 	}
 	b.add(row{figure: "read-after-write under 500 commands/s (open loop, in-process)", backend: be.name,
 		measured: ms(p99) + " p99", ceiling: "—", ratio: "—", cpu: "—",
-		latency: ms(p50) + " / " + ms(p99), target: "p99 ≤ 50 ms", verdict: verdict(p99 <= 50*time.Millisecond)})
+		latency: fmt.Sprintf("%s / %s (%d probes)", ms(p50), ms(p99), probes), target: "p99 ≤ 50 ms", verdict: verdict(p99 <= 50*time.Millisecond)})
 
 	for _, workload := range workloads {
 		if err := b.endToEnd(be, p, meter, workload); err != nil {

@@ -10,8 +10,9 @@ import (
 
 // readAfterWrite sends 500 commands/s for the bench duration and, meanwhile,
 // mentions new techs one at a time and times how long each takes to show in
-// GET /api/techs.
-func (b *bench) readAfterWrite(base string, names []string) (time.Duration, time.Duration, error) {
+// GET /api/techs. probes is how many delays the p50 and p99 are of: the p99
+// of a few hundred is one of their few longest.
+func (b *bench) readAfterWrite(base string, names []string) (p50, p99 time.Duration, probes int, err error) {
 	var (
 		wg       sync.WaitGroup
 		latency  []time.Duration
@@ -53,11 +54,11 @@ func (b *bench) readAfterWrite(base string, names []string) (time.Duration, time
 	close(stop)
 	wg.Wait()
 	if probeErr != nil {
-		return 0, 0, probeErr
+		return 0, 0, 0, probeErr
 	}
 	if len(latency) == 0 {
-		return 0, 0, fmt.Errorf("no probe finished")
+		return 0, 0, 0, fmt.Errorf("no probe finished")
 	}
 	sort.Slice(latency, func(i, j int) bool { return latency[i] < latency[j] })
-	return latency[len(latency)/2], latency[min(len(latency)-1, len(latency)*99/100)], nil
+	return latency[len(latency)/2], latency[min(len(latency)-1, len(latency)*99/100)], len(latency), nil
 }
