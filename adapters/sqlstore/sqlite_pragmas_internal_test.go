@@ -79,12 +79,12 @@ func assertWriterFlushesEveryCommit(t *testing.T, db *DB) {
 	}
 }
 
-// The read pool cannot write, and maps at most 64 MiB of the file.
+// The read pool cannot write, and maps at most 32 MiB of the file.
 func TestSQLiteReaderSettings(t *testing.T) {
 	db := openSQLiteForStatements(t)
 	for pragma, want := range map[string]string{
 		"query_only": "1",
-		"mmap_size":  "67108864",
+		"mmap_size":  "33554432",
 	} {
 		var got string
 		if err := db.reader().QueryRowContext(context.Background(), "PRAGMA "+pragma).Scan(&got); err != nil {
