@@ -85,14 +85,14 @@ func OpenSQLite(ctx context.Context, config SQLiteConfig) (*DB, error) {
 	// Reads map the file instead of copying each page in with a system call:
 	// a reader's page cache is emptied whenever a write commits, and under
 	// load the list's pages were read in anew for every page of the list.
-	// Each connection (8) maps the first 32 MiB of the file; pages past it
-	// are read as before. The pages a connection touched count in the
-	// process's resident set though the kernel keeps one copy: with 64 MiB,
-	// the embedded process peaked at 109–146 MB in five runs of the bench,
-	// close to its 150 MB budget, and with 32 MiB at 100–101 MB in two, as
-	// fast.
-	// The price of a mapping: a read error of the disk stops the process
-	// (SIGBUS) instead of failing a request.
+	// Each connection (8) maps at most the first 32 MiB of the file; pages
+	// past it are read as before. The pages a connection touched count in
+	// the process's resident set though the kernel keeps one copy: with 64
+	// MiB, the embedded process peaked at 104–146 MB in six runs of the
+	// bench, close to its 150 MB budget, and with 32 MiB at 100–105 MB in
+	// three, as fast in two pairs run in turn. The price of a mapping: a
+	// read error of the disk stops the process (SIGBUS) instead of failing
+	// a request.
 	readPragmas.Add("_pragma", "mmap_size(33554432)")
 	readDB, err := sql.Open("sqlite", "file:"+path+"?"+readPragmas.Encode())
 	if err != nil {

@@ -10,9 +10,9 @@ import (
 
 // readAfterWrite sends 500 commands/s for the bench duration and, meanwhile,
 // mentions new techs one at a time and times how long each takes to show in
-// GET /api/techs. probes is how many delays the p50 and p99 are of: the p99
-// of a few hundred is one of their few longest.
-func (b *bench) readAfterWrite(base string, names []string) (p50, p99 time.Duration, probes int, err error) {
+// GET /api/techs. It returns the p50 and p99 of those delays and how many
+// there were: with fewer than 200, the p99 is the second longest.
+func (b *bench) readAfterWrite(base string, names []string) (time.Duration, time.Duration, int, error) {
 	var (
 		wg       sync.WaitGroup
 		latency  []time.Duration
