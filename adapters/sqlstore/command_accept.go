@@ -158,12 +158,13 @@ func (l *CommandLog) acceptBatch(ctx context.Context, batch []*acceptCall) {
 	}
 }
 
-// acceptOne records one command as a batch of its own.
+// acceptOne records one command as a batch of its own. What an earlier try
+// in a failed batch told the call is forgotten first; a call that fails
+// answers nothing but its error (Accept).
 func (l *CommandLog) acceptOne(ctx context.Context, call *acceptCall) {
 	call.Accepted = command.Accepted{}
 	sent, err := l.record(ctx, []*acceptCall{call})
 	if err != nil {
-		call.Accepted = command.Accepted{}
 		call.Settle(err)
 		return
 	}
