@@ -130,6 +130,9 @@ func (b *bench) freshDatabase() (string, func(), error) {
 type process struct {
 	cmd  *exec.Cmd
 	base string
+	// admin is the address of its admin listener, serving its profiles;
+	// "" when the bench was not asked for profiles.
+	admin string
 }
 
 // startTechradar runs the binary with env in role and waits until it answers.
@@ -138,13 +141,17 @@ func (b *bench) startTechradar(role string, env []string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
+	adminEnv, admin, err := b.adminEnv()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(b.binary, role)
-	cmd.Env = append(append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=json"), env...)
+	cmd.Env = append(append(append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=json"), env...), adminEnv...)
 	cmd.Stdout, cmd.Stderr = b.log, b.log
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd, base: "http://" + addr}
+	p := &process{cmd: cmd, base: "http://" + addr, admin: admin}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(p.base + "/healthz")

@@ -26,6 +26,9 @@ type bench struct {
 	wrkBinary  string
 	wrkThreads int
 	wrk        *wrk
+	// profileDir, when set, receives a CPU profile of the service for each
+	// end-to-end load.
+	profileDir string
 	// kafka is the in-memory Kafka of the backend being measured, if any.
 	kafka *kafkaProcess
 	log   io.Writer
@@ -63,6 +66,7 @@ func main() {
 	flag.IntVar(&b.rounds, "rounds", 3, "warm reads: rounds of the service and the bare echo in turn")
 	flag.StringVar(&b.wrkBinary, "wrk", "wrk", "the wrk binary; when it is not on PATH, the bench installs Debian's package as root")
 	flag.IntVar(&b.wrkThreads, "wrk-threads", 2, "wrk's threads")
+	flag.StringVar(&b.profileDir, "profiles", "", "write a CPU profile of the service for each end-to-end load into this directory, as <backend>-<workload>.pprof (profiling costs the service some CPU: quote the figures of a run without it)")
 	flag.Parse()
 
 	if *kafka {
@@ -108,6 +112,11 @@ func backendNames() string {
 // setUp opens the services' log and a temporary directory; cleanup
 // releases them.
 func (b *bench) setUp(logPath string) (cleanup func(), err error) {
+	if b.profileDir != "" {
+		if err = os.MkdirAll(b.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	b.log = io.Discard
 	var logFile *os.File
 	if logPath != "" {

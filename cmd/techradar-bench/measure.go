@@ -231,7 +231,9 @@ func (b *bench) endToEnd(be backend, p *process, meter cpuMeter, workload string
 		return err
 	}
 	start, cpuBefore := time.Now(), meter.read()
+	profiled := b.profileDuring(p, b.duration, be.name+"-"+workload)
 	post, err := b.wrk.post(p.base+"/api/techs", b.conns, b.duration, workload)
+	profiled()
 	if err != nil {
 		return err
 	}

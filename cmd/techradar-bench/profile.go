@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// profileMargin is how much shorter than the load a CPU profile is, so that
+// it covers the load only: wrk starts a moment after the profile does, and
+// the profile must end before wrk does.
+const profileMargin = time.Second
+
+// adminEnv is what a service needs to serve its profiles when the bench is
+// asked for them: a listener of its own on loopback (ADMIN_ADDR).
+func (b *bench) adminEnv() ([]string, string, error) {
+	if b.profileDir == "" {
+		return nil, "", nil
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	return []string{"ADMIN_ADDR=" + addr}, addr, nil
+}
+
+// profileDuring starts a CPU profile of the service for a load of length d
+// and returns a function that waits for it and writes it to the bench's
+// profile directory as name.pprof. Without a profile directory, or for a
+// load too short to profile, it does nothing. A profile that fails is
+// reported and the figures go on: they do not depend on it.
+func (b *bench) profileDuring(p *process, d time.Duration, name string) (wait func()) {
+	seconds := int((d - profileMargin).Seconds())
+	if b.profileDir == "" || p.admin == "" || seconds < 1 {
+		return func() {}
+	}
+	path := filepath.Join(b.profileDir, name+".pprof")
+	done := make(chan error, 1)
+	go func() { done <- fetchProfile(p.admin, seconds, path) }()
+	return func() {
+		if err := <-done; err != nil {
+			fmt.Fprintf(os.Stderr, "bench: no profile %s: %v\n", path, err)
+		}
+	}
+}
+
+// fetchProfile asks the service's admin listener for a CPU profile of
+// seconds and writes it to path.
+func fetchProfile(admin string, seconds int, path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second+30*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, seconds)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
