@@ -167,3 +167,50 @@ func pidsNamed(comm string) []int {
 	}
 	return pids
 }
+
+// machineTicks is the time, in clock ticks, all cores of the machine have
+// spent so far, and the part of it the hypervisor gave to other machines
+// (steal), from the first line of /proc/stat.
+type machineTicks struct {
+	all, steal float64
+}
+
+// readMachineTicks reads them; on a kernel that does not report steal (or
+// no /proc/stat), it reports none, and stealShare says so.
+func readMachineTicks() machineTicks {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTicks{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal [guest guest_nice]:
+	// guest time is counted in user already.
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return machineTicks{}
+	}
+	var t machineTicks
+	for i, field := range fields[1:9] {
+		ticks, err := strconv.ParseFloat(field, 64)
+		if err != nil {
+			return machineTicks{}
+		}
+		t.all += ticks
+		if i == 7 {
+			t.steal = ticks
+		}
+	}
+	return t
+}
+
+// stealShare formats the share of the machine's time between earlier and t
+// that the hypervisor took for other machines: a figure measured while it
+// took much is slower than the code, and comparable only to others measured
+// alike.
+func (t machineTicks) stealShare(earlier machineTicks) string {
+	all := t.all - earlier.all
+	if all <= 0 {
+		return "steal unknown"
+	}
+	return "steal " + percent((t.steal-earlier.steal)/all)
+}
