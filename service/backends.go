@@ -162,7 +162,7 @@ type inTransactionPublisher interface {
 // that delivers before a send returns, whose submissions send before they
 // record. A command is then recorded and sent in one commit, and an event is
 // in the transport if, and only if, its change committed, with no relay
-// between them. Measured (docs/BENCHMARKS.md): end to end with 50 hot names,
+// between them. Measured (docs/BENCHMARKS.md, What changed): end to end with 50 hot names,
 // 3,024–3,787 commands a second at 413–526 µs of CPU each, against
 // 2,208–2,907 at 591–733 µs.
 func publishInTransaction(cfg config.Config, t transport.Transport) sqlstore.PublishInTransaction {

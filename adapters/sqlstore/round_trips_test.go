@@ -13,7 +13,7 @@ import (
 )
 
 // At the rates a command is handled alone, round trips, not rows, set what
-// MySQL costs (docs/BENCHMARKS.md): the command handler's transaction, for a
+// MySQL costs (docs/BENCHMARKS-HISTORY.md): the command handler's transaction, for a
 // command the API recorded, takes two: START TRANSACTION with the locking
 // reads of the command's row and of the tech, then the writes with COMMIT.
 func TestMySQLMentionTakesTwoRoundTrips(t *testing.T) {

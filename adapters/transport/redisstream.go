@@ -51,8 +51,9 @@ type RedisStreamConfig struct {
 	// once. The process's one consumer of the group reads up to this many
 	// entries per read and acknowledges up to this many per XACK. It also
 	// bounds how many commands share one database transaction: at 32 the
-	// workers fell behind what the API accepted (docs/BENCHMARKS.md). It
-	// bounds the SMS provider's calls in flight per process as well.
+	// workers fell behind what the API accepted (docs/BENCHMARKS.md, What
+	// changed). It bounds the SMS provider's calls in flight per process as
+	// well.
 	Concurrency int `name:"concurrency" env:"CONCURRENCY" default:"128" help:"Messages of one handler this process works on at once on Redis Streams, read and acknowledged in batches of up to as many by the process's consumer; the commands in flight share database transactions."`
 }
 
