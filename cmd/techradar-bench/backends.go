@@ -146,7 +146,9 @@ func (b *bench) startTechradar(role string, env []string) (*process, error) {
 		return nil, err
 	}
 	cmd := exec.Command(b.binary, role)
-	cmd.Env = append(append(append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=json"), env...), adminEnv...)
+	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=json")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(cmd.Env, adminEnv...)
 	cmd.Stdout, cmd.Stderr = b.log, b.log
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -170,47 +170,81 @@ func pidsNamed(comm string) []int {
 
 // machineTicks is the time, in clock ticks, all cores of the machine have
 // spent so far, and the part of it the hypervisor gave to other machines
-// (steal), from the first line of /proc/stat.
+// (steal).
 type machineTicks struct {
 	all, steal float64
 }
 
-// readMachineTicks reads them; on a kernel that does not report steal (or
-// no /proc/stat), it reports none, and stealShare says so.
-func readMachineTicks() machineTicks {
+// readMachineTicks reads them from the first line of /proc/stat.
+func readMachineTicks() (machineTicks, error) {
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return machineTicks{}
+		return machineTicks{}, err
 	}
 	line, _, _ := strings.Cut(string(raw), "\n")
+	return parseMachineTicks(line)
+}
+
+// parseMachineTicks reads the line "cpu user nice system idle iowait irq
+// softirq steal [guest guest_nice]". Guest time is counted in user already,
+// so the first eight fields are the whole; a kernel too old to count steal
+// writes fewer, which is an error.
+func parseMachineTicks(line string) (machineTicks, error) {
 	fields := strings.Fields(line)
-	// cpu user nice system idle iowait irq softirq steal [guest guest_nice]:
-	// guest time is counted in user already.
 	if len(fields) < 9 || fields[0] != "cpu" {
-		return machineTicks{}
+		return machineTicks{}, fmt.Errorf("/proc/stat: no steal time in %q", line)
 	}
 	var t machineTicks
 	for i, field := range fields[1:9] {
 		ticks, err := strconv.ParseFloat(field, 64)
 		if err != nil {
-			return machineTicks{}
+			return machineTicks{}, fmt.Errorf("/proc/stat: %q: %w", line, err)
 		}
 		t.all += ticks
 		if i == 7 {
 			t.steal = ticks
 		}
 	}
-	return t
+	return t, nil
 }
 
-// stealShare formats the share of the machine's time between earlier and t
-// that the hypervisor took for other machines: a figure measured while it
-// took much is slower than the code, and comparable only to others measured
-// alike.
-func (t machineTicks) stealShare(earlier machineTicks) string {
-	all := t.all - earlier.all
-	if all <= 0 {
+// steal is the machine's time over one or more intervals and the part the
+// hypervisor took for other machines: a figure measured while it took much
+// is slower than the code, and compares only with figures measured alike.
+type steal struct {
+	all, stolen float64
+	// unknown: some reading of /proc/stat failed.
+	unknown bool
+}
+
+// stealClock is an interval being measured.
+type stealClock struct {
+	start machineTicks
+	err   error
+}
+
+func startSteal() stealClock {
+	start, err := readMachineTicks()
+	return stealClock{start: start, err: err}
+}
+
+// stop ends the interval.
+func (c stealClock) stop() steal {
+	end, err := readMachineTicks()
+	if c.err != nil || err != nil {
+		return steal{unknown: true}
+	}
+	return steal{all: end.all - c.start.all, stolen: end.steal - c.start.steal}
+}
+
+// add is the two intervals together.
+func (s steal) add(other steal) steal {
+	return steal{all: s.all + other.all, stolen: s.stolen + other.stolen, unknown: s.unknown || other.unknown}
+}
+
+func (s steal) String() string {
+	if s.unknown || s.all <= 0 {
 		return "steal unknown"
 	}
-	return "steal " + percent((t.steal-earlier.steal)/all)
+	return "steal " + percent(s.stolen/s.all)
 }

@@ -85,6 +85,10 @@ func main() {
 		return
 	}
 	run := func() error { return b.run(*only, *reportOut) }
+	if *soakFor > 0 && b.profileDir != "" {
+		fmt.Fprintln(os.Stderr, "techradar-bench: -profiles profiles the end-to-end loads, which a soak does not run")
+		os.Exit(2)
+	}
 	if *soakFor > 0 {
 		run = func() error {
 			return (&soak{bench: &b, length: *soakFor, interval: *soakEvery, rate: *soakRate, out: os.Stdout}).run(*only)

@@ -52,13 +52,13 @@ func (b *bench) measure(be backend) error {
 	// Read-after-write before the end-to-end loads: after the wide names'
 	// thousands of techs, a new tech would not be on the first page the probe
 	// reads.
-	machineBefore := readMachineTicks()
+	clock := startSteal()
 	p50, p99, probes, err := b.readAfterWrite(p.base, names)
 	if err != nil {
 		return err
 	}
 	b.add(row{figure: "read-after-write under 500 commands/s (open loop, in-process)", backend: be.name,
-		measured: ms(p99) + " p99", ceiling: "—", ratio: "—", cpu: readMachineTicks().stealShare(machineBefore),
+		measured: ms(p99) + " p99", ceiling: "—", ratio: "—", cpu: clock.stop().String(),
 		latency: fmt.Sprintf("%s / %s (%d probes)", ms(p50), ms(p99), probes), target: "p99 ≤ 50 ms", verdict: verdict(p99 <= 50*time.Millisecond)})
 
 	for _, workload := range workloads {
@@ -82,9 +82,8 @@ func (b *bench) measure(be backend) error {
 type wrkSeries struct {
 	runs      []wrkRun
 	serverCPU float64
-	// machine is the machine's time over its runs, and the hypervisor's
-	// steal in it.
-	machine machineTicks
+	// steal is the hypervisor's share of the machine's time over its runs.
+	steal steal
 }
 
 func (s *wrkSeries) add(r wrkRun, serverCPU float64) {
@@ -186,19 +185,18 @@ func (b *bench) warmReads(be backend, env []string, p *process) error {
 			if err != nil {
 				return err
 			}
-			machineBefore := readMachineTicks()
+			clock := startSteal()
 			r, err := b.wrk.get(side.server.base+"/api/techs", b.conns, b.duration)
 			if err != nil {
 				return err
 			}
-			machine := readMachineTicks()
+			stolen := clock.stop()
 			after, err := cpuSeconds(side.server.cmd.Process.Pid)
 			if err != nil {
 				return err
 			}
 			side.series.add(r, after-before)
-			side.series.machine.all += machine.all - machineBefore.all
-			side.series.machine.steal += machine.steal - machineBefore.steal
+			side.series.steal = side.series.steal.add(stolen)
 		}
 	}
 
@@ -222,7 +220,7 @@ func (b *bench) warmReads(be backend, env []string, p *process) error {
 		cpu: fmt.Sprintf("%s / %s (wrk %s / %s; %s / %s)",
 			service.perRequest(service.serverCPU), ceiling.perRequest(ceiling.serverCPU),
 			service.perRequest(service.wrkCPU()), ceiling.perRequest(ceiling.wrkCPU()),
-			service.machine.stealShare(machineTicks{}), ceiling.machine.stealShare(machineTicks{})),
+			service.steal, ceiling.steal),
 		latency: fmt.Sprintf("%s / %s (bare echo %s / %s)", ms(service.p50()), ms(service.p99()), ms(ceiling.p50()), ms(ceiling.p99())),
 		target:  target,
 		verdict: verdict(ratio >= share && service.p99() < 10*time.Millisecond),
@@ -239,10 +237,10 @@ func (b *bench) endToEnd(be backend, p *process, meter cpuMeter, workload string
 	if err != nil {
 		return err
 	}
-	start, cpuBefore, machineBefore := time.Now(), meter.read(), readMachineTicks()
-	profiled := b.profileDuring(p, b.duration, be.name+"-"+workload)
+	start, cpuBefore, clock := time.Now(), meter.read(), startSteal()
+	waitForProfile := b.profileDuring(p, b.duration, be.name+"-"+workload)
 	post, err := b.wrk.post(p.base+"/api/techs", b.conns, b.duration, workload)
-	profiled()
+	waitForProfile()
 	if err != nil {
 		return err
 	}
@@ -253,7 +251,7 @@ func (b *bench) endToEnd(be backend, p *process, meter cpuMeter, workload string
 	visible, drainErr := waitForAllMentions(drainCtx, p.base, before+accepted)
 	cancelDrain()
 	elapsed := time.Since(start)
-	cpu, machine := meter.read().since(cpuBefore), readMachineTicks()
+	cpu, stolen := meter.read().since(cpuBefore), clock.stop()
 	if drainErr != nil && !errors.Is(drainErr, context.DeadlineExceeded) {
 		return drainErr
 	}
@@ -295,7 +293,7 @@ func (b *bench) endToEnd(be backend, p *process, meter cpuMeter, workload string
 		ceiling:  perSecond(post.rate()) + " accepted",
 		ratio:    percent(e2e / post.rate()),
 		cpu: fmt.Sprintf("%s per command; cores %s busy, wrk included; %s",
-			perCommand, percent((cpu.total()+post.cpu)/(cores*elapsed.Seconds())), machine.stealShare(machineBefore)),
+			perCommand, percent((cpu.total()+post.cpu)/(cores*elapsed.Seconds())), stolen),
 		latency: fmt.Sprintf("%s / %s (POST)", ms(post.p50()), ms(post.p99())),
 		target:  fmt.Sprintf("%s, ≤ %.0f µs CPU per command", target, float64(cpuBudget)/float64(time.Microsecond)),
 		verdict: verdict(e2e >= floor && cpuOK),
