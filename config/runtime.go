@@ -15,7 +15,7 @@ import (
 // load on Redis Streams, with 4 MB live, and spent an eighth to a sixth of
 // its CPU on it. A goal of four times the live heap collects far less
 // often, and the memory limit bounds the heap whatever it holds
-// (docs/BENCHMARKS.md, What changed).
+// (docs/BENCHMARKS-HISTORY.md).
 type RuntimeConfig struct {
 	GOGC       string `name:"gogc" env:"GOGC" default:"400" help:"Go's garbage collection target: the heap may grow by this percentage of what is live before a collection, or off."`
 	GOMEMLIMIT string `name:"gomemlimit" env:"GOMEMLIMIT" default:"80MiB" help:"Go's soft memory limit, which collects sooner as the process's Go memory nears it, in bytes with B, KiB, MiB, GiB or TiB, or off."`
