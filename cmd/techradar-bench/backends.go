@@ -141,14 +141,16 @@ func (b *bench) startTechradar(role string, env []string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	adminEnv, admin, err := b.adminEnv()
+	admin, err := b.adminAddr()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(b.binary, role)
 	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=json")
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Env = append(cmd.Env, adminEnv...)
+	if admin != "" {
+		cmd.Env = append(cmd.Env, "ADMIN_ADDR="+admin)
+	}
 	cmd.Stdout, cmd.Stderr = b.log, b.log
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -17,17 +17,13 @@ import (
 // it ends before wrk does: what it covers is the load, not the quiet after.
 const profileMargin = time.Second
 
-// adminEnv is what a service needs to serve its profiles when the bench is
-// asked for them: a listener of its own on loopback (ADMIN_ADDR).
-func (b *bench) adminEnv() ([]string, string, error) {
+// adminAddr is where a service serves its profiles (ADMIN_ADDR) when the
+// bench is asked for them, on loopback; "" when it is not.
+func (b *bench) adminAddr() (string, error) {
 	if b.profileDir == "" {
-		return nil, "", nil
+		return "", nil
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, "", err
-	}
-	return []string{"ADMIN_ADDR=" + addr}, addr, nil
+	return freeAddr()
 }
 
 // profileDuring starts a CPU profile of the service for a load of length d
