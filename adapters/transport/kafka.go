@@ -11,7 +11,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"golang.org/x/sync/singleflight"
 
@@ -32,7 +31,7 @@ type KafkaConfig struct {
 	// its partitions: how soon a crashed worker's messages go to another.
 	SessionTimeout time.Duration `name:"session-timeout" env:"SESSION_TIMEOUT" default:"10s" help:"How long a silent consumer keeps its partitions before the group takes them back; the broker bounds it."`
 	// InFlightPerPartition is how many messages of one partition a handler
-	// works on at once (kafka_handover.go).
+	// works on at once (kafka_subscriber.go).
 	InFlightPerPartition int `name:"in-flight-per-partition" env:"IN_FLIGHT_PER_PARTITION" default:"16" help:"Messages of one partition a handler works on at once; a crash redelivers those not acknowledged and those after them."`
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
@@ -46,6 +45,8 @@ type KafkaConfig struct {
 const (
 	kafkaReconnectRetrySleep = time.Second
 	kafkaDialTimeout         = 10 * time.Second
+	// kafkaPublishTimeout bounds a publish, retries included.
+	kafkaPublishTimeout = 10 * time.Second
 	// maxKafkaInFlightPerPartition bounds what a subscriber holds: every
 	// handler may have this many messages of each of its partitions.
 	maxKafkaInFlightPerPartition = 1024
@@ -77,61 +78,13 @@ func (c KafkaConfig) Check() error {
 	return p.Err()
 }
 
-// saramaConfig holds what producer, consumers and admin share.
+// saramaConfig is the admin client's: it creates the topics and answers
+// the pings, off the path of the messages.
 func (c KafkaConfig) saramaConfig() *sarama.Config {
 	config := sarama.NewConfig()
 	config.ClientID = c.ClientID
 	config.Net.DialTimeout = kafkaDialTimeout
 	return config
-}
-
-// producerConfig waits for every in-sync replica to have a message before
-// Publish returns, and lets the broker drop the duplicates of a retried send.
-func (c KafkaConfig) producerConfig() *sarama.Config {
-	config := c.saramaConfig()
-	config.Producer.RequiredAcks = sarama.WaitForAll
-	config.Producer.Return.Successes = true
-	config.Producer.Retry.Max = 10
-	if c.Idempotent {
-		config.Producer.Idempotent = true
-		// The broker can only put a producer's batches back in order one
-		// request at a time.
-		config.Net.MaxOpenRequests = 1
-	}
-	return config
-}
-
-// consumerConfig starts a new group at the oldest message kept. The
-// subscriber marks a partition's offset only past messages the handlers
-// acked, with every one before them acked too, and the marks are committed
-// every second and when a partition is given up: a crash redelivers every
-// message not acked, those acked after it in its partition, and the acked
-// ones of the last second.
-// The handover (kafka_handover.go) relies on two settings here: it only
-// marks, so the commits must be automatic, and it takes a session's end as
-// the end of its claims, which holds for eager rebalancing (range) and not
-// for the cooperative kind, where a revoked partition ends its claim alone.
-func (c KafkaConfig) consumerConfig() *sarama.Config {
-	config := c.saramaConfig()
-	config.Consumer.Return.Errors = true
-	config.Consumer.Offsets.Initial = sarama.OffsetOldest
-	config.Consumer.Offsets.AutoCommit.Enable = true
-	config.Consumer.Offsets.AutoCommit.Interval = time.Second
-	config.Consumer.Group.Session.Timeout = c.SessionTimeout
-	config.Consumer.Group.Heartbeat.Interval = c.SessionTimeout / 3
-	config.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
-	return config
-}
-
-// checkSarama has Sarama check the configurations built from c.
-func (c KafkaConfig) checkSarama() error {
-	var errs []error
-	for _, config := range []*sarama.Config{c.producerConfig(), c.consumerConfig()} {
-		if err := config.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Kafka carries messages on Kafka, one topic per Watermill topic and
@@ -170,14 +123,14 @@ func NewKafka(config KafkaConfig, logger watermill.LoggerAdapter) (*Kafka, error
 	if len(config.Brokers) == 0 {
 		return nil, errors.New("kafka transport: KAFKA_BROKERS: no brokers")
 	}
-	if err := errors.Join(config.Check(), config.checkSarama()); err != nil {
+	if err := config.Check(); err != nil {
 		return nil, fmt.Errorf("kafka transport: %w", err)
 	}
 	admin, err := sarama.NewClusterAdmin(config.Brokers, config.saramaConfig())
 	if err != nil {
 		return nil, fmt.Errorf("kafka admin client for %v: %w", config.Brokers, err)
 	}
-	publisher, err := newKafkaPublisher(config.Brokers, config.producerConfig())
+	publisher, err := newKafkaPublisher(config)
 	if err != nil {
 		_ = admin.Close()
 		return nil, fmt.Errorf("kafka publisher for %v: %w", config.Brokers, err)
@@ -202,19 +155,7 @@ func (t *Kafka) Subscriber(consumerGroup string) (message.Subscriber, error) {
 		// anything, from the oldest message on every start.
 		return nil, errors.New("kafka subscriber: empty consumer group")
 	}
-	return &kafkaSubscriber{
-		config: kafka.SubscriberConfig{
-			Brokers:               t.config.Brokers,
-			OverwriteSaramaConfig: t.config.consumerConfig(),
-			ConsumerGroup:         consumerGroup,
-			NackResendSleep:       t.config.NackResendSleep,
-			ReconnectRetrySleep:   kafkaReconnectRetrySleep,
-		},
-		inFlight:    t.config.InFlightPerPartition,
-		logger:      t.logger,
-		createTopic: t.createTopic,
-		closing:     make(chan struct{}),
-	}, nil
+	return newKafkaSubscriber(t.config, consumerGroup, t.logger, t.createTopic), nil
 }
 
 // Ping asks the cluster to describe itself. Sarama calls take no context, so

@@ -1,41 +1,32 @@
 package transport
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"testing"
-
-	"github.com/IBM/sarama"
 )
 
-// recordingSession is the part of a consumer group session a claim uses:
-// its context and its marks.
-type recordingSession struct {
-	sarama.ConsumerGroupSession
-	ctx context.Context
-
+// recordedMarks are the marks a claim made.
+type recordedMarks struct {
 	mu    sync.Mutex
 	marks []int64
 }
 
-func (s *recordingSession) Context() context.Context { return s.ctx }
-
-func (s *recordingSession) MarkOffset(_ string, _ int32, offset int64, _ string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.marks = append(s.marks, offset)
+func (r *recordedMarks) mark(_ int32, next int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marks = append(r.marks, next)
 }
 
-func (s *recordingSession) marked() []int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.marks)
+func (r *recordedMarks) marked() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.marks)
 }
 
 func TestKafkaClaimMarksPastTheMessagesAckedWithoutAGap(t *testing.T) {
-	session := &recordingSession{ctx: context.Background()}
-	claim := newKafkaClaim(session, "topic", 0, 4)
+	session := &recordedMarks{}
+	claim := newKafkaClaim("topic", 0, 4, session.mark)
 	pending := make([]*kafkaPending, 4)
 	for i := range pending {
 		if !claim.reserve(nil, nil) {
@@ -71,10 +62,10 @@ func TestKafkaClaimMarksPastTheMessagesAckedWithoutAGap(t *testing.T) {
 }
 
 // A message that finds no room because the subscriber closes is not added,
-// yet the library reads on past it: the claim must not mark past it.
+// yet the records after it may still come: the claim must not mark past it.
 func TestKafkaClaimAbandonedMarksNothingMore(t *testing.T) {
-	session := &recordingSession{ctx: context.Background()}
-	claim := newKafkaClaim(session, "topic", 0, 1)
+	session := &recordedMarks{}
+	claim := newKafkaClaim("topic", 0, 1, session.mark)
 	if !claim.reserve(nil, nil) {
 		t.Fatal("no room for the first message")
 	}
@@ -95,29 +86,33 @@ func TestKafkaClaimAbandonedMarksNothingMore(t *testing.T) {
 	}
 }
 
-func TestKafkaClaimEndsWithItsSession(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	session := &recordingSession{ctx: ctx}
-	claim := newKafkaClaim(session, "topic", 0, 1)
+// A claim ends when its partition is revoked or lost: its messages still in
+// flight mark nothing.
+func TestKafkaClaimEndsWithItsPartition(t *testing.T) {
+	session := &recordedMarks{}
+	claim := newKafkaClaim("topic", 0, 1, session.mark)
 	if !claim.reserve(nil, nil) {
 		t.Fatal("no room for the first message")
 	}
 	first := mustAdd(t, claim, 0)
-	cancel()
+	claim.end()
 	if claim.reserve(nil, nil) {
-		t.Fatal("a claim whose session ended took a message")
+		t.Fatal("an ended claim took a message")
 	}
 	claim.ack(first)
 	if marks := session.marked(); len(marks) != 0 {
-		t.Fatalf("a claim whose session ended marked %v", marks)
+		t.Fatalf("an ended claim marked %v", marks)
+	}
+	if claim.ctx.Err() == nil {
+		t.Error("an ended claim's context goes on")
 	}
 }
 
-// The library reads a partition's messages in offset order; a message out
-// of it abandons the claim rather than be marked past.
+// A partition's records come in offset order; a message out of it abandons
+// the claim rather than be marked past.
 func TestKafkaClaimAbandonedByAMessageOutOfOrder(t *testing.T) {
-	session := &recordingSession{ctx: context.Background()}
-	claim := newKafkaClaim(session, "topic", 0, 4)
+	session := &recordedMarks{}
+	claim := newKafkaClaim("topic", 0, 4, session.mark)
 	if !claim.reserve(nil, nil) {
 		t.Fatal("no room for the first message")
 	}

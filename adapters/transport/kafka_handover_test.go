@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/techradar/techradar/adapters/transport"
@@ -114,7 +113,7 @@ func receiveByOffset(t *testing.T, messages <-chan *message.Message, n int) []*m
 
 func offsetOf(t *testing.T, msg *message.Message) int64 {
 	t.Helper()
-	offset, ok := kafka.MessagePartitionOffsetFromCtx(msg.Context())
+	_, offset, ok := transport.KafkaMessageOffset(msg)
 	if !ok {
 		t.Fatalf("message %s has no partition offset in its context", msg.UUID)
 	}

@@ -1,32 +1,33 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// kafkaPublisher sends the messages of one publish to Kafka together, in one
-// call of Sarama's synchronous producer, and returns once every one of them
-// is acknowledged by the brokers.
+// kafkaPublisher sends the messages of one publish to Kafka together and
+// returns once every one of them is acknowledged by the brokers.
 //
 // Watermill's Kafka publisher sends them one by one, each waiting for the
 // previous one's acknowledgement: the outbox relay, which publishes the
 // events of many commands at once, paid a round trip to the brokers per event
-// and relayed events more slowly than the workers wrote them. The messages
-// are written as Watermill's publisher writes them (its default marshaler),
-// so either side reads what the other wrote.
+// and relayed events more slowly than the workers wrote them. It is a
+// franz-go client, as the subscriber is: Sarama's producer took a seventh of
+// the service's CPU under load (docs/BENCHMARKS.md). The messages are written
+// as Watermill's publisher writes them (its default marshaler), so either
+// side reads what the other wrote.
 type kafkaPublisher struct {
-	producer  sarama.SyncProducer
+	client    *kgo.Client
 	marshaler kafka.Marshaler
 
 	// closeMu is held shared by every publish and alone by Close, so that
-	// nothing is sent into the producer after Close has closed it: Sarama
-	// would panic, in a goroutine of its own.
+	// Close waits for the publishes under way.
 	closeMu sync.RWMutex
 	closed  bool
 }
@@ -35,12 +36,39 @@ var errKafkaPublisherClosed = errors.New("kafka publisher: closed")
 
 var _ message.Publisher = (*kafkaPublisher)(nil)
 
-func newKafkaPublisher(brokers []string, config *sarama.Config) (*kafkaPublisher, error) {
-	producer, err := sarama.NewSyncProducer(brokers, config)
+func newKafkaPublisher(config KafkaConfig) (*kafkaPublisher, error) {
+	client, err := kgo.NewClient(config.producerOptions()...)
 	if err != nil {
 		return nil, err
 	}
-	return &kafkaPublisher{producer: producer, marshaler: kafka.DefaultMarshaler{}}, nil
+	return &kafkaPublisher{client: client, marshaler: kafka.DefaultMarshaler{}}, nil
+}
+
+// producerOptions wait for every in-sync replica to have a message before a
+// publish returns, and, with Idempotent, let the broker drop the duplicates
+// of a retried send.
+func (c KafkaConfig) producerOptions() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.DialTimeout(kafkaDialTimeout),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Each message to the next partition, so that the members of a group
+		// share even a single publish; franz-go's default keeps a batch on
+		// one partition.
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		// A publish waits for its acknowledgement: lingering would only
+		// delay it. What comes while a request is under way is batched all
+		// the same.
+		kgo.ProducerLinger(0),
+		// A publish that cannot be written gives up, so that nothing waits
+		// for a broker forever; the caller publishes it again.
+		kgo.RecordDeliveryTimeout(kafkaPublishTimeout),
+	}
+	if !c.Idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	return opts
 }
 
 // Publish sends messages to topic. When it fails, some of them may have been
@@ -52,43 +80,64 @@ func (p *kafkaPublisher) Publish(topic string, messages ...*message.Message) err
 	if p.closed {
 		return errKafkaPublisherClosed
 	}
-	batch := make([]*sarama.ProducerMessage, len(messages))
+	if len(messages) == 0 {
+		return nil
+	}
+	records := make([]*kgo.Record, len(messages))
 	for i, msg := range messages {
-		kafkaMsg, err := p.marshaler.Marshal(topic, msg)
+		record, err := p.record(topic, msg)
 		if err != nil {
 			return fmt.Errorf("kafka publisher: marshaling message %s: %w", msg.UUID, err)
 		}
-		batch[i] = kafkaMsg
+		records[i] = record
 	}
-	switch len(batch) {
-	case 0:
-		return nil
-	case 1:
-		// SendMessage reports the message's own error rather than a list.
-		if _, _, err := p.producer.SendMessage(batch[0]); err != nil {
-			return fmt.Errorf("kafka publisher: producing message %s to %s: %w", messages[0].UUID, topic, err)
-		}
-		return nil
-	}
-	if err := p.producer.SendMessages(batch); err != nil {
-		var failed sarama.ProducerErrors
-		if errors.As(err, &failed) && len(failed) > 0 {
-			first := "?"
-			for i, kafkaMsg := range batch {
-				if kafkaMsg == failed[0].Msg {
-					first = messages[i].UUID
-					break
-				}
+	results := p.client.ProduceSync(context.Background(), records...)
+	failed := 0
+	var first error
+	var firstID string
+	for i, result := range results {
+		if result.Err != nil {
+			if failed == 0 {
+				first, firstID = result.Err, messages[i].UUID
 			}
-			return fmt.Errorf("kafka publisher: %d of %d messages to %s not produced, among them %s: %w", len(failed), len(batch), topic, first, failed[0].Err)
+			failed++
 		}
-		return fmt.Errorf("kafka publisher: producing %d messages to %s: %w", len(batch), topic, err)
 	}
-	return nil
+	switch {
+	case failed == 0:
+		return nil
+	case len(records) == 1:
+		return fmt.Errorf("kafka publisher: producing message %s to %s: %w", firstID, topic, first)
+	default:
+		return fmt.Errorf("kafka publisher: %d of %d messages to %s not produced, among them %s: %w", failed, len(records), topic, firstID, first)
+	}
+}
+
+// record is msg as Watermill's publisher writes it to topic.
+func (p *kafkaPublisher) record(topic string, msg *message.Message) (*kgo.Record, error) {
+	marshaled, err := p.marshaler.Marshal(topic, msg)
+	if err != nil {
+		return nil, err
+	}
+	record := &kgo.Record{Topic: topic, Headers: make([]kgo.RecordHeader, len(marshaled.Headers))}
+	for i, h := range marshaled.Headers {
+		record.Headers[i] = kgo.RecordHeader{Key: string(h.Key), Value: h.Value}
+	}
+	if marshaled.Key != nil {
+		if record.Key, err = marshaled.Key.Encode(); err != nil {
+			return nil, err
+		}
+	}
+	if marshaled.Value != nil {
+		if record.Value, err = marshaled.Value.Encode(); err != nil {
+			return nil, err
+		}
+	}
+	return record, nil
 }
 
 // Close waits for the publishes under way (each ends once its messages are
-// acknowledged or have failed), then closes the producer.
+// acknowledged or have failed), then closes the client.
 func (p *kafkaPublisher) Close() error {
 	p.closeMu.Lock()
 	defer p.closeMu.Unlock()
@@ -96,5 +145,6 @@ func (p *kafkaPublisher) Close() error {
 		return nil
 	}
 	p.closed = true
-	return p.producer.Close()
+	p.client.Close()
+	return nil
 }

@@ -224,6 +224,12 @@ func TestKilledBetweenCommitAndPublish(t *testing.T) {
 
 	opts, prefix := testenv.Redis(t)
 	eventsTopic := prefix + ".events.TechCreated"
+	// Created here, so that its id is known: a produce request may name a
+	// topic by its id alone.
+	if err := cluster.CreateTopic(eventsTopic, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventsTopicID := cluster.TopicInfo(eventsTopic).TopicID
 	var refuseEvents atomic.Bool
 	refuseEvents.Store(true)
 	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
@@ -232,7 +238,7 @@ func TestKilledBetweenCommitAndPublish(t *testing.T) {
 			return nil, nil, false
 		}
 		for _, topic := range req.(*kmsg.ProduceRequest).Topics {
-			if topic.Topic == eventsTopic {
+			if topic.Topic == eventsTopic || topic.TopicID == eventsTopicID {
 				return nil, errors.New("events refused"), true // the broker drops the connection
 			}
 		}
