@@ -58,9 +58,8 @@ func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.
 // of a publish in one pipeline of XADDs, and on SQL, whose publisher writes
 // them in one transaction, each to the partition it would go to alone.
 // Elsewhere it is nil and commands go to the transport's publisher: a
-// GoChannel publish waits for the handler of its message, and Sarama's
-// producer already sends the messages published concurrently to Kafka
-// together.
+// GoChannel publish waits for the handler of its message, and the Kafka
+// client already sends the messages published concurrently together.
 func newCommandPublisher(cfg config.Config, t transport.Transport) (*transport.BatchingPublisher, error) {
 	if cfg.Transport != config.TransportRedisStream && cfg.Transport != config.TransportSQL {
 		return nil, nil
