@@ -58,6 +58,7 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"no kafka partitions", config.RoleServe, func(c *config.Config) { c.Kafka.TopicPartitions = 0 }, []string{"KAFKA_TOPIC_PARTITIONS"}},
 		{"no kafka replication", config.RoleServe, func(c *config.Config) { c.Kafka.ReplicationFactor = 0 }, []string{"KAFKA_REPLICATION_FACTOR"}},
 		{"short kafka session", config.RoleServe, func(c *config.Config) { c.Kafka.SessionTimeout = time.Millisecond }, []string{"KAFKA_SESSION_TIMEOUT"}},
+		{"no kafka publish timeout", config.RoleServe, func(c *config.Config) { c.Kafka.PublishTimeout = 0 }, []string{"KAFKA_PUBLISH_TIMEOUT"}},
 		{"no sql batch", config.RoleServe, func(c *config.Config) { c.SQLTransport.BatchSize = 0 }, []string{"SQL_TRANSPORT_BATCH_SIZE"}},
 		{"no sql partitions", config.RoleServe, func(c *config.Config) { c.SQLTransport.Partitions = 0 }, []string{"SQL_TRANSPORT_PARTITIONS"}},
 		{"several errors at once", config.RoleServe, func(c *config.Config) { c.Transport, c.Cache = "x", "y" }, []string{"TRANSPORT", "CACHE"}},

@@ -8,7 +8,7 @@ import (
 )
 
 // handoverStops are what ends a hand-over early: for the SQL transport the
-// batch's abandonment, for Kafka the claim's session; and, for both, the
+// batch's abandonment, for Kafka the claim's end; and, for both, the
 // subscriber's close and the subscription's context.
 type handoverStops struct {
 	ended, closing, cancelled <-chan struct{}

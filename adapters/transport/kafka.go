@@ -36,6 +36,8 @@ type KafkaConfig struct {
 	// NackResendSleep is the pause before a nacked message is handed to the
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
+	// PublishTimeout bounds a publish, the client's retries included.
+	PublishTimeout time.Duration `name:"publish-timeout" env:"PUBLISH_TIMEOUT" default:"10s" help:"How long a publish to Kafka may take, retries included, before it fails and its caller sends it again."`
 	// Idempotent turns the idempotent producer on, so that a retried send is
 	// written once. Brokers that do not grant it need it off; retried sends
 	// may then be written twice.
@@ -45,8 +47,6 @@ type KafkaConfig struct {
 const (
 	kafkaReconnectRetrySleep = time.Second
 	kafkaDialTimeout         = 10 * time.Second
-	// kafkaPublishTimeout bounds a publish, retries included.
-	kafkaPublishTimeout = 10 * time.Second
 	// maxKafkaInFlightPerPartition bounds what a subscriber holds: every
 	// handler may have this many messages of each of its partitions.
 	maxKafkaInFlightPerPartition = 1024
@@ -75,6 +75,7 @@ func (c KafkaConfig) Check() error {
 		p.Add("KAFKA_IN_FLIGHT_PER_PARTITION", "must be between 1 and %d, got %d", maxKafkaInFlightPerPartition, c.InFlightPerPartition)
 	}
 	p.Positive("KAFKA_NACK_RESEND_SLEEP", c.NackResendSleep)
+	p.Positive("KAFKA_PUBLISH_TIMEOUT", c.PublishTimeout)
 	return p.Err()
 }
 
@@ -94,7 +95,7 @@ func (c KafkaConfig) saramaConfig() *sarama.Config {
 // handler acked it and every message before it in its partition. A crashed
 // consumer's partitions go to the rest of the group after SessionTimeout, from
 // the last committed offset. A new group starts at the oldest message kept.
-// Messages are spread over partitions at random, and a partition hands up to
+// Messages go to the partitions in turn, and a partition hands up to
 // InFlightPerPartition of them to the handlers at once: there is no order
 // between two messages. The transport creates
 // the topics it uses with TopicPartitions partitions, so that the workers of a

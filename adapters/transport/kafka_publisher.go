@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -25,6 +27,7 @@ import (
 type kafkaPublisher struct {
 	client    *kgo.Client
 	marshaler kafka.Marshaler
+	timeout   time.Duration
 
 	// closeMu is held shared by every publish and alone by Close, so that
 	// Close waits for the publishes under way.
@@ -41,7 +44,7 @@ func newKafkaPublisher(config KafkaConfig) (*kafkaPublisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafkaPublisher{client: client, marshaler: kafka.DefaultMarshaler{}}, nil
+	return &kafkaPublisher{client: client, marshaler: kafka.DefaultMarshaler{}, timeout: config.PublishTimeout}, nil
 }
 
 // producerOptions wait for every in-sync replica to have a message before a
@@ -63,9 +66,19 @@ func (c KafkaConfig) producerOptions() []kgo.Opt {
 		kgo.ProducerLinger(0),
 		// A publish that cannot be written gives up, so that nothing waits
 		// for a broker forever; the caller publishes it again.
-		kgo.RecordDeliveryTimeout(kafkaPublishTimeout),
+		kgo.RecordDeliveryTimeout(c.PublishTimeout),
+		// A failed produce waits for fresh metadata before it is retried or
+		// given up, and the client's default refreshes at most every 5 s:
+		// a publish of a 1 s timeout then took 5 s.
+		kgo.MetadataMinAge(time.Second),
 	}
-	if !c.Idempotent {
+	if c.Idempotent {
+		// Without it the client waits for the outcome of a request sent to
+		// a broker that stopped answering, however long that takes. A
+		// message given up that way may be written twice once its caller
+		// publishes it again, which the handlers tolerate.
+		opts = append(opts, kgo.AllowIdempotentProduceCancellation())
+	} else {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	return opts
@@ -91,14 +104,17 @@ func (p *kafkaPublisher) Publish(topic string, messages ...*message.Message) err
 		}
 		records[i] = record
 	}
-	results := p.client.ProduceSync(context.Background(), records...)
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	results := p.client.ProduceSync(ctx, records...)
 	failed := 0
 	var first error
 	var firstID string
-	for i, result := range results {
+	for _, result := range results {
 		if result.Err != nil {
 			if failed == 0 {
-				first, firstID = result.Err, messages[i].UUID
+				// The results come in the order the records were done.
+				first, firstID = result.Err, messages[slices.Index(records, result.Record)].UUID
 			}
 			failed++
 		}

@@ -19,7 +19,8 @@ import (
 // ran two goroutines for every partition (about 2,100 on an idle service,
 // whose stacks the collector scans) and handed a partition's messages over
 // one at a time, reading the next only once the one before was acked; under
-// load Sarama alone took a quarter of the service's CPU (docs/BENCHMARKS.md).
+// load Sarama, producer included, took 31% of the service's CPU
+// (docs/BENCHMARKS.md).
 //
 // One fetch loop reads every partition a member holds. It keeps what the
 // library guaranteed, and hands up to KafkaConfig.InFlightPerPartition
@@ -34,6 +35,9 @@ import (
 //     assignment it was fetched in; a claim ends when its partition is
 //     revoked or lost, and its messages still in flight then mark nothing:
 //     the partition's next owner hands them over again;
+//   - a partition whose messages wait for room stops being fetched once
+//     twice that many wait (the client's pause), so that a slow partition
+//     does not take the room of the others;
 //   - a copy the handlers nack is handed over again after the resend pause;
 //   - the messages are read as Watermill's subscriber reads them (its default
 //     marshaler), so either side reads what the other wrote.
@@ -47,6 +51,10 @@ const (
 	// given up or the subscriber closes.
 	kafkaCommitTimeout  = 5 * time.Second
 	kafkaCommitInterval = time.Second
+	// kafkaLeaveTimeout bounds the leave of the group when a subscription
+	// ends, the commit of the marks included: a broker that does not answer
+	// keeps the partitions until the session times out instead.
+	kafkaLeaveTimeout = 10 * time.Second
 	// kafkaFetchMaxBytes bounds a fetch, the most a subscription's client
 	// holds from each broker before the loop takes it (a record larger than
 	// that still comes alone). The client's default, 50 MiB, would let a
@@ -102,31 +110,39 @@ func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		waiting:  make(chan struct{}, kafkaWaitingRecords),
 		stopped:  make(chan struct{}),
 	}
+	// The client joins the group as soon as it exists, and the group's
+	// callbacks may start claims, each counted in sending, before Subscribe
+	// returns: sending counts the fetch loop from here on, so that it is
+	// never zero while the client lives.
+	c.sending.Add(1)
 	client, err := kgo.NewClient(s.config.consumerOptions(s.group, topic, c)...)
 	if err != nil {
+		c.sending.Done()
 		return nil, fmt.Errorf("kafka subscriber for %s: %w", topic, err)
 	}
 	c.client = client
+	fail := func(err error) (<-chan *message.Message, error) {
+		client.Close() // ends the claims started meanwhile
+		c.sending.Done()
+		return nil, err
+	}
 	// Like the library's subscriber, Subscribe returns once a broker
 	// answered: a wrong address fails here rather than in the logs.
 	pingCtx, cancel := context.WithTimeout(ctx, kafkaDialTimeout)
 	err = client.Ping(pingCtx)
 	cancel()
 	if err != nil {
-		client.Close()
-		return nil, fmt.Errorf("kafka subscriber for %s: reaching the brokers %v: %w", topic, s.config.Brokers, err)
+		return fail(fmt.Errorf("kafka subscriber for %s: reaching the brokers %v: %w", topic, s.config.Brokers, err))
 	}
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		client.Close()
-		return nil, errKafkaSubscriberClosed
+		return fail(errKafkaSubscriberClosed)
 	}
 	s.subscriptions = append(s.subscriptions, c)
 	s.mu.Unlock()
 
-	c.sending.Add(1)
 	go c.run()
 	go func() {
 		c.sending.Wait()
@@ -277,14 +293,20 @@ func (c *kafkaConsumer) share(fetches kgo.Fetches) {
 		}
 		c.waiting <- struct{}{} // never blocks: the poll asked for no more
 		claim.queue <- r        // nor this: a claim's queue holds as many
+		claim.pauseWhenFull(c.client)
 	})
 }
 
-// assigned starts a claim for each partition given to the member.
-func (c *kafkaConsumer) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+// assigned starts a claim for each partition given to the member. A
+// partition paused by a claim of an earlier assignment is fetched again.
+func (c *kafkaConsumer) assigned(_ context.Context, client *kgo.Client, assigned map[string][]int32) {
+	client.ResumeFetchPartitions(assigned)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, partition := range assigned[c.topic] {
+		if earlier := c.claims[partition]; earlier != nil {
+			earlier.end() // the rebalancing is eager: never expected
+		}
 		claim := newKafkaClaim(c.topic, partition, c.inFlight, c.mark)
 		claim.queue = make(chan *kgo.Record, cap(c.waiting))
 		c.claims[partition] = claim
@@ -297,7 +319,7 @@ func (c *kafkaConsumer) assigned(_ context.Context, _ *kgo.Client, assigned map[
 // marks, so that their next owner starts past them.
 func (c *kafkaConsumer) revoked(ctx context.Context, client *kgo.Client, revoked map[string][]int32) {
 	c.endClaims(revoked[c.topic])
-	c.commitMarks(ctx)
+	c.commitMarks(ctx, client)
 }
 
 // lost ends the claims of the partitions lost; a commit would fail.
@@ -316,15 +338,18 @@ func (c *kafkaConsumer) endClaims(partitions []int32) {
 	}
 }
 
-func (c *kafkaConsumer) commitMarks(ctx context.Context) {
+// commitMarks commits what was marked. It takes the client as the group's
+// callbacks pass it: they may run before Subscribe has set c.client.
+func (c *kafkaConsumer) commitMarks(ctx context.Context, client *kgo.Client) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), kafkaCommitTimeout)
 	defer cancel()
-	if err := c.client.CommitMarkedOffsets(ctx); err != nil {
+	if err := client.CommitMarkedOffsets(ctx); err != nil {
 		c.logger.Error("Committing the Kafka offsets failed: the messages after them will be handled again", err, nil)
 	}
 }
 
-// leave ends every claim, commits the marks and leaves the group.
+// leave ends every claim and leaves the group, whose revocation commits the
+// marks, within kafkaLeaveTimeout; then it closes the client.
 func (c *kafkaConsumer) leave() {
 	c.mu.Lock()
 	partitions := make([]int32, 0, len(c.claims))
@@ -333,14 +358,21 @@ func (c *kafkaConsumer) leave() {
 	}
 	c.mu.Unlock()
 	c.endClaims(partitions)
-	c.commitMarks(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaLeaveTimeout)
+	defer cancel()
+	if err := c.client.LeaveGroupContext(ctx); err != nil {
+		c.logger.Error("Leaving the Kafka consumer group failed: its partitions wait for the session timeout", err, nil)
+	}
 	c.client.Close()
 }
 
-// mark records that the group may commit partition's offset at next.
-func (c *kafkaConsumer) mark(partition int32, next int64) {
+// mark records that the group may commit partition's offset at next, read
+// in the leader epoch epoch. The epoch matters: the client moves a mark only
+// forward, comparing epochs first, and a commit of another client may carry
+// one.
+func (c *kafkaConsumer) mark(partition, epoch int32, next int64) {
 	c.client.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{
-		c.topic: {partition: {Epoch: -1, Offset: next}},
+		c.topic: {partition: {Epoch: epoch, Offset: next}},
 	})
 }
 
@@ -370,6 +402,7 @@ func (c *kafkaConsumer) feed(claim *kafkaClaim) {
 		case <-c.ctx.Done():
 			return
 		}
+		claim.resumeWhenDrained(c.client)
 		reserved := claim.reserve(c.closing, c.ctx.Done())
 		<-c.waiting
 		if !reserved {
@@ -377,7 +410,7 @@ func (c *kafkaConsumer) feed(claim *kafkaClaim) {
 			// dropped too, as they come, so that they free their room.
 			continue
 		}
-		pending, ok := claim.add(r.Offset)
+		pending, ok := claim.add(r.Offset, r.LeaderEpoch)
 		if !ok {
 			c.logger.Error("Kafka record out of offset order: the partition's messages wait for its next owner", nil,
 				watermill.LogFields{"partition": r.Partition, "offset": r.Offset})
@@ -449,9 +482,12 @@ func kafkaMessageOffset(msg *message.Message) (partition int32, offset int64, ok
 type kafkaClaim struct {
 	topic     string
 	partition int32
-	mark      func(partition int32, next int64)
-	// queue holds the records fetched and not yet in flight.
-	queue chan *kgo.Record
+	mark      func(partition, epoch int32, next int64)
+	// queue holds the records fetched and not yet in flight. Past
+	// queueLimit the partition's fetches pause, so that a partition whose
+	// handlers are slow does not take the room of the others.
+	queue      chan *kgo.Record
+	queueLimit int
 	// room holds a token for every message in flight; a message leaves once
 	// it and every message before it were acked.
 	room chan struct{}
@@ -470,24 +506,28 @@ type kafkaClaim struct {
 	// lastAdded is the offset of the last message added.
 	lastAdded int64
 	added     bool
+	// paused is set while the claim has its partition's fetches paused.
+	paused bool
 }
 
 // kafkaPending is a message of the claim in flight.
 type kafkaPending struct {
 	offset int64
+	epoch  int32 // the leader epoch it was read in
 	acked  bool
 }
 
-func newKafkaClaim(topic string, partition int32, inFlight int, mark func(partition int32, next int64)) *kafkaClaim {
+func newKafkaClaim(topic string, partition int32, inFlight int, mark func(partition, epoch int32, next int64)) *kafkaClaim {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &kafkaClaim{
-		topic:     topic,
-		partition: partition,
-		mark:      mark,
-		room:      make(chan struct{}, inFlight),
-		ended:     make(chan struct{}),
-		ctx:       ctx,
-		cancel:    cancel,
+		topic:      topic,
+		partition:  partition,
+		mark:       mark,
+		queueLimit: 2 * inFlight,
+		room:       make(chan struct{}, inFlight),
+		ended:      make(chan struct{}),
+		ctx:        ctx,
+		cancel:     cancel,
 	}
 }
 
@@ -530,7 +570,7 @@ func (c *kafkaClaim) reserve(closing, cancelled <-chan struct{}) bool {
 // add records the message at offset as in flight. Messages come in offset
 // order; one out of it abandons the claim (ok is false) rather than risk a
 // mark past a message in flight.
-func (c *kafkaClaim) add(offset int64) (p *kafkaPending, ok bool) {
+func (c *kafkaClaim) add(offset int64, epoch int32) (p *kafkaPending, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.abandoned || (c.added && offset <= c.lastAdded) {
@@ -538,7 +578,7 @@ func (c *kafkaClaim) add(offset int64) (p *kafkaPending, ok bool) {
 		return nil, false
 	}
 	c.lastAdded, c.added = offset, true
-	p = &kafkaPending{offset: offset}
+	p = &kafkaPending{offset: offset, epoch: epoch}
 	c.pending = append(c.pending, p)
 	return p, true
 }
@@ -556,16 +596,46 @@ func (c *kafkaClaim) ack(p *kafkaPending) {
 		c.mu.Unlock()
 		return
 	}
-	next := c.pending[done-1].offset + 1
+	last := c.pending[done-1]
 	c.pending = c.pending[done:]
 	// Marked under the lock, so that marks are made in offset order and none
 	// after the claim ended.
 	if !c.abandoned {
-		c.mark(c.partition, next)
+		c.mark(c.partition, last.epoch, last.offset+1)
 	}
 	c.mu.Unlock()
 	for range done {
 		<-c.room
+	}
+}
+
+// pauseWhenFull pauses the partition's fetches once the claim's queue
+// reaches its limit. The pause and the resume are made under the claim's
+// lock, so that they reach the client in the order they were decided.
+func (c *kafkaClaim) pauseWhenFull(client *kgo.Client) {
+	if len(c.queue) < c.queueLimit {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.paused && !c.abandoned {
+		c.paused = true
+		client.PauseFetchPartitions(map[string][]int32{c.topic: {c.partition}})
+	}
+}
+
+// resumeWhenDrained resumes the partition's fetches once the claim's queue
+// is down to half its limit. What the client had fetched for a paused
+// partition it fetches again.
+func (c *kafkaClaim) resumeWhenDrained(client *kgo.Client) {
+	if len(c.queue) > c.queueLimit/2 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused {
+		c.paused = false
+		client.ResumeFetchPartitions(map[string][]int32{c.topic: {c.partition}})
 	}
 }
 

@@ -547,6 +547,7 @@ func openKafka(t *testing.T, brokers []string, partitions int32, inFlight int) t
 		SessionTimeout:       2 * time.Second,
 		NackResendSleep:      testNackResend,
 		InFlightPerPartition: inFlight,
+		PublishTimeout:       10 * time.Second,
 		Idempotent:           true,
 	}, watermill.NopLogger{})
 	if err != nil {

@@ -12,7 +12,7 @@ type recordedMarks struct {
 	marks []int64
 }
 
-func (r *recordedMarks) mark(_ int32, next int64) {
+func (r *recordedMarks) mark(_, _ int32, next int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.marks = append(r.marks, next)
@@ -117,10 +117,10 @@ func TestKafkaClaimAbandonedByAMessageOutOfOrder(t *testing.T) {
 		t.Fatal("no room for the first message")
 	}
 	first := mustAdd(t, claim, 5)
-	if _, ok := claim.add(5); ok {
+	if _, ok := claim.add(5, 0); ok {
 		t.Fatal("offset 5 added twice")
 	}
-	if _, ok := claim.add(6); ok {
+	if _, ok := claim.add(6, 0); ok {
 		t.Fatal("an abandoned claim added a message")
 	}
 	claim.ack(first)
@@ -131,7 +131,7 @@ func TestKafkaClaimAbandonedByAMessageOutOfOrder(t *testing.T) {
 
 func mustAdd(t *testing.T, claim *kafkaClaim, offset int64) *kafkaPending {
 	t.Helper()
-	p, ok := claim.add(offset)
+	p, ok := claim.add(offset, 0)
 	if !ok {
 		t.Fatalf("offset %d not added", offset)
 	}

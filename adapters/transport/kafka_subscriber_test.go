@@ -2,12 +2,16 @@ package transport_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/techradar/techradar/adapters/transport"
 	"github.com/techradar/techradar/internal/testenv"
@@ -149,7 +153,7 @@ func uuids(messages []*message.Message) []string {
 }
 
 // A rebalance while a partition's messages are in flight neither waits for
-// them nor loses them: the session ends at once, and whichever member takes
+// them nor loses them: their claim ends at once, and whichever member takes
 // the partition gets every message not acked in it.
 func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
 	t.Parallel()
@@ -168,7 +172,7 @@ func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
 	// One partition: one of the two members holds it, the other nothing.
 	waitForKafkaGroup(t, brokers, "", group, 2)
 	for _, msg := range inFlight {
-		msg.Ack() // too late for the session they came in
+		msg.Ack() // too late for the claim they came in
 	}
 
 	got := map[string]bool{}
@@ -192,4 +196,157 @@ func TestKafkaRebalanceWithMessagesInFlight(t *testing.T) {
 			t.Errorf("message %s never came after the rebalance", msg.UUID)
 		}
 	}
+}
+
+// A partition whose messages are held does not hold the others back, though
+// more of its records are fetched than there is room for: its fetches pause
+// while its queue is full, and once its messages are acked every one of
+// them comes, none skipped.
+func TestKafkaHeldPartitionLetsTheOthersFlow(t *testing.T) {
+	t.Parallel()
+	brokers := startKafka(t)
+	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
+	opened := openKafka(t, brokers, 2, 2)
+	// More than a subscription's records waiting (1,024) in each partition.
+	sent := newMessages(2 * 1200)
+	if err := opened.Publisher().Publish(topic, sent...); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	messages := subscribe(t, opened, topic, group)
+
+	got := map[string]bool{}
+	var held []*message.Message
+	heldPartition := int32(-1)
+	offsets := map[int32]map[int64]bool{0: {}, 1: {}}
+	take := func(msg *message.Message) {
+		partition, offset, ok := transport.KafkaMessageOffset(msg)
+		if !ok {
+			t.Fatalf("message %s has no partition offset", msg.UUID)
+		}
+		got[msg.UUID] = true
+		offsets[partition][offset] = true
+		if heldPartition == -1 {
+			heldPartition = partition
+		}
+		if partition == heldPartition && held != nil {
+			held = append(held, msg)
+			return
+		}
+		msg.Ack()
+	}
+
+	// The first partition seen is held: its messages stay unacked.
+	held = []*message.Message{}
+	deadline := time.After(waitLimit)
+	for len(offsets[1-max(heldPartition, 0)]) < 1200 || heldPartition == -1 {
+		select {
+		case msg := <-messages:
+			take(msg)
+		case <-deadline:
+			t.Fatalf("with partition %d held, the other gave %d of 1200 messages", heldPartition, len(offsets[1-heldPartition]))
+		}
+	}
+	if len(held) > 2 {
+		t.Fatalf("%d messages of the held partition in flight, with room for 2", len(held))
+	}
+
+	// Released, the held partition gives every message, none skipped.
+	for _, msg := range held {
+		msg.Ack()
+	}
+	held = nil
+	for len(got) < len(sent) {
+		select {
+		case msg := <-messages:
+			take(msg)
+		case <-deadline:
+			t.Fatalf("got %d of %d messages after the release", len(got), len(sent))
+		}
+	}
+	for partition, seen := range offsets {
+		for offset := range int64(1200) {
+			if !seen[offset] {
+				t.Fatalf("partition %d: offset %d never came", partition, offset)
+			}
+		}
+	}
+}
+
+// A publish to a broker that keeps refusing it fails soon after the publish
+// timeout instead of waiting for the broker.
+func TestKafkaPublishGivesUp(t *testing.T) {
+	t.Parallel()
+	cluster := startKafkaCluster(t)
+	brokers := cluster.ListenAddrs()
+	topic := testenv.UniqueName("topic.")
+	opened, err := transport.NewKafka(transport.KafkaConfig{
+		Brokers:              brokers,
+		ClientID:             "techradar",
+		TopicPartitions:      1,
+		ReplicationFactor:    1,
+		SessionTimeout:       2 * time.Second,
+		NackResendSleep:      testNackResend,
+		InFlightPerPartition: 1,
+		PublishTimeout:       time.Second,
+		Idempotent:           true,
+	}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatalf("NewKafka: %v", err)
+	}
+	t.Cleanup(func() { _ = opened.Close() })
+	// The topic exists before the broker refuses: only its produce fails.
+	if err := opened.Publisher().Publish(topic, newMessages(1)...); err != nil {
+		t.Fatalf("first publish: %v", err)
+	}
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		return nil, errors.New("refused"), true // the broker drops the connection
+	})
+
+	began := time.Now()
+	err = opened.Publisher().Publish(topic, newMessages(3)...)
+	if err == nil {
+		t.Fatal("a refused publish succeeded")
+	}
+	// The client gives a record up at its next metadata refresh, a second
+	// at most after the timeout.
+	if took := time.Since(began); took > 3*time.Second {
+		t.Fatalf("the refused publish took %s with a timeout of 1s", took)
+	}
+}
+
+// The group's offset moves past what was acked even when another client
+// committed it with a leader epoch: the client moves a mark only forward,
+// comparing epochs first, so a mark without one would never count.
+func TestKafkaMarksPastAnOffsetCommittedWithAnEpoch(t *testing.T) {
+	t.Parallel()
+	brokers := startKafka(t)
+	topic, group := testenv.UniqueName("topic."), testenv.UniqueName("group-")
+	opened := openKafka(t, brokers, 1, 4)
+	sent := newMessages(4)
+	if err := opened.Publisher().Publish(topic, sent...); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	other, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	var commitErr error
+	other.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{topic: {0: {Epoch: 0, Offset: 1}}},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+			commitErr = err
+		})
+	other.Close()
+	if commitErr != nil {
+		t.Fatalf("committing with an epoch: %v", commitErr)
+	}
+
+	messages := subscribe(t, opened, topic, group)
+	for _, msg := range receiveByOffset(t, messages, 3) {
+		msg.Ack()
+	}
+	eventually(t, func() bool { return committedOffset(t, brokers, group, topic) == int64(len(sent)) },
+		"the group's offset never moved past the messages acked")
 }
