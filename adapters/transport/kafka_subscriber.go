@@ -37,7 +37,7 @@ import (
 //     the partition's next owner hands them over again;
 //   - a partition whose messages wait for room stops being fetched once
 //     twice that many wait (the client's pause), so that a slow partition
-//     does not take the room of the others;
+//     takes no more of the fetched records' room than one fetch gives it;
 //   - a copy the handlers nack is handed over again after the resend pause;
 //   - the messages are read as Watermill's subscriber reads them (its default
 //     marshaler), so either side reads what the other wrote.
@@ -122,7 +122,7 @@ func (s *kafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	}
 	c.client = client
 	fail := func(err error) (<-chan *message.Message, error) {
-		client.Close() // ends the claims started meanwhile
+		c.closeClient() // ends the claims started meanwhile
 		c.sending.Done()
 		return nil, err
 	}
@@ -358,6 +358,12 @@ func (c *kafkaConsumer) leave() {
 	}
 	c.mu.Unlock()
 	c.endClaims(partitions)
+	c.closeClient()
+}
+
+// closeClient leaves the group within kafkaLeaveTimeout, the revocation
+// committing the marks, and closes the client.
+func (c *kafkaConsumer) closeClient() {
 	ctx, cancel := context.WithTimeout(context.Background(), kafkaLeaveTimeout)
 	defer cancel()
 	if err := c.client.LeaveGroupContext(ctx); err != nil {
@@ -485,7 +491,8 @@ type kafkaClaim struct {
 	mark      func(partition, epoch int32, next int64)
 	// queue holds the records fetched and not yet in flight. Past
 	// queueLimit the partition's fetches pause, so that a partition whose
-	// handlers are slow does not take the room of the others.
+	// handlers are slow takes no more of the subscription's room for
+	// waiting records than one fetch gives it.
 	queue      chan *kgo.Record
 	queueLimit int
 	// room holds a token for every message in flight; a message leaves once
@@ -523,7 +530,7 @@ func newKafkaClaim(topic string, partition int32, inFlight int, mark func(partit
 		topic:      topic,
 		partition:  partition,
 		mark:       mark,
-		queueLimit: 2 * inFlight,
+		queueLimit: min(2*inFlight, kafkaWaitingRecords/4),
 		room:       make(chan struct{}, inFlight),
 		ended:      make(chan struct{}),
 		ctx:        ctx,
@@ -618,7 +625,9 @@ func (c *kafkaClaim) pauseWhenFull(client *kgo.Client) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.paused && !c.abandoned {
+	// Checked again under the lock: a queue emptied meanwhile would leave
+	// no record whose taking resumes the partition.
+	if !c.paused && !c.abandoned && len(c.queue) >= c.queueLimit {
 		c.paused = true
 		client.PauseFetchPartitions(map[string][]int32{c.topic: {c.partition}})
 	}
@@ -633,7 +642,9 @@ func (c *kafkaClaim) resumeWhenDrained(client *kgo.Client) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.paused {
+	// An ended claim leaves its partition as it is: the next assignment's
+	// claim may have paused it, and the assignment resumed it before.
+	if c.paused && c.ctx.Err() == nil {
 		c.paused = false
 		client.ResumeFetchPartitions(map[string][]int32{c.topic: {c.partition}})
 	}

@@ -295,9 +295,10 @@ func TestKafkaPublishGivesUp(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = opened.Close() })
 	// The topic exists before the broker refuses: only its produce fails.
-	if err := opened.Publisher().Publish(topic, newMessages(1)...); err != nil {
-		t.Fatalf("first publish: %v", err)
-	}
+	// The first publish also waits for the producer's id, which a busy
+	// machine may not give within the second.
+	eventually(t, func() bool { return opened.Publisher().Publish(topic, newMessages(1)...) == nil },
+		"the first publish never succeeded")
 	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
 		return nil, errors.New("refused"), true // the broker drops the connection
@@ -309,8 +310,8 @@ func TestKafkaPublishGivesUp(t *testing.T) {
 		t.Fatal("a refused publish succeeded")
 	}
 	// The client gives a record up at its next metadata refresh, a second
-	// at most after the timeout.
-	if took := time.Since(began); took > 3*time.Second {
+	// at most after the timeout; without the refresh's bound it took 5 s.
+	if took := time.Since(began); took > 4*time.Second {
 		t.Fatalf("the refused publish took %s with a timeout of 1s", took)
 	}
 }
