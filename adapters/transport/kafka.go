@@ -37,7 +37,7 @@ type KafkaConfig struct {
 	// handler again.
 	NackResendSleep time.Duration `name:"nack-resend-sleep" env:"NACK_RESEND_SLEEP" default:"1s" help:"Pause before a nacked Kafka message is handled again."`
 	// PublishTimeout bounds a publish, the client's retries included.
-	PublishTimeout time.Duration `name:"publish-timeout" env:"PUBLISH_TIMEOUT" default:"10s" help:"How long a publish to Kafka may take, retries included, before it fails and its caller sends it again."`
+	PublishTimeout time.Duration `name:"publish-timeout" env:"PUBLISH_TIMEOUT" default:"10s" help:"How long a publish to Kafka may take, the client's retries included, before it fails."`
 	// Idempotent turns the idempotent producer on, so that a retried send is
 	// written once. Brokers that do not grant it need it off; retried sends
 	// may then be written twice.
