@@ -351,12 +351,11 @@ func (c *kafkaConsumer) commitMarks(ctx context.Context, client *kgo.Client) {
 // marks, within kafkaLeaveTimeout; then it closes the client.
 func (c *kafkaConsumer) leave() {
 	c.mu.Lock()
-	partitions := make([]int32, 0, len(c.claims))
-	for partition := range c.claims {
-		partitions = append(partitions, partition)
+	for partition, claim := range c.claims {
+		claim.end()
+		delete(c.claims, partition)
 	}
 	c.mu.Unlock()
-	c.endClaims(partitions)
 	c.closeClient()
 }
 
@@ -400,7 +399,7 @@ func (c *kafkaConsumer) feed(claim *kafkaClaim) {
 		var r *kgo.Record
 		select {
 		case r = <-claim.queue:
-		case <-claim.ended:
+		case <-claim.ctx.Done():
 			return
 		case <-c.closing:
 			return
@@ -432,14 +431,13 @@ func (c *kafkaConsumer) feed(claim *kafkaClaim) {
 func (c *kafkaConsumer) deliver(claim *kafkaClaim, pending *kafkaPending, r *kgo.Record) {
 	defer c.sending.Done()
 	msg := unmarshalKafkaRecord(r)
-	// The copies end with the subscription, with the claim (the partition's
-	// next owner hands the message over again) and once acked.
+	// The copies end with the subscription, and, as deliverUntilAcked
+	// returns, once acked or with the claim (the partition's next owner hands
+	// the message over again).
 	ctx, cancel := context.WithCancel(withKafkaOffset(c.ctx, r.Partition, r.Offset))
 	defer cancel()
-	stopWithClaim := context.AfterFunc(claim.ctx, cancel)
-	defer stopWithClaim()
 
-	stops := handoverStops{ended: claim.ended, closing: c.closing, cancelled: c.ctx.Done()}
+	stops := handoverStops{ended: claim.ctx.Done(), closing: c.closing, cancelled: c.ctx.Done()}
 	if deliverUntilAcked(ctx, c.output, msg, c.resend, stops, nil, nil) {
 		claim.ack(pending)
 	}
@@ -497,9 +495,8 @@ type kafkaClaim struct {
 	// room holds a token for every message in flight; a message leaves once
 	// it and every message before it were acked.
 	room chan struct{}
-	// ended is closed, and ctx cancelled, when the partition is revoked or
-	// lost, or the member leaves.
-	ended  chan struct{}
+	// ctx is cancelled when the partition is revoked or lost, or the member
+	// leaves: the claim has ended.
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -531,7 +528,6 @@ func newKafkaClaim(topic string, partition int32, inFlight int, mark func(partit
 		mark:       mark,
 		queueLimit: min(2*inFlight, kafkaWaitingRecords/4),
 		room:       make(chan struct{}, inFlight),
-		ended:      make(chan struct{}),
 		ctx:        ctx,
 		cancel:     cancel,
 	}
@@ -545,7 +541,6 @@ func (c *kafkaClaim) end() {
 		return
 	}
 	c.abandoned = true
-	close(c.ended)
 	c.cancel()
 }
 
@@ -563,7 +558,7 @@ func (c *kafkaClaim) reserve(closing, cancelled <-chan struct{}) bool {
 	select {
 	case c.room <- struct{}{}:
 		return true
-	case <-c.ended:
+	case <-c.ctx.Done():
 	case <-closing:
 	case <-cancelled:
 	}
