@@ -39,24 +39,6 @@ func (t Topics) Poison() string { return t.Prefix + ".poison" }
 
 func (t Topics) isCommand(topic string) bool { return strings.HasPrefix(topic, t.Prefix+".commands.") }
 
-// marshaler names commands and events by their Go type name, without the
-// package: moving a type between packages does not change its wire name.
-var marshaler = strictJSONMarshaler{cqrs.JSONMarshaler{GenerateName: cqrs.StructName}}
-
-// strictJSONMarshaler marks every decoding failure as such, whatever part of
-// the payload it came from (a field's own UnmarshalJSON returns errors of any
-// type), so that an undecodable message is poisoned without retries.
-type strictJSONMarshaler struct {
-	cqrs.JSONMarshaler
-}
-
-func (m strictJSONMarshaler) Unmarshal(msg *message.Message, v any) error {
-	if err := m.JSONMarshaler.Unmarshal(msg, v); err != nil {
-		return &undecodableMessageError{err: err}
-	}
-	return nil
-}
-
 // undecodableMessageError is a payload that does not decode into its type.
 type undecodableMessageError struct {
 	err error
