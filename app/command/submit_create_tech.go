@@ -106,12 +106,8 @@ func (h submitCreateTechHandler) Handle(ctx context.Context, req SubmitCreateTec
 
 	now := h.now().UTC()
 	cmd := CreateTech{CommandID: id, Name: name.String(), RequestedAt: now}
-	// Two spellings of one tech are one request. A command whose id was made
-	// here has no fingerprint: no retry can name it, so none is compared.
-	request := ""
-	if !unnamed {
-		request = requestFingerprint(cmd, name.Key())
-	}
+	// Two spellings of one tech are one request.
+	request := requestFingerprint(cmd, name.Key())
 	return submitTechCommand(ctx, h.commands, h.bus, h.outcomes, id, unnamed, now, cmd, request)
 }
 

@@ -98,11 +98,7 @@ func (h submitSendSMSHandler) Handle(ctx context.Context, req SubmitSendSMS) (SM
 	}
 
 	cmd := SendSMS{CommandID: id, RequestedAt: now}
-	// An id made here has no fingerprint: no retry can name it.
-	request := ""
-	if req.IdempotencyKey != "" {
-		request = requestFingerprint(cmd, queued.Number, queued.Text)
-	}
+	request := requestFingerprint(cmd, queued.Number, queued.Text)
 	// Only the command this call recorded is forgotten: one under the same
 	// id of another type is another client's.
 	var commandCreated bool
