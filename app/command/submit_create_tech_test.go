@@ -186,6 +186,33 @@ func TestSubmitCreateTechIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestSubmitCreateTechKeyNamingAMadeID: the id made for a request without a
+// key is told to the client, and without authentication a key is the
+// command id itself, so a later request may name that id as its key; it is
+// held to the first request as any key is.
+func TestSubmitCreateTechKeyNamingAMadeID(t *testing.T) {
+	t.Parallel()
+	log, bus := newMemoryCommandLog(), &recordingBus{}
+	submit := command.NewSubmitCreateTechHandler(log, bus, nil, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+
+	first, err := submit.Handle(ctx, command.SubmitCreateTech{Name: "Kafka"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := submit.Handle(ctx, command.SubmitCreateTech{CommandID: first.CommandID, Name: "kafka"}); err != nil || again != first {
+		t.Fatalf("the same request under the made id = %+v, %v; want %+v", again, err, first)
+	}
+	sent := len(bus.sent)
+	_, err = submit.Handle(ctx, command.SubmitCreateTech{CommandID: first.CommandID, Name: "Kafka Streams"})
+	if e, ok := apperr.As(err); !ok || e.Code != apperr.IdempotencyKeyReused {
+		t.Fatalf("another tech under the made id: %v", err)
+	}
+	if len(bus.sent) != sent {
+		t.Fatal("a refused request was sent")
+	}
+}
+
 func TestSubmitCreateTechRejectsBadNames(t *testing.T) {
 	t.Parallel()
 	bus := &recordingBus{}
