@@ -15,7 +15,9 @@ import (
 // and the "name" metadata its Go type name without the package, so that
 // moving a type between packages does not change its wire name, and
 // messages of either marshaler are read by the other.
-var marshaler cqrs.CommandEventMarshaler = jsonMarshaler{}
+var marshaler = jsonMarshaler{}
+
+var _ cqrs.CommandEventMarshaler = jsonMarshaler{}
 
 // nameMetadata is the metadata key of a message's command or event name.
 const nameMetadata = "name"
@@ -46,7 +48,8 @@ func (jsonMarshaler) Unmarshal(msg *message.Message, v any) error {
 	return nil
 }
 
-// typeNames maps a reflect.Type to its name, cqrs.StructName's answer.
+// typeNames maps a reflect.Type to its name, cqrs.StructName's answer. It
+// holds the types the buses are given and the handlers name, a fixed set.
 var typeNames sync.Map
 
 func (jsonMarshaler) Name(v any) string {
@@ -54,9 +57,8 @@ func (jsonMarshaler) Name(v any) string {
 	if name, ok := typeNames.Load(t); ok {
 		return name.(string)
 	}
-	name := cqrs.StructName(v)
-	typeNames.Store(t, name)
-	return name
+	name, _ := typeNames.LoadOrStore(t, cqrs.StructName(v))
+	return name.(string)
 }
 
 func (jsonMarshaler) NameFromMessage(msg *message.Message) string {

@@ -20,8 +20,9 @@ import (
 // with; jsonMarshaler must read and write the same messages.
 var watermillMarshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 
-// wireValues are the commands and events the buses carry, pointers and
-// values alike, with every field set.
+// wireValues are the commands and events the buses carry (every type
+// ARCHITECTURE.md names on the wire), pointers and values alike, with every
+// field set.
 func wireValues() []any {
 	at := time.Date(2026, 12, 3, 15, 7, 45, 622724656, time.UTC)
 	values := []any{
