@@ -186,7 +186,7 @@ func (s goChannelSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 	}
 	// The lanes' subscriptions live as long as subscribed: a Subscribe that
 	// fails on a later lane ends those made on the earlier ones.
-	subscribed, unsubscribe := context.WithCancel(ctx)
+	subscribed, unsubscribe := cancelOnClose(ctx, s.t.closing)
 	inputs := make([]<-chan *message.Message, 0, len(s.t.lanes))
 	for _, lane := range s.t.lanes {
 		input, err := lane.Subscribe(subscribed, topic)
@@ -196,13 +196,6 @@ func (s goChannelSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 		}
 		inputs = append(inputs, input)
 	}
-	go func() {
-		select {
-		case <-subscribed.Done():
-		case <-s.t.closing:
-		}
-		unsubscribe()
-	}()
 	return mergeSubscriptions(inputs, subscribed.Done()), nil
 }
 

@@ -236,15 +236,8 @@ type kafkaConsumer struct {
 func (c *kafkaConsumer) run() {
 	defer c.sending.Done()
 	defer c.leave()
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancel := cancelOnClose(c.ctx, c.closing)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		// Fetch no more than there is room for.
 		select {

@@ -218,15 +218,8 @@ func (s *redisStreamSubscription) run(ctx context.Context) {
 	s.logger.Info("Subscribing to redis stream topic", watermill.LogFields{"topic": s.stream})
 	s.handling, s.stopWaitingFor = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.stopWaitingFor()
-	reading, stopReading := context.WithCancel(ctx)
+	reading, stopReading := cancelOnClose(ctx, s.closing)
 	defer stopReading()
-	go func() {
-		select {
-		case <-s.closing:
-			stopReading()
-		case <-reading.Done():
-		}
-	}()
 
 	acknowledged := make(chan struct{})
 	go func() {

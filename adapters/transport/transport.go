@@ -51,3 +51,18 @@ func (r CleanReport) add(topic string, removed, dropped int64) {
 		r.Dropped[topic] += dropped
 	}
 }
+
+// cancelOnClose is a context of parent that also ends once closing is
+// closed: a subscription's work stops with its own context or with the
+// transport, whichever ends first. The watch ends with the context.
+func cancelOnClose(parent context.Context, closing <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		select {
+		case <-closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
