@@ -36,19 +36,10 @@ const batchingPublisherMaxTopics = 64
 
 var errBatchingPublisherClosed = errors.New("batching publisher: closed")
 
-// SeparatePublisher is a publisher that can write several messages at once,
-// each where a publish of it alone would go. A BatchingPublisher joins with
-// it where it has it: the SQL transport places a publish by its first
-// message, and a joined publish of many messages would otherwise all go to
-// one partition.
-type SeparatePublisher interface {
-	PublishSeparately(topic string, messages ...*message.Message) error
-}
-
 // BatchingPublisher joins the one-message publishes that arrive while earlier
 // ones to the same topic are in flight into one publish of many messages,
 // which the Redis Streams publisher sends in one round trip (a pipeline of
-// XADDs) and the SQL publisher in one transaction (see SeparatePublisher).
+// XADDs) and the SQL publisher in one transaction.
 // Each HTTP request sends its command alone, so under load that round trip,
 // not the command, is what a publish costs.
 //
@@ -180,11 +171,7 @@ func (p *BatchingPublisher) publishBatch(topic string, calls []*publishCall) {
 	for i, call := range calls {
 		messages[i] = call.message
 	}
-	publish := p.publisher.Publish
-	if separate, ok := p.publisher.(SeparatePublisher); ok {
-		publish = separate.PublishSeparately
-	}
-	if err := publish(topic, messages...); err == nil {
+	if err := p.publisher.Publish(topic, messages...); err == nil {
 		for _, call := range calls {
 			call.Settle(nil)
 		}

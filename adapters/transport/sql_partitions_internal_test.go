@@ -22,6 +22,9 @@ func TestSQLFewerPartitionsStrandNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = before.Close() })
+	// A slot a publish: the 24 go to the 8 partitions in turn.
+	clock := time.Now()
+	before.now = func() time.Time { clock = clock.Add(sqlPublishSlot); return clock }
 	topic := testenv.UniqueName("fewer.")
 	sent := map[string]bool{}
 	for range 24 {

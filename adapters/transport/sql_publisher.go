@@ -59,53 +59,23 @@ func (p *sqlTransportPublisher) close() {
 	p.mu.Unlock()
 }
 
-// PublishSeparately writes each message where a publish of it alone would
-// go, all in one transaction: the messages a BatchingPublisher joins spread
-// over the partitions as their separate publishes would, for one commit.
-func (p *sqlTransportPublisher) PublishSeparately(topic string, messages ...*message.Message) error {
-	return p.publishing(messages, func() error { return p.transport.insertSeparately(topic, messages) })
-}
-
-// insertSeparately writes each message to the partition its own publish
-// would take, in one transaction.
-func (t *SQL) insertSeparately(topic string, messages []*message.Message) error {
-	writes, err := t.separateWrites(topic, messages)
+// insert writes messages into the partition of topic this process publishes
+// to now, in one transaction.
+func (t *SQL) insert(ctx context.Context, topic string, messages []*message.Message) error {
+	write, err := t.writeOf(topic, messages)
 	if err != nil {
 		return err
 	}
-	return t.insertInto(context.Background(), writes)
+	return t.insertInto(ctx, []sqlPartitionWrite{write})
 }
 
-// separateWrites puts each message in the partition its own publish would
-// take, in order.
-func (t *SQL) separateWrites(topic string, messages []*message.Message) ([]sqlPartitionWrite, error) {
+// writeOf puts messages, in order, in the partition of topic this process
+// publishes to now.
+func (t *SQL) writeOf(topic string, messages []*message.Message) (sqlPartitionWrite, error) {
 	if err := t.checkTopic(topic); err != nil {
-		return nil, err
+		return sqlPartitionWrite{}, err
 	}
-	var (
-		partitions  []string
-		byPartition = map[string][]*message.Message{}
-	)
-	for _, msg := range messages {
-		partition := t.partitionOf(topic, []*message.Message{msg})
-		if _, ok := byPartition[partition]; !ok {
-			partitions = append(partitions, partition)
-		}
-		byPartition[partition] = append(byPartition[partition], msg)
-	}
-	writes := make([]sqlPartitionWrite, len(partitions))
-	for i, partition := range partitions {
-		writes[i] = sqlPartitionWrite{partition: partition, messages: byPartition[partition]}
-	}
-	return writes, nil
-}
-
-// insert writes messages into their partition of topic in one transaction.
-func (t *SQL) insert(ctx context.Context, topic string, messages []*message.Message) error {
-	if err := t.checkTopic(topic); err != nil {
-		return err
-	}
-	return t.insertInto(ctx, []sqlPartitionWrite{{partition: t.partitionOf(topic, messages), messages: messages}})
+	return sqlPartitionWrite{partition: t.partitionOf(topic), messages: messages}, nil
 }
 
 // sqlPartitionWrite is messages to append, in order, to one partition.
@@ -214,8 +184,8 @@ type TopicMessages struct {
 // StatementsToPublish returns the statements that publish the messages of
 // every topic of publishes within a transaction of another pool on the
 // transport's database, the store's, so that they exist if, and only if,
-// that transaction commits: an outbox there needs no relay. Each message goes
-// to the partition a publish of it alone would take.
+// that transaction commits: an outbox there needs no relay. The messages of a
+// topic go to the partition a publish of them would take.
 //
 // The statements must run in order, in one transaction: the first holds the
 // gates of every partition they write shared, in the order of the gates'
@@ -238,11 +208,11 @@ func (t *SQL) StatementsToPublish(ctx context.Context, publishes []TopicMessages
 		if len(p.Messages) == 0 {
 			continue
 		}
-		topicWrites, err := t.separateWrites(p.Topic, p.Messages)
+		write, err := t.writeOf(p.Topic, p.Messages)
 		if err != nil {
 			return nil, nil, err
 		}
-		writes = append(writes, topicWrites...)
+		writes = append(writes, write)
 	}
 	if len(writes) == 0 {
 		return nil, func() {}, nil
