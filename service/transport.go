@@ -56,7 +56,8 @@ func NewTransport(cfg config.Config, logger watermill.LoggerAdapter) (transport.
 // newCommandPublisher joins the commands that concurrent requests send into
 // one publish per topic on Redis Streams, whose publisher sends the messages
 // of a publish in one pipeline of XADDs, and on SQL, whose publisher writes
-// them in one transaction, each to the partition it would go to alone.
+// them in one transaction, to the partition the process publishes the topic
+// to at that moment.
 // Elsewhere it is nil and commands go to the transport's publisher: a
 // GoChannel publish waits for the handler of its message, and the Kafka
 // client already sends the messages published concurrently together.

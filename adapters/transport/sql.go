@@ -91,8 +91,8 @@ const (
 // per topic, one row per consumer group.
 //
 // A topic is spread over Partitions tables: the first is named after the
-// topic, the others after the topic and ".p1", ".p2"... A publish goes to one
-// of them, picked from its first message's UUID.
+// topic, the others after the topic and ".p1", ".p2"... A publish goes to the
+// one this process publishes the topic to at that moment (partitionOf).
 //
 // Delivery is at least once, in no particular order. A subscriber reads a
 // batch of a partition, hands all of it to the handlers at once (see
@@ -257,8 +257,9 @@ func (t *SQL) partitionTopic(topic string, partition int) string {
 const sqlPublishSlot = 100 * time.Millisecond
 
 // partitionOf is the partition of topic this process publishes to now: the
-// partitions in turn, a slot each, from a first one drawn when the transport
-// was made, so that processes that publish at the same time start apart.
+// partitions in turn, a slot each, offset by a number drawn when the
+// transport was made, so that two processes are as likely to publish to
+// different partitions at a time as to the same one.
 func (t *SQL) partitionOf(topic string) string {
 	if t.config.Partitions == 1 {
 		return topic
