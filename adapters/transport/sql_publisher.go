@@ -60,13 +60,40 @@ func (p *sqlTransportPublisher) close() {
 }
 
 // insert writes messages into the partition of topic this process publishes
-// to now, in one transaction.
+// to now, in one transaction that holds the partition's gate shared, and
+// wakes this process's subscriptions to it. It creates the partition's tables
+// first if needed, so that a message published before any subscriber exists
+// is kept.
 func (t *SQL) insert(ctx context.Context, topic string, messages []*message.Message) error {
 	write, err := t.writeOf(topic, messages)
 	if err != nil {
 		return err
 	}
-	return t.insertInto(ctx, []sqlPartitionWrite{write})
+	writes := []sqlPartitionWrite{write}
+	lockGate, inserts, err := t.writeStatements(ctx, writes)
+	if err != nil {
+		return err
+	}
+	// Read committed, as every session of the transport's pools.
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sql transport: publishing to %s: %w", write.partition, err)
+	}
+	var gate string
+	if err := tx.QueryRowContext(ctx, lockGate.Query, lockGate.Args...).Scan(&gate); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("sql transport: locking the gate of %s: %w", write.partition, err)
+	}
+	// The insert commits, in its own round trip.
+	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), inserts[0].query.Query, inserts[0].query.Args...); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("sql transport: inserting into topic %s: %w", write.partition, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sql transport: committing to topic %s: %w", write.partition, err)
+	}
+	t.wake(writes)
+	return nil
 }
 
 // writeOf puts messages, in order, in the partition of topic this process
@@ -82,53 +109,6 @@ func (t *SQL) writeOf(topic string, messages []*message.Message) (sqlPartitionWr
 type sqlPartitionWrite struct {
 	partition string
 	messages  []*message.Message
-}
-
-// insertInto appends every write in one transaction, holding the gates of
-// their partitions shared, and wakes this process's subscriptions to those
-// partitions. It creates the partitions' tables first if needed, so that a
-// message published before any subscriber exists is kept.
-func (t *SQL) insertInto(ctx context.Context, writes []sqlPartitionWrite) error {
-	lockGates, inserts, err := t.writeStatements(ctx, writes)
-	if err != nil {
-		return err
-	}
-	// Read committed, as every session of the transport's pools.
-	tx, err := t.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sql transport: publishing to %s: %w", writes[0].partition, err)
-	}
-	rows, err := tx.QueryContext(ctx, lockGates.Query, lockGates.Args...)
-	if err == nil {
-		locked := 0
-		for rows.Next() {
-			locked++
-		}
-		err = errors.Join(rows.Err(), rows.Close())
-		if err == nil && locked != len(writes) {
-			err = fmt.Errorf("%d of %d gates found", locked, len(writes))
-		}
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("sql transport: locking the gates of %s: %w", writes[0].partition, err)
-	}
-	for i, insert := range inserts {
-		insertCtx := ctx
-		if i == len(inserts)-1 {
-			// The last insert commits, in its own round trip.
-			insertCtx = mysqldb.WithCommit(ctx)
-		}
-		if _, err := tx.ExecContext(insertCtx, insert.query.Query, insert.query.Args...); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("sql transport: inserting into topic %s: %w", insert.partition, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sql transport: committing to topic %s: %w", writes[0].partition, err)
-	}
-	t.wake(writes)
-	return nil
 }
 
 // sqlPartitionInsert is the insert of a write, and the partition it goes to.
