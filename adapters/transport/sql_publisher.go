@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -82,10 +83,13 @@ func (t *SQL) insert(ctx context.Context, topic string, messages []*message.Mess
 	var gate string
 	if err := tx.QueryRowContext(ctx, lockGate.Query, lockGate.Args...).Scan(&gate); err != nil {
 		_ = tx.Rollback()
+		if errors.Is(err, sql.ErrNoRows) {
+			err = errors.New("its gate is missing")
+		}
 		return fmt.Errorf("sql transport: locking the gate of %s: %w", write.partition, err)
 	}
-	// The insert commits, in its own round trip.
-	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), inserts[0].query.Query, inserts[0].query.Args...); err != nil {
+	// The insert also commits, in the same round trip.
+	if _, err := tx.ExecContext(mysqldb.WithCommit(ctx), inserts[0].Query, inserts[0].Args...); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("sql transport: inserting into topic %s: %w", write.partition, err)
 	}
@@ -111,19 +115,13 @@ type sqlPartitionWrite struct {
 	messages  []*message.Message
 }
 
-// sqlPartitionInsert is the insert of a write, and the partition it goes to.
-type sqlPartitionInsert struct {
-	partition string
-	query     watermillsql.Query
-}
-
 // writeStatements creates the tables of the writes' partitions if needed,
 // outside any transaction, and returns the statements that append them in
 // one: lockGates, which holds the partitions' gates shared until the commit
 // and reads one row for each, then an insert per write, in order.
-func (t *SQL) writeStatements(ctx context.Context, writes []sqlPartitionWrite) (lockGates watermillsql.Query, inserts []sqlPartitionInsert, err error) {
+func (t *SQL) writeStatements(ctx context.Context, writes []sqlPartitionWrite) (lockGates watermillsql.Query, inserts []watermillsql.Query, err error) {
 	gates := make([]any, 0, len(writes))
-	inserts = make([]sqlPartitionInsert, 0, len(writes))
+	inserts = make([]watermillsql.Query, 0, len(writes))
 	for _, w := range writes {
 		if err := t.initializeTopic(ctx, w.partition); err != nil {
 			return watermillsql.Query{}, nil, err
@@ -132,7 +130,7 @@ func (t *SQL) writeStatements(ctx context.Context, writes []sqlPartitionWrite) (
 		if err != nil {
 			return watermillsql.Query{}, nil, fmt.Errorf("sql transport: building the insert into topic %s: %w", w.partition, err)
 		}
-		inserts = append(inserts, sqlPartitionInsert{partition: w.partition, query: insert})
+		inserts = append(inserts, insert)
 		gates = append(gates, sqlTransportTable("watermill_", w.partition))
 	}
 	// One statement locks every gate, in the order of the key, as every
@@ -201,9 +199,6 @@ func (t *SQL) StatementsToPublish(ctx context.Context, publishes []TopicMessages
 	if err != nil {
 		return nil, nil, err
 	}
-	statements = append(make([]watermillsql.Query, 0, 1+len(inserts)), lockGates)
-	for _, insert := range inserts {
-		statements = append(statements, insert.query)
-	}
+	statements = append(append(make([]watermillsql.Query, 0, 1+len(inserts)), lockGates), inserts...)
 	return statements, func() { t.wake(writes) }, nil
 }
